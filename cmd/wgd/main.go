@@ -1,0 +1,208 @@
+// Command wgd is a WireGuard gateway daemon configured through UCI.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"wgd/config"
+	"wgd/daemon"
+	"wgd/device"
+)
+
+// version is stamped by the build (-ldflags -X main.version=...).
+var version = "dev"
+
+const usage = `wgd: WireGuard gateway daemon configured through UCI
+
+Usage:
+  wgd run [--config-dir DIR] [--socket PATH]   run the daemon in the foreground
+  wgd reload [--socket PATH]                   re-read UCI and apply the difference
+  wgd status [--json] [--socket PATH]          show interfaces and peers
+  wgd genkey                                   print a new private key
+  wgd pubkey                                   read a private key on stdin, print its public key
+  wgd genpsk                                   print a new preshared key
+  wgd version                                  print the version
+
+The control socket defaults to $WGD_SOCKET, else ` + daemon.DefaultSocket + `.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	cmd, args := args[0], args[1:]
+	var err error
+	switch cmd {
+	case "run":
+		err = cmdRun(args, stderr)
+	case "reload":
+		err = cmdReload(args, stdout)
+	case "status":
+		err = cmdStatus(args, stdout)
+	case "genkey":
+		err = printKey(stdout, config.GeneratePrivateKey)
+	case "genpsk":
+		err = printKey(stdout, config.GeneratePresharedKey)
+	case "pubkey":
+		err = cmdPubkey(stdin, stdout)
+	case "version", "--version":
+		fmt.Fprintf(stdout, "wgd %s\n", version)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+	default:
+		fmt.Fprintf(stderr, "wgd: unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "wgd %s: %v\n", cmd, err)
+		if errors.Is(err, errUsage) {
+			return 2
+		}
+		return 1
+	}
+	return 0
+}
+
+var errUsage = errors.New("bad usage")
+
+func flags(name string) (*flag.FlagSet, *string) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	def := os.Getenv("WGD_SOCKET")
+	if def == "" {
+		def = daemon.DefaultSocket
+	}
+	return fs, fs.String("socket", def, "control socket")
+}
+
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	return nil
+}
+
+func cmdRun(args []string, stderr io.Writer) error {
+	fs, socket := flags("run")
+	configDir := fs.String("config-dir", "/etc/config", "directory of the UCI files network and wgd")
+	uapiDir := fs.String("uapi-dir", device.DefaultUAPIDir, "directory of the wg(8) sockets")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	level := new(slog.LevelVar)
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	d := daemon.New(daemon.Options{
+		ConfigDir: *configDir, Socket: *socket, UAPIDir: *uapiDir,
+		ManageL3: true, Logger: log, Level: level,
+	})
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for range hup {
+			if _, err := d.Reload(ctx); err != nil {
+				log.Error("reload", "error", err)
+			}
+		}
+	}()
+	log.Info("wgd starting", "version", version, "config_dir", *configDir)
+	return d.Run(ctx)
+}
+
+func cmdReload(args []string, stdout io.Writer) error {
+	fs, socket := flags("reload")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	var res daemon.ReloadResult
+	if err := call(*socket, "reload", &res); err != nil {
+		return err
+	}
+	for _, p := range res.Problems {
+		fmt.Fprintln(stdout, p)
+	}
+	for _, f := range res.Failed {
+		fmt.Fprintln(stdout, "failed:", f)
+	}
+	fmt.Fprintf(stdout, "reloaded: %s up, %s down, %s updated\n", names(res.Up), names(res.Down), names(res.Updated))
+	if res.Errors > 0 || len(res.Failed) > 0 {
+		return fmt.Errorf("applied with %d configuration errors and %d failed interfaces", res.Errors, len(res.Failed))
+	}
+	return nil
+}
+
+func names(s []string) string {
+	if len(s) == 0 {
+		return "none"
+	}
+	return strings.Join(s, " ")
+}
+
+func cmdStatus(args []string, stdout io.Writer) error {
+	fs, socket := flags("status")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *asJSON {
+		var raw jsonRaw
+		if err := call(*socket, "status", &raw); err != nil {
+			return err
+		}
+		_, err := stdout.Write(append(raw, '\n'))
+		return err
+	}
+	var s daemon.Status
+	if err := call(*socket, "status", &s); err != nil {
+		return err
+	}
+	return printStatus(stdout, &s, time.Now())
+}
+
+func call(socket, command string, result any) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return daemon.Call(ctx, socket, command, nil, result)
+}
+
+func printKey(w io.Writer, gen func() (config.Secret, error)) error {
+	k, err := gen()
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(w, k.Base64())
+	return err
+}
+
+func cmdPubkey(stdin io.Reader, stdout io.Writer) error {
+	in, err := io.ReadAll(io.LimitReader(stdin, 1024))
+	if err != nil {
+		return err
+	}
+	k, err := config.ParseSecret(strings.TrimSpace(string(in)))
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(stdout, k.PublicKey())
+	return err
+}

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"wgd/daemon"
+)
+
+// jsonRaw keeps the daemon's JSON as it came, indented for people.
+type jsonRaw []byte
+
+func (r *jsonRaw) UnmarshalJSON(b []byte) error {
+	var buf strings.Builder
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	enc := json.NewEncoder(&buf)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	*r = jsonRaw(strings.TrimSuffix(buf.String(), "\n"))
+	return nil
+}
+
+func printStatus(w io.Writer, s *daemon.Status, now time.Time) error {
+	if len(s.Interfaces) == 0 {
+		fmt.Fprintf(w, "no interfaces with proto 'wgd' in %s/network\n", s.ConfigDir)
+	}
+	for n, iface := range s.Interfaces {
+		if n > 0 {
+			fmt.Fprintln(w)
+		}
+		state := "up"
+		if !iface.Up {
+			state = "down"
+		}
+		fmt.Fprintf(w, "interface %s: %s, public key %s, listening on %d", iface.Name, state, iface.PublicKey, iface.ListenPort)
+		if len(iface.Addresses) > 0 {
+			fmt.Fprintf(w, ", address %s", joinPrefixes(iface.Addresses))
+		}
+		fmt.Fprintln(w)
+		if iface.Error != "" {
+			fmt.Fprintf(w, "  error: %s\n", iface.Error)
+		}
+		if len(iface.Peers) == 0 {
+			fmt.Fprintln(w, "  no peers")
+			continue
+		}
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "  PEER\tENDPOINT\tALLOWED IPS\tHANDSHAKE\tRECEIVED\tSENT")
+		for _, p := range iface.Peers {
+			name := p.Description
+			if name == "" {
+				name = p.PublicKey.String()[:8] + "…"
+			}
+			endpoint := p.Endpoint
+			if endpoint == "" {
+				endpoint = "(none)"
+				if p.EndpointHost != "" {
+					endpoint = p.EndpointHost + " (unresolved)"
+				}
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\n", name, endpoint, joinPrefixes(p.AllowedIPs),
+				ago(p.LatestHandshake, now), bytes(p.RxBytes), bytes(p.TxBytes))
+		}
+		tw.Flush()
+	}
+	for _, p := range s.Problems {
+		fmt.Fprintf(w, "config: %s\n", p)
+	}
+	return nil
+}
+
+func joinPrefixes[T fmt.Stringer](ps []T) string {
+	if len(ps) == 0 {
+		return "(none)"
+	}
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = p.String()
+	}
+	return strings.Join(s, ", ")
+}
+
+// ago prints a handshake time as its age, the way people read it.
+func ago(unix int64, now time.Time) string {
+	if unix == 0 {
+		return "never"
+	}
+	d := now.Sub(time.Unix(unix, 0)).Round(time.Second)
+	switch {
+	case d < 0:
+		return "just now"
+	case d < time.Minute:
+		return fmt.Sprintf("%ds ago", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm %ds ago", int(d.Minutes()), int(d.Seconds())%60)
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh %dm ago", int(d.Hours()), int(d.Minutes())%60)
+	}
+	return fmt.Sprintf("%dd ago", int(d.Hours()/24))
+}
+
+// bytes prints a byte count in binary units.
+func bytes(n uint64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := uint64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

@@ -1,0 +1,91 @@
+// Package config turns UCI packages into wgd's validated model: plain
+// structs that the rest of wgd can trust without checking again.
+package config
+
+import (
+	"log/slog"
+	"net/netip"
+)
+
+// Proto is the netifd protocol name of wgd's interfaces.
+const Proto = "wgd"
+
+// DefaultEndpointPort is used when a peer names a host but no port.
+const DefaultEndpointPort = 51820
+
+// Config is everything wgd runs from.
+type Config struct {
+	Daemon     Daemon
+	Interfaces []Interface // sorted by name
+}
+
+// Daemon holds the settings of /etc/config/wgd, section 'main'.
+type Daemon struct {
+	LogLevel slog.Level
+}
+
+// Interface is one WireGuard interface, a `config interface` section with
+// `option proto 'wgd'` in /etc/config/network.
+type Interface struct {
+	Name        string // UCI section name, also the Linux link name
+	PrivateKey  Secret
+	ListenPort  uint16 // 0: chosen by the kernel
+	Addresses   []netip.Prefix
+	MTU         int // 0: the default
+	FwMark      uint32
+	NoHostRoute bool
+	TunLink     string
+	IP6Prefix   []netip.Prefix
+	Peers       []Peer // in file order
+}
+
+// Peer is one `config wireguard_<iface>` section.
+type Peer struct {
+	Description         string
+	PublicKey           Key
+	PresharedKey        Secret
+	AllowedIPs          []netip.Prefix
+	RouteAllowedIPs     bool
+	EndpointHost        string // a name or an IP literal, "" for none
+	EndpointPort        uint16
+	PersistentKeepalive uint16 // seconds, 0: off
+}
+
+// PublicKey is the interface's own public key.
+func (i *Interface) PublicKey() Key { return i.PrivateKey.PublicKey() }
+
+// Interface returns the interface called name, or nil.
+func (c *Config) Interface(name string) *Interface {
+	for i := range c.Interfaces {
+		if c.Interfaces[i].Name == name {
+			return &c.Interfaces[i]
+		}
+	}
+	return nil
+}
+
+// Peer returns the peer with public key k, or nil.
+func (i *Interface) Peer(k Key) *Peer {
+	for j := range i.Peers {
+		if i.Peers[j].PublicKey == k {
+			return &i.Peers[j]
+		}
+	}
+	return nil
+}
+
+// Name is how people call the peer: its description, else its key.
+func (p *Peer) Name() string {
+	if p.Description != "" {
+		return p.Description
+	}
+	return p.PublicKey.String()
+}
+
+// Endpoint returns the endpoint as host:port text, "" for none.
+func (p *Peer) Endpoint() string {
+	if p.EndpointHost == "" {
+		return ""
+	}
+	return netJoinHostPort(p.EndpointHost, p.EndpointPort)
+}

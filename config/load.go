@@ -1,0 +1,310 @@
+package config
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"wgd/uci"
+)
+
+// Problem is a configuration error or warning at a file position.
+type Problem = uci.Error
+
+// Load reads dir/network and dir/wgd. It returns the valid part of the
+// configuration and every problem found: a broken peer or interface is
+// left out, everything else is kept.
+func Load(dir string) (*Config, []*Problem) {
+	network, problems := uci.Load(dir, "network")
+	var wgd *uci.Package
+	if _, err := os.Stat(filepath.Join(dir, "wgd")); err == nil {
+		var more []*Problem
+		wgd, more = uci.Load(dir, "wgd")
+		problems = append(problems, more...)
+	} // else: no /etc/config/wgd, defaults
+	cfg, rest := FromUCI(network, wgd)
+	return cfg, append(problems, rest...)
+}
+
+// FromUCI builds the model from parsed packages; either may be nil.
+func FromUCI(network, wgd *uci.Package) (*Config, []*Problem) {
+	var v validator
+	cfg := &Config{Daemon: v.daemon(wgd)}
+	if network != nil {
+		for _, s := range network.SectionsOfType("interface") {
+			if opt := s.Get("proto"); opt == nil || opt.Values[0] != Proto {
+				continue
+			}
+			if iface, ok := v.iface(network, s); ok {
+				if cfg.Interface(iface.Name) != nil {
+					continue // a repeated section is merged by the parser
+				}
+				cfg.Interfaces = append(cfg.Interfaces, iface)
+			}
+		}
+	}
+	sort.Slice(cfg.Interfaces, func(i, j int) bool { return cfg.Interfaces[i].Name < cfg.Interfaces[j].Name })
+	return cfg, v.problems
+}
+
+type validator struct {
+	problems []*Problem
+	file     string
+	section  *uci.Section
+	failed   bool // the current section has an error
+}
+
+func (v *validator) start(p *uci.Package, s *uci.Section) {
+	v.file, v.section, v.failed = p.File, s, false
+}
+
+func (v *validator) report(opt *uci.Option, warning bool, format string, args ...any) {
+	e := &Problem{File: v.file, Line: v.section.Line, Section: v.section.Ref(), Msg: fmt.Sprintf(format, args...), Warning: warning}
+	if opt != nil {
+		e.Line, e.Option = opt.Line, opt.Name
+	}
+	v.problems = append(v.problems, e)
+	if !warning {
+		v.failed = true
+	}
+}
+
+func (v *validator) daemon(p *uci.Package) Daemon {
+	d := Daemon{LogLevel: slog.LevelInfo}
+	if p == nil {
+		return d
+	}
+	for _, s := range p.SectionsOfType("wgd") {
+		if s.Name != "main" {
+			continue
+		}
+		v.start(p, s)
+		if opt := s.Get("log_level"); opt != nil {
+			if err := d.LogLevel.UnmarshalText([]byte(opt.Values[0])); err != nil {
+				v.report(opt, false, "log level %q: want debug, info, warn or error", opt.Values[0])
+				d.LogLevel = slog.LevelInfo
+			}
+		}
+	}
+	return d
+}
+
+func (v *validator) iface(p *uci.Package, s *uci.Section) (Interface, bool) {
+	v.start(p, s)
+	iface := Interface{Name: s.Name}
+	if s.Name == "" {
+		v.report(nil, false, "interface section needs a name (it is the link name)")
+		return iface, false
+	}
+	if len(s.Name) > 15 {
+		v.report(nil, false, "interface name %q is longer than 15 characters, the Linux limit", s.Name)
+	}
+	if v.boolean(s, "disabled", false) || !v.boolean(s, "auto", true) {
+		return iface, false
+	}
+	if opt := s.Get("private_key"); opt == nil {
+		v.report(nil, false, "option private_key is missing (make one with: wgd genkey)")
+	} else if k, err := ParseSecret(opt.Values[0]); err != nil {
+		v.report(opt, false, "%v", err) // never echo the value
+	} else {
+		iface.PrivateKey = k
+	}
+	iface.ListenPort = uint16(v.number(s, "listen_port", 0, 65535, 0))
+	iface.Addresses = v.prefixes(s, "addresses", false)
+	iface.MTU = int(v.number(s, "mtu", 576, 9000, 0))
+	iface.FwMark = v.fwmark(s)
+	iface.NoHostRoute = v.boolean(s, "nohostroute", false)
+	if opt := s.Get("tunlink"); opt != nil {
+		iface.TunLink = opt.Values[0]
+	}
+	iface.IP6Prefix = v.prefixes(s, "ip6prefix", true)
+	if v.failed {
+		return iface, false
+	}
+	self := iface.PublicKey()
+	for _, ps := range p.SectionsOfType("wireguard_" + s.Name) {
+		peer, ok := v.peer(p, ps)
+		if !ok {
+			continue
+		}
+		switch {
+		case peer.PublicKey == self:
+			v.report(ps.Get("public_key"), false, "public key is the interface's own key")
+		case iface.Peer(peer.PublicKey) != nil:
+			v.report(ps.Get("public_key"), false, "public key is already used by peer %q of this interface", iface.Peer(peer.PublicKey).Name())
+		default:
+			iface.Peers = append(iface.Peers, peer)
+		}
+	}
+	return iface, true
+}
+
+func (v *validator) peer(p *uci.Package, s *uci.Section) (Peer, bool) {
+	v.start(p, s)
+	peer := Peer{}
+	if v.boolean(s, "disabled", false) {
+		return peer, false
+	}
+	if opt := s.Get("description"); opt != nil {
+		peer.Description = opt.Values[0]
+	}
+	if opt := s.Get("public_key"); opt == nil {
+		v.report(nil, false, "option public_key is missing: peer skipped")
+	} else if k, err := ParseKey(opt.Values[0]); err != nil {
+		v.report(opt, false, "%v", err)
+	} else {
+		peer.PublicKey = k
+	}
+	if opt := s.Get("preshared_key"); opt != nil {
+		if k, err := ParseSecret(opt.Values[0]); err != nil {
+			v.report(opt, false, "%v", err)
+		} else {
+			peer.PresharedKey = k
+		}
+	}
+	if opt := s.Get("private_key"); opt != nil {
+		if _, err := ParseSecret(opt.Values[0]); err != nil {
+			v.report(opt, true, "%v (kept only for exporting the peer's config; ignored)", err)
+		}
+	}
+	peer.AllowedIPs = v.prefixes(s, "allowed_ips", true)
+	peer.RouteAllowedIPs = v.boolean(s, "route_allowed_ips", false)
+	if opt := s.Get("endpoint_host"); opt != nil {
+		peer.EndpointHost = v.host(opt)
+		peer.EndpointPort = uint16(v.number(s, "endpoint_port", 1, 65535, DefaultEndpointPort))
+	} else if opt := s.Get("endpoint_port"); opt != nil {
+		v.report(opt, true, "endpoint_port without endpoint_host is ignored")
+	}
+	peer.PersistentKeepalive = uint16(v.number(s, "persistent_keepalive", 0, 65535, 0))
+	if v.failed {
+		v.report(nil, true, "peer %q skipped because of the errors above", peer.Name())
+		return peer, false
+	}
+	return peer, true
+}
+
+// boolean reads an option the way OpenWrt's shell helpers do.
+func (v *validator) boolean(s *uci.Section, name string, def bool) bool {
+	opt := s.Get(name)
+	if opt == nil {
+		return def
+	}
+	switch strings.ToLower(opt.Values[0]) {
+	case "1", "yes", "on", "true", "enabled":
+		return true
+	case "0", "no", "off", "false", "disabled":
+		return false
+	}
+	v.report(opt, false, "%q is not a boolean (want 1 or 0)", opt.Values[0])
+	return def
+}
+
+func (v *validator) number(s *uci.Section, name string, min, max, def uint64) uint64 {
+	opt := s.Get(name)
+	if opt == nil {
+		return def
+	}
+	n, err := strconv.ParseUint(opt.Values[0], 10, 64)
+	if err != nil || n < min || n > max {
+		v.report(opt, false, "%q is not a number from %d to %d", opt.Values[0], min, max)
+		return def
+	}
+	return n
+}
+
+func (v *validator) fwmark(s *uci.Section) uint32 {
+	opt := s.Get("fwmark")
+	if opt == nil || opt.Values[0] == "off" {
+		return 0
+	}
+	n, err := strconv.ParseUint(opt.Values[0], 0, 32)
+	if err != nil {
+		v.report(opt, false, "%q is not a firewall mark (want a number such as 0x1234, or off)", opt.Values[0])
+	}
+	return uint32(n)
+}
+
+// prefixes reads a list of addresses or networks. Like netifd, it also
+// splits values on white space. network masks the host part (allowed IPs);
+// otherwise the host part is kept (interface addresses). A missing
+// prefix length means a single host.
+func (v *validator) prefixes(s *uci.Section, name string, network bool) []netip.Prefix {
+	opt := s.Get(name)
+	if opt == nil {
+		return nil
+	}
+	var out []netip.Prefix
+	for _, value := range opt.Values {
+		for _, field := range strings.Fields(value) {
+			p, err := parsePrefix(field)
+			if err != nil {
+				v.report(opt, false, "%q is not an IP address or CIDR", field)
+				continue
+			}
+			if network {
+				p = p.Masked()
+			}
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func parsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		return netip.ParsePrefix(s)
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// host accepts an IP literal (IPv6 with or without brackets) or a DNS name.
+func (v *validator) host(opt *uci.Option) string {
+	h := opt.Values[0]
+	if strings.HasPrefix(h, "[") && strings.HasSuffix(h, "]") {
+		h = h[1 : len(h)-1]
+	}
+	if a, err := netip.ParseAddr(h); err == nil {
+		if a.Zone() != "" {
+			v.report(opt, false, "%q: a zoned address cannot be an endpoint", h)
+			return ""
+		}
+		return a.String()
+	}
+	if !validHostname(h) {
+		v.report(opt, false, "%q is neither an IP address nor a host name", opt.Values[0])
+		return ""
+	}
+	return strings.TrimSuffix(h, ".")
+}
+
+func validHostname(h string) bool {
+	h = strings.TrimSuffix(h, ".")
+	if h == "" || len(h) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(h, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, c := range label {
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func netJoinHostPort(host string, port uint16) string {
+	return net.JoinHostPort(host, strconv.Itoa(int(port)))
+}

@@ -1,0 +1,173 @@
+package daemon
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+)
+
+// DefaultSocket is the control socket of the daemon.
+const DefaultSocket = "/var/run/wgd.sock"
+
+// ProtocolVersion is the version of the control protocol. A request of
+// another version is refused, so an old CLI never misreads a new daemon.
+const ProtocolVersion = 1
+
+const maxRequest = 64 << 10
+
+// Request is one control request: one JSON object per connection.
+type Request struct {
+	Version int             `json:"version"`
+	Command string          `json:"command"`
+	Args    json.RawMessage `json:"args,omitempty"`
+}
+
+// Response answers a Request.
+type Response struct {
+	Version int             `json:"version"`
+	OK      bool            `json:"ok"`
+	Error   string          `json:"error,omitempty"`
+	Result  json.RawMessage `json:"result,omitempty"`
+}
+
+// Call sends one request to the daemon at socket and decodes its result
+// into result (which may be nil).
+func Call(ctx context.Context, socket, command string, args, result any) error {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "unix", socket)
+	if err != nil {
+		return fmt.Errorf("wgd is not running (control socket %s): %w", socket, err)
+	}
+	defer c.Close()
+	if deadline, ok := ctx.Deadline(); ok {
+		c.SetDeadline(deadline)
+	}
+	req := Request{Version: ProtocolVersion, Command: command}
+	if args != nil {
+		if req.Args, err = json.Marshal(args); err != nil {
+			return err
+		}
+	}
+	if err := json.NewEncoder(c).Encode(req); err != nil {
+		return fmt.Errorf("send to wgd: %w", err)
+	}
+	var resp Response
+	if err := json.NewDecoder(io.LimitReader(c, 16<<20)).Decode(&resp); err != nil {
+		return fmt.Errorf("read answer of wgd: %w", err)
+	}
+	if !resp.OK {
+		return errors.New(resp.Error)
+	}
+	if result != nil && resp.Result != nil {
+		return json.Unmarshal(resp.Result, result)
+	}
+	return nil
+}
+
+// handler answers one command; args is raw JSON, possibly empty.
+type handler func(ctx context.Context, args json.RawMessage) (any, error)
+
+// listenControl opens the root-only control socket. A socket left by a
+// crashed daemon is replaced; a live one means another daemon runs.
+func listenControl(path string) (*net.UnixListener, error) {
+	if c, err := net.Dial("unix", path); err == nil {
+		c.Close()
+		return nil, fmt.Errorf("another wgd is running (control socket %s answers)", path)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, err
+	}
+	os.Remove(path)
+	old := syscall.Umask(0o077) // no window in which others may connect
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	syscall.Umask(old)
+	if err != nil {
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	return l, nil
+}
+
+// serveControl answers requests until l is closed.
+func serveControl(ctx context.Context, l *net.UnixListener, handlers map[string]handler, log logger) {
+	for {
+		c, err := l.AcceptUnix()
+		if err != nil {
+			return
+		}
+		go func() {
+			defer c.Close()
+			if err := serveConn(ctx, c, handlers); err != nil {
+				log.Debug("control request", "error", err)
+			}
+		}()
+	}
+}
+
+type logger interface {
+	Debug(msg string, args ...any)
+}
+
+func serveConn(ctx context.Context, c *net.UnixConn, handlers map[string]handler) error {
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	enc := json.NewEncoder(c)
+	fail := func(err error) error {
+		enc.Encode(Response{Version: ProtocolVersion, Error: err.Error()})
+		return err
+	}
+	// Read before refusing, so that a refused client reads the reason
+	// instead of a broken pipe; nothing of the request is acted on.
+	line, err := bufio.NewReaderSize(io.LimitReader(c, maxRequest), 4096).ReadBytes('\n')
+	if uid, err := peerUID(c); err != nil || uid != 0 {
+		return fail(errors.New("permission denied: the control socket is for root only"))
+	}
+	if err != nil && !(errors.Is(err, io.EOF) && len(line) > 0) {
+		return fail(fmt.Errorf("bad request: %w", err))
+	}
+	var req Request
+	if err := json.Unmarshal(line, &req); err != nil {
+		return fail(fmt.Errorf("bad request: %w", err))
+	}
+	if req.Version != ProtocolVersion {
+		return fail(fmt.Errorf("protocol version %d is not supported (this wgd speaks %d)", req.Version, ProtocolVersion))
+	}
+	h, ok := handlers[req.Command]
+	if !ok {
+		return fail(fmt.Errorf("unknown command %q", req.Command))
+	}
+	result, err := h(ctx, req.Args)
+	if err != nil {
+		return fail(err)
+	}
+	raw, err := json.Marshal(result)
+	if err != nil {
+		return fail(err)
+	}
+	return enc.Encode(Response{Version: ProtocolVersion, OK: true, Result: raw})
+}
+
+func peerUID(c *net.UnixConn) (uint32, error) {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	var cred *syscall.Ucred
+	var credErr error
+	err = raw.Control(func(fd uintptr) {
+		cred, credErr = syscall.GetsockoptUcred(int(fd), syscall.SOL_SOCKET, syscall.SO_PEERCRED)
+	})
+	if err == nil {
+		err = credErr
+	}
+	if err != nil {
+		return 0, err
+	}
+	return cred.Uid, nil
+}

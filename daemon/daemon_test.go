@@ -1,0 +1,213 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"wgd/config"
+	"wgd/internal/netnstest"
+)
+
+type testDaemon struct {
+	*Daemon
+	dir, socket string
+	done        chan error
+}
+
+func secretKey(t *testing.T) config.Secret {
+	k, err := config.GeneratePrivateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func startDaemon(t *testing.T, network string) *testDaemon {
+	t.Helper()
+	dir := t.TempDir()
+	writeNetwork(t, dir, network)
+	td := &testDaemon{dir: dir, socket: filepath.Join(dir, "wgd.sock"), done: make(chan error, 1)}
+	td.Daemon = New(Options{ConfigDir: dir, Socket: td.socket, UAPIDir: filepath.Join(dir, "wireguard"), ManageL3: true,
+		Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { td.done <- td.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-td.done:
+			if err != nil {
+				t.Errorf("run: %v", err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Errorf("daemon did not stop")
+		}
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for Call(context.Background(), td.socket, "ping", nil, nil) != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("daemon did not start")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return td
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(b []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(b)))
+	return len(b), nil
+}
+
+func writeNetwork(t *testing.T, dir, text string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(dir, "network"), []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (td *testDaemon) status(t *testing.T) *Status {
+	t.Helper()
+	var s Status
+	if err := Call(context.Background(), td.socket, "status", nil, &s); err != nil {
+		t.Fatal(err)
+	}
+	return &s
+}
+
+func (td *testDaemon) reload(t *testing.T) *ReloadResult {
+	t.Helper()
+	var r ReloadResult
+	if err := Call(context.Background(), td.socket, "reload", nil, &r); err != nil {
+		t.Fatal(err)
+	}
+	return &r
+}
+
+func iface(name string, key config.Secret, extra string) string {
+	return "config interface '" + name + "'\n\toption proto 'wgd'\n\toption private_key '" + key.Base64() + "'\n" + extra + "\n"
+}
+
+func peer(ifname string, key config.Key, extra string) string {
+	return "config wireguard_" + ifname + "\n\toption public_key '" + key.String() + "'\n" + extra + "\n"
+}
+
+func TestReloadAppliesOnlyTheDifference(t *testing.T) {
+	netnstest.Root(t)
+	k1, p1, p2 := secretKey(t), secretKey(t).PublicKey(), secretKey(t).PublicKey()
+	td := startDaemon(t, iface("wgda", k1, "\tlist addresses '10.55.0.1/24'")+
+		peer("wgda", p1, "\toption description 'one'\n\tlist allowed_ips '10.55.0.2/32'"))
+	s := td.status(t)
+	if len(s.Interfaces) != 1 || !s.Interfaces[0].Up || len(s.Interfaces[0].Peers) != 1 || s.Interfaces[0].Peers[0].Description != "one" {
+		t.Fatalf("status: %+v", s)
+	}
+	index := td.ifaces["wgda"].Index()
+
+	// A second peer and a second interface, plus a broken peer.
+	writeNetwork(t, td.dir, iface("wgda", k1, "\tlist addresses '10.55.0.1/24'")+
+		peer("wgda", p1, "\toption description 'one'\n\tlist allowed_ips '10.55.0.2/32'")+
+		peer("wgda", p2, "\toption description 'two'\n\tlist allowed_ips '10.55.0.3/32'")+
+		"config wireguard_wgda\n\toption public_key 'broken'\n\n"+
+		iface("wgdb", secretKey(t), ""))
+	r := td.reload(t)
+	if strings.Join(r.Up, " ") != "wgdb" || strings.Join(r.Updated, " ") != "wgda" || r.Errors != 1 || len(r.Down) != 0 {
+		t.Fatalf("reload: %+v", r)
+	}
+	s = td.status(t)
+	if len(s.Interfaces) != 2 || len(s.Interfaces[0].Peers) != 2 || len(s.Problems) == 0 {
+		t.Fatalf("status: %+v", s)
+	}
+	if td.ifaces["wgda"].Index() != index {
+		t.Errorf("the interface was recreated")
+	}
+
+	// Nothing changed: nothing updated.
+	if r := td.reload(t); len(r.Updated)+len(r.Up)+len(r.Down) != 0 {
+		t.Errorf("idempotent reload did %+v", r)
+	}
+
+	// An interface gone from the file goes down.
+	writeNetwork(t, td.dir, iface("wgdb", secretKey(t), ""))
+	r = td.reload(t)
+	if strings.Join(r.Down, " ") != "wgda" {
+		t.Fatalf("reload: %+v", r)
+	}
+	if out, err := exec.Command("ip", "link", "show", "wgda").CombinedOutput(); err == nil {
+		t.Errorf("wgda still exists: %s", out)
+	}
+
+	// A missing file keeps what runs.
+	os.Remove(filepath.Join(td.dir, "network"))
+	if err := Call(context.Background(), td.socket, "reload", nil, nil); err == nil || !strings.Contains(err.Error(), "not applied") {
+		t.Errorf("reload of a missing file: %v", err)
+	}
+	if s := td.status(t); len(s.Interfaces) != 1 || !s.Interfaces[0].Up {
+		t.Errorf("running interface lost: %+v", s)
+	}
+}
+
+func TestStatusHoldsNoSecret(t *testing.T) {
+	netnstest.Root(t)
+	k, psk := secretKey(t), secretKey(t)
+	td := startDaemon(t, iface("wgdc", k, "")+peer("wgdc", secretKey(t).PublicKey(), "\toption preshared_key '"+psk.Base64()+"'"))
+	var raw map[string]any
+	if err := Call(context.Background(), td.socket, "status", nil, &raw); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(raw)
+	text := strings.ToLower(string(b))
+	for _, secret := range []string{k.Base64(), k.Hex(), psk.Base64(), psk.Hex()} {
+		if strings.Contains(text, strings.ToLower(secret)) {
+			t.Errorf("status leaks a secret")
+		}
+	}
+	if !strings.Contains(text, strings.ToLower(k.PublicKey().String())) {
+		t.Errorf("status lacks the public key: %s", text)
+	}
+}
+
+func TestControlSocketIsRootOnly(t *testing.T) {
+	netnstest.Root(t)
+	td := startDaemon(t, "")
+	fi, err := os.Stat(td.socket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		t.Errorf("control socket mode %v", fi.Mode())
+	}
+	if _, err := exec.LookPath("setpriv"); err != nil {
+		t.Skip("setpriv not installed")
+	}
+	// Even with the socket made world-writable, the peer's uid is checked.
+	os.Chmod(td.socket, 0o777)
+	os.Chmod(td.dir, 0o755)
+	os.Chmod(filepath.Dir(td.dir), 0o755)
+	cmd := exec.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--", "socat", "-t5", "-", "UNIX-CONNECT:"+td.socket)
+	cmd.Stdin = strings.NewReader(`{"version":1,"command":"status"}` + "\n")
+	out, err := cmd.CombinedOutput()
+	if !strings.Contains(string(out), "permission denied: the control socket is for root only") || strings.Contains(string(out), `"ok":true`) {
+		t.Errorf("non-root client got: %s (%v)", out, err)
+	}
+}
+
+func TestBadRequestsDoNotHurt(t *testing.T) {
+	netnstest.Root(t)
+	td := startDaemon(t, "")
+	for _, req := range []string{"", "{", `{"version":2,"command":"status"}`, `{"version":1,"command":"nope"}`, strings.Repeat("x", 1<<20)} {
+		cmd := exec.Command("socat", "-t5", "-", "UNIX-CONNECT:"+td.socket)
+		cmd.Stdin = strings.NewReader(req + "\n")
+		out, _ := cmd.CombinedOutput()
+		if strings.Contains(string(out), `"ok":true`) {
+			t.Errorf("request %.20q answered ok: %s", req, out)
+		}
+	}
+	td.status(t) // still serving
+}

@@ -1,0 +1,9 @@
+package daemon
+
+import (
+	"testing"
+
+	"wgd/internal/netnstest"
+)
+
+func TestMain(m *testing.M) { netnstest.Main(m) }

@@ -1,0 +1,79 @@
+package daemon
+
+import (
+	"net/netip"
+	"time"
+
+	"wgd/config"
+)
+
+// Status is the daemon's answer to `wgd status`. It holds no secret.
+type Status struct {
+	ConfigDir  string            `json:"config_dir"`
+	LastReload time.Time         `json:"last_reload"`
+	Problems   []string          `json:"problems,omitempty"`
+	Interfaces []InterfaceStatus `json:"interfaces"`
+}
+
+// InterfaceStatus describes one configured interface.
+type InterfaceStatus struct {
+	Name       string         `json:"name"`
+	Up         bool           `json:"up"`
+	Error      string         `json:"error,omitempty"`
+	PublicKey  config.Key     `json:"public_key"`
+	ListenPort uint16         `json:"listen_port"`
+	Addresses  []netip.Prefix `json:"addresses"`
+	Peers      []PeerStatus   `json:"peers"`
+}
+
+// PeerStatus describes one peer, joining its configuration with what
+// the engine reports.
+type PeerStatus struct {
+	Description         string         `json:"description,omitempty"`
+	PublicKey           config.Key     `json:"public_key"`
+	EndpointHost        string         `json:"endpoint_host,omitempty"` // as configured
+	Endpoint            string         `json:"endpoint,omitempty"`      // in use
+	AllowedIPs          []netip.Prefix `json:"allowed_ips"`
+	LatestHandshake     int64          `json:"latest_handshake"` // UNIX seconds, 0: never
+	RxBytes             uint64         `json:"rx_bytes"`
+	TxBytes             uint64         `json:"tx_bytes"`
+	PersistentKeepalive uint16         `json:"persistent_keepalive"`
+}
+
+func (d *Daemon) status() *Status {
+	s := &Status{ConfigDir: d.opts.ConfigDir, LastReload: d.lastLoad, Interfaces: []InterfaceStatus{}}
+	for _, p := range d.problems {
+		s.Problems = append(s.Problems, p.Error())
+	}
+	for _, c := range d.cfg.Interfaces {
+		is := InterfaceStatus{Name: c.Name, PublicKey: c.PublicKey(), ListenPort: c.ListenPort, Addresses: c.Addresses, Error: d.ifaceErrs[c.Name], Peers: []PeerStatus{}}
+		var engine map[config.Key]PeerStatus
+		if iface := d.ifaces[c.Name]; iface != nil {
+			is.Up = true
+			if st, err := iface.State(); err != nil {
+				is.Error = err.Error()
+			} else {
+				is.ListenPort = st.ListenPort
+				engine = map[config.Key]PeerStatus{}
+				for _, p := range st.Peers {
+					ps := PeerStatus{RxBytes: p.RxBytes, TxBytes: p.TxBytes}
+					if p.Endpoint.IsValid() {
+						ps.Endpoint = p.Endpoint.String()
+					}
+					if !p.LastHandshake.IsZero() {
+						ps.LatestHandshake = p.LastHandshake.Unix()
+					}
+					engine[p.PublicKey] = ps
+				}
+			}
+		}
+		for _, p := range c.Peers {
+			ps := engine[p.PublicKey]
+			ps.Description, ps.PublicKey, ps.EndpointHost = p.Description, p.PublicKey, p.Endpoint()
+			ps.AllowedIPs, ps.PersistentKeepalive = p.AllowedIPs, p.PersistentKeepalive
+			is.Peers = append(is.Peers, ps)
+		}
+		s.Interfaces = append(s.Interfaces, is)
+	}
+	return s
+}

@@ -1,0 +1,233 @@
+package device
+
+import (
+	"encoding/json"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"wgd/config"
+	"wgd/internal/netnstest"
+)
+
+func newKey(t *testing.T) config.Secret {
+	t.Helper()
+	k, err := config.GeneratePrivateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func ipJSON(t *testing.T, args ...string) []map[string]any {
+	t.Helper()
+	out, err := exec.Command("ip", append([]string{"-j"}, args...)...).Output()
+	if err != nil {
+		t.Fatalf("ip %v: %v", args, err)
+	}
+	var v []map[string]any
+	if err := json.Unmarshal(out, &v); err != nil {
+		t.Fatalf("ip %v: %v", args, err)
+	}
+	return v
+}
+
+func addrsOf(t *testing.T, name string) []string {
+	var out []string
+	for _, link := range ipJSON(t, "addr", "show", "dev", name) {
+		infos, _ := link["addr_info"].([]any)
+		for _, i := range infos {
+			m := i.(map[string]any)
+			if m["scope"] == "global" {
+				out = append(out, m["local"].(string)+"/"+strings.TrimSpace(jsonNumber(m["prefixlen"])))
+			}
+		}
+	}
+	return out
+}
+
+func jsonNumber(v any) string { b, _ := json.Marshal(v); return string(b) }
+
+func routesOf6(t *testing.T, name string, family string) []string {
+	var out []string
+	for _, r := range ipJSON(t, family, "route", "show", "dev", name) {
+		if r["protocol"] == "static" {
+			out = append(out, r["dst"].(string))
+		}
+	}
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// waitGoroutines waits for the goroutine count to fall back to n.
+func waitGoroutines(t *testing.T, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for runtime.NumGoroutine() > n {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			t.Fatalf("goroutines leaked: %d > %d\n%s", runtime.NumGoroutine(), n, buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Two interfaces in one private namespace handshake over loopback; live
+// updates change only what differs; Close leaves nothing behind.
+func TestInterfaceLifecycle(t *testing.T) {
+	netnstest.Root(t)
+	before := runtime.NumGoroutine()
+	uapiDir := t.TempDir()
+	ka, kb := newKey(t), newKey(t)
+	a := config.Interface{
+		Name: "wgta", PrivateKey: ka, ListenPort: 51820, MTU: 1400,
+		Addresses: prefixes("10.77.0.1/24", "fd77::1/64"),
+		Peers:     []config.Peer{{Description: "b", PublicKey: kb.PublicKey(), AllowedIPs: prefixes("10.77.0.2/32", "10.78.0.0/16"), RouteAllowedIPs: true}},
+	}
+	b := config.Interface{
+		Name: "wgtb", PrivateKey: kb, ListenPort: 51821,
+		Peers: []config.Peer{{Description: "a", PublicKey: ka.PublicKey(), AllowedIPs: prefixes("10.79.0.0/24"), PersistentKeepalive: 1}},
+	}
+	opts := Options{UAPIDir: uapiDir, ManageL3: true}
+	ia, err := Open(Desired{Config: a}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ia.Close()
+	ib, err := Open(Desired{Config: b, Endpoints: map[config.Key]netip.AddrPort{ka.PublicKey(): netip.MustParseAddrPort("127.0.0.1:51820")}}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ib.Close()
+
+	// L3 in standalone mode.
+	if got := addrsOf(t, "wgta"); !contains(got, "10.77.0.1/24") || !contains(got, "fd77::1/64") {
+		t.Errorf("addresses %v", got)
+	}
+	if got := routesOf6(t, "wgta", "-4"); !contains(got, "10.78.0.0/16") || !contains(got, "10.77.0.2") {
+		t.Errorf("routes %v", got)
+	}
+	if link := ipJSON(t, "link", "show", "wgta")[0]; jsonNumber(link["mtu"]) != "1400" || !strings.Contains(jsonNumber(link["flags"]), "UP") {
+		t.Errorf("link %v", link)
+	}
+
+	// b's keepalive makes it initiate; both sides record the handshake.
+	waitHandshake(t, ia, kb.PublicKey())
+	waitHandshake(t, ib, ka.PublicKey())
+
+	// wg(8)'s protocol answers on the UAPI socket, without secrets in our state.
+	c, err := net.Dial("unix", uapiDir+"/wgta.sock")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Write([]byte("get=1\n\n"))
+	buf := make([]byte, 4096)
+	n, _ := c.Read(buf)
+	c.Close()
+	if !strings.Contains(string(buf[:n]), "public_key="+kb.PublicKey().Hex()) {
+		t.Errorf("UAPI get: %s", buf[:n])
+	}
+
+	// Live update: a new peer, a changed route, a changed address; the
+	// session with b must stay (same handshake time), same link.
+	st, _ := ia.State()
+	hs := st.Peers[0].LastHandshake
+	index := ia.Index()
+	kc := newKey(t)
+	a2 := a
+	a2.Addresses = prefixes("10.77.0.1/24", "10.76.0.1/24")
+	a2.MTU = 1380
+	a2.Peers = []config.Peer{a.Peers[0], {Description: "c", PublicKey: kc.PublicKey(), AllowedIPs: prefixes("10.80.0.0/24"), RouteAllowedIPs: true}}
+	a2.Peers[0].AllowedIPs = prefixes("10.77.0.2/32")
+	if err := ia.Update(Desired{Config: a2}); err != nil {
+		t.Fatal(err)
+	}
+	st, _ = ia.State()
+	if len(st.Peers) != 2 || ia.Index() != index {
+		t.Fatalf("after update: %+v", st)
+	}
+	for _, p := range st.Peers {
+		if p.PublicKey == kb.PublicKey() && !p.LastHandshake.Equal(hs) {
+			t.Errorf("the unchanged session was reset: %v -> %v", hs, p.LastHandshake)
+		}
+	}
+	got := addrsOf(t, "wgta")
+	if !contains(got, "10.76.0.1/24") || contains(got, "fd77::1/64") {
+		t.Errorf("addresses after update %v", got)
+	}
+	routes := routesOf6(t, "wgta", "-4")
+	if contains(routes, "10.78.0.0/16") || !contains(routes, "10.80.0.0/24") {
+		t.Errorf("routes after update %v", routes)
+	}
+	if link := ipJSON(t, "link", "show", "wgta")[0]; jsonNumber(link["mtu"]) != "1380" {
+		t.Errorf("mtu after update %v", link["mtu"])
+	}
+
+	// Close removes the link, its routes and the socket; nothing leaks.
+	if err := ia.Close(); err != nil {
+		t.Errorf("close: %v", err)
+	}
+	if err := ib.Close(); err != nil {
+		t.Errorf("close: %v", err)
+	}
+	if out, err := exec.Command("ip", "link", "show", "wgta").CombinedOutput(); err == nil {
+		t.Errorf("link still there: %s", out)
+	}
+	if _, err := os.Stat(uapiDir + "/wgta.sock"); !os.IsNotExist(err) {
+		t.Errorf("UAPI socket left: %v", err)
+	}
+	waitGoroutines(t, before)
+}
+
+func waitHandshake(t *testing.T, i *Interface, peer config.Key) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		st, err := i.State()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range st.Peers {
+			if p.PublicKey == peer && !p.LastHandshake.IsZero() {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s: no handshake with %s", i.Name(), peer)
+}
+
+func TestOpenRefusesLiveSocketAndBadName(t *testing.T) {
+	netnstest.Root(t)
+	dir := t.TempDir()
+	c := config.Interface{Name: "wgtc", PrivateKey: newKey(t)}
+	first, err := Open(Desired{Config: c}, Options{UAPIDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	if _, err := Open(Desired{Config: c}, Options{UAPIDir: dir}); err == nil || !strings.Contains(err.Error(), "another process") {
+		t.Errorf("second open of the same interface: %v", err)
+	}
+	// A stale socket file from a crashed process is replaced.
+	stale := config.Interface{Name: "wgtd", PrivateKey: newKey(t)}
+	os.WriteFile(dir+"/wgtd.sock", nil, 0o600)
+	i, err := Open(Desired{Config: stale}, Options{UAPIDir: dir})
+	if err != nil {
+		t.Fatalf("stale socket: %v", err)
+	}
+	i.Close()
+}
