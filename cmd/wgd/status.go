@@ -68,7 +68,7 @@ func printStatus(w io.Writer, s *daemon.Status, now time.Time) error {
 				}
 			}
 			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\n", name, endpoint, joinPrefixes(p.AllowedIPs),
-				ago(p.LatestHandshake, now), bytes(p.RxBytes), bytes(p.TxBytes))
+				ago(p.LatestHandshake, now), humanBytes(p.RxBytes), humanBytes(p.TxBytes))
 		}
 		tw.Flush()
 	}
@@ -108,8 +108,8 @@ func ago(unix int64, now time.Time) string {
 	return fmt.Sprintf("%dd ago", int(d.Hours()/24))
 }
 
-// bytes prints a byte count in binary units.
-func bytes(n uint64) string {
+// humanBytes prints a byte count in binary units.
+func humanBytes(n uint64) string {
 	const unit = 1024
 	if n < unit {
 		return fmt.Sprintf("%d B", n)
