@@ -1,0 +1,117 @@
+package dataplane
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"wgd/internal/lab"
+)
+
+// The tests build their own wgd binaries with the lean data plane, made
+// from the patches by scripts/wireguard-overlay.sh, whatever GOWORK the
+// caller has: they test the profile routers get, also under a plain
+// `go test`.
+var (
+	buildDir  string
+	leanWork  string
+	buildErr  error
+	buildOnce sync.Once
+	buildMu   sync.Mutex
+	built     = map[string]string{}
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+	os.Exit(code)
+}
+
+// leanWGD returns a wgd binary with the lean data plane for arch (nil: this
+// machine), building it on first use.
+func leanWGD(t *testing.T, arch *Arch) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		if buildDir, buildErr = os.MkdirTemp("", "wgd-dataplane-"); buildErr != nil {
+			return
+		}
+		root, err := ModuleRoot()
+		if err != nil {
+			buildErr = err
+			return
+		}
+		out, err := exec.Command(filepath.Join(root, "scripts", "wireguard-overlay.sh"), "lean",
+			filepath.Join(buildDir, "wireguard")).CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("scripts/wireguard-overlay.sh lean: %v\n%s", err, out)
+			return
+		}
+		leanWork = strings.TrimSpace(string(out))
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	name := "native"
+	if arch != nil {
+		name = arch.Name
+	}
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	if bin, ok := built[name]; ok {
+		return bin
+	}
+	bin := filepath.Join(buildDir, "wgd-"+name)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	start := time.Now()
+	if err := Build(ctx, bin, "./cmd/wgd", arch, leanWork); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("built wgd for %s with the lean data plane in %.1fs", name, time.Since(start).Seconds())
+	if p, err := BuildProfile(ctx, bin); err != nil || p != "lean" {
+		t.Fatalf("%s has data plane %q (%v), want lean", bin, p, err)
+	}
+	built[name] = bin
+	return bin
+}
+
+// logf logs a test's steps with the time since its start.
+func logf(t *testing.T) func(string, ...any) {
+	start := time.Now()
+	return func(format string, args ...any) {
+		t.Logf("%6.2fs %s", time.Since(start).Seconds(), fmt.Sprintf(format, args...))
+	}
+}
+
+// testContext bounds a whole test: generous, so only a hang ends it.
+func testContext(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// needTools skips t unless every command is installed.
+func needTools(t *testing.T, cmds ...string) {
+	t.Helper()
+	for _, c := range cmds {
+		if _, err := exec.LookPath(c); err != nil {
+			t.Skipf("needs %s: run scripts/deps.sh", c)
+		}
+	}
+}
+
+// forTest is lab.ForTest plus the tools every test here uses.
+func forTest(t *testing.T, cmds ...string) *lab.Lab {
+	t.Helper()
+	l := lab.ForTest(t)
+	needTools(t, append([]string{"wg", "ping"}, cmds...)...)
+	return l
+}

@@ -1,0 +1,349 @@
+// Command bench measures WireGuard data planes side by side in one run on
+// this machine: wgd with the lean and the throughput profile, and upstream
+// wireguard-go at the version wgd pins, unpatched (also held to lean's peak
+// memory with GOMEMLIMIT). Each runs in fresh network namespaces (internal/lab);
+// floods go only to hosts the run made, bounded in count and time. It
+// prints a markdown table and writes it with a JSON copy to -out.
+//
+//	go run ./scripts/bench -lean BIN -throughput BIN -upstream BIN -out DIR
+//
+// `make bench` builds the three binaries and runs it (root).
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"wgd/internal/dataplane"
+	"wgd/internal/lab"
+)
+
+// Result is one implementation's figures. Memory in bytes, throughput in
+// bits per second.
+type Result struct {
+	Name             string  `json:"name"`
+	Env              string  `json:"env,omitempty"`
+	Mbps1            float64 `json:"mbps_1_stream"`
+	Mbps4            float64 `json:"mbps_4_streams"`
+	IdleRSS          int64   `json:"idle_rss"`
+	PeakA            int64   `json:"peak_rss_receiver"`
+	PeakB            int64   `json:"peak_rss_sender"`
+	PeakHSFlood      int64   `json:"peak_rss_handshake_flood"`
+	HSFloodSent      int     `json:"handshake_flood_datagrams"`
+	HandshakesOK     int     `json:"legit_handshakes_completed"`
+	HandshakesTried  int     `json:"legit_handshakes_tried"`
+	PeakDataFlood    int64   `json:"peak_rss_transport_flood"`
+	DataFloodSent    int     `json:"transport_flood_datagrams"`
+	RSSPerIdlePeer   int64   `json:"rss_per_idle_peer_at_1000"`
+	IdleRSS1000Peers int64   `json:"idle_rss_1000_peers"`
+}
+
+var (
+	secs      = flag.Int("t", 5, "seconds of each iperf3 run")
+	floodSecs = flag.Int("flood", 12, "seconds of each flood")
+	floodMax  = flag.Int("flood-max", 10_000_000, "most datagrams in one flood")
+	peers     = flag.Int("peers", 1000, "idle peers for the per-peer memory figure")
+)
+
+func main() {
+	lean := flag.String("lean", "", "wgd built with the lean profile")
+	through := flag.String("throughput", "", "wgd built with the throughput profile")
+	upstream := flag.String("upstream", "", "upstream wireguard-go, unpatched")
+	out := flag.String("out", "bin/bench", "directory for bench.md and bench.json")
+	command := flag.String("command", "make bench", "the command to quote under the table")
+	flag.Parse()
+	if *lean == "" || *through == "" || *upstream == "" {
+		fmt.Fprintln(os.Stderr, "bench: -lean, -throughput and -upstream are required")
+		os.Exit(2)
+	}
+	if os.Geteuid() != 0 {
+		fmt.Fprintln(os.Stderr, "bench: needs root (network namespaces, TUN devices)")
+		os.Exit(1)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+
+	up := dataplane.Impl{Name: "upstream wireguard-go", Bin: *upstream}
+	impls := []dataplane.Impl{
+		{Name: "wgd lean", Bin: *lean, WGD: true},
+		{Name: "wgd throughput", Bin: *through, WGD: true},
+		up,
+	}
+	var results []*Result
+	for _, impl := range impls {
+		r, err := measure(ctx, impl, up)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "bench: %s: %v\n", impl.Name, err)
+			os.Exit(1)
+		}
+		results = append(results, r)
+	}
+	// Upstream held to lean's peak memory: what GOMEMLIMIT alone buys.
+	limit := max(results[0].PeakA, results[0].PeakB)
+	limited := up
+	limited.Name = "upstream, GOMEMLIMIT"
+	limited.Env = []string{fmt.Sprintf("GOMEMLIMIT=%dMiB", (limit+(1<<20)-1)>>20)}
+	r, err := measureThroughput(ctx, limited)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bench: %s: %v\n", limited.Name, err)
+		os.Exit(1)
+	}
+	results = append(results, r)
+
+	md := table(results, *command)
+	fmt.Print(md)
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	js, _ := json.MarshalIndent(map[string]any{
+		"command": *command, "date": time.Now().UTC().Format(time.RFC3339), "results": results,
+	}, "", "  ")
+	for name, b := range map[string][]byte{"bench.md": []byte(md), "bench.json": append(js, '\n')} {
+		if err := os.WriteFile(filepath.Join(*out, name), b, 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+	}
+}
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "%s bench: %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
+}
+
+// withLab runs f with a fresh lab, always cleaned up.
+func withLab(f func(*lab.Lab) error) error {
+	l, err := lab.New()
+	if err != nil {
+		return err
+	}
+	defer func() {
+		l.StopAll()
+		if err := l.Close(); err != nil {
+			logf("lab close: %v", err)
+		}
+	}()
+	if err := f(l); err != nil {
+		for _, p := range l.Procs() {
+			if !strings.HasPrefix(p.Argv[0], "iperf3") {
+				logf("log of %s:\n%s", p, tail(p.Output(), 20))
+			}
+		}
+		return err
+	}
+	return nil
+}
+
+func measure(ctx context.Context, impl, reference dataplane.Impl) (*Result, error) {
+	r, err := measureThroughput(ctx, impl)
+	if err != nil {
+		return nil, err
+	}
+	if err := measureFloods(ctx, impl, reference, r); err != nil {
+		return nil, err
+	}
+	if err := measurePeers(ctx, impl, r); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// measureThroughput: both ends run impl; B sends to A.
+func measureThroughput(ctx context.Context, impl dataplane.Impl) (*Result, error) {
+	r := &Result{Name: impl.Name, Env: strings.Join(impl.Env, " ")}
+	err := withLab(func(l *lab.Lab) error {
+		logf("%s: tunnel throughput", impl.Name)
+		p, err := dataplane.NewPair(ctx, l, impl, impl)
+		if err != nil {
+			return err
+		}
+		if err := p.Start(ctx); err != nil {
+			return err
+		}
+		time.Sleep(2 * time.Second)
+		m, err := dataplane.ReadMem(p.A.Proc.Pid())
+		if err != nil {
+			return err
+		}
+		r.IdleRSS = m.RSS
+		if r.Mbps1, err = p.Iperf(ctx, 1, *secs); err != nil {
+			return err
+		}
+		if r.Mbps4, err = p.Iperf(ctx, 4, *secs); err != nil {
+			return err
+		}
+		r.Mbps1 /= 1e6
+		r.Mbps4 /= 1e6
+		if m, err = dataplane.ReadMem(p.A.Proc.Pid()); err != nil {
+			return err
+		}
+		r.PeakA = m.Peak
+		if m, err = dataplane.ReadMem(p.B.Proc.Pid()); err != nil {
+			return err
+		}
+		r.PeakB = m.Peak
+		return nil
+	})
+	return r, err
+}
+
+// measureFloods: A runs impl, B is the reference client, X floods A.
+func measureFloods(ctx context.Context, impl, reference dataplane.Impl, r *Result) error {
+	return withLab(func(l *lab.Lab) error {
+		logf("%s: floods", impl.Name)
+		p, err := dataplane.NewPair(ctx, l, impl, reference)
+		if err != nil {
+			return err
+		}
+		if err := p.AddAttacker(ctx); err != nil {
+			return err
+		}
+		if err := p.Start(ctx); err != nil {
+			return err
+		}
+		pid := p.A.Proc.Pid()
+		for _, kind := range []dataplane.FloodKind{dataplane.JunkHandshake, dataplane.JunkTransport} {
+			time.Sleep(time.Second)
+			if err := dataplane.ResetPeak(pid); err != nil {
+				return err
+			}
+			d := time.Duration(*floodSecs) * time.Second
+			done := make(chan struct{})
+			var sent int
+			var ferr error
+			go func() {
+				defer close(done)
+				sent, ferr = p.FloodA(ctx, kind, *floodMax, d)
+			}()
+			// A legitimate peer keeps starting fresh handshakes for as long
+			// as the flood lasts.
+			ok, tried := 0, 0
+		loop:
+			for kind == dataplane.JunkHandshake {
+				select {
+				case <-done:
+					break loop
+				default:
+				}
+				got, err := p.Rehandshake(ctx, 8*time.Second)
+				if err != nil {
+					return err
+				}
+				tried++
+				if got {
+					ok++
+				}
+			}
+			<-done
+			if ferr != nil {
+				return ferr
+			}
+			m, err := dataplane.ReadMem(pid)
+			if err != nil {
+				return err
+			}
+			if kind == dataplane.JunkHandshake {
+				r.PeakHSFlood, r.HSFloodSent, r.HandshakesOK, r.HandshakesTried = m.Peak, sent, ok, tried
+			} else {
+				r.PeakDataFlood, r.DataFloodSent = m.Peak, sent
+			}
+			if p.A.Proc.Exited() {
+				return fmt.Errorf("A died during the %s flood: %s", kind, p.A.Proc.ExitStatus())
+			}
+		}
+		return nil
+	})
+}
+
+// measurePeers: A alone with 1 peer, then (a fresh process) with 1+N.
+func measurePeers(ctx context.Context, impl dataplane.Impl, r *Result) error {
+	var rss [2]int64
+	for i, extra := range []int{0, *peers} {
+		err := withLab(func(l *lab.Lab) error {
+			logf("%s: idle with %d peers", impl.Name, 1+extra)
+			p, err := dataplane.NewPair(ctx, l, impl, impl)
+			if err != nil {
+				return err
+			}
+			if err := p.StartA(ctx, extra); err != nil {
+				return err
+			}
+			time.Sleep(3 * time.Second)
+			m, err := dataplane.ReadMem(p.A.Proc.Pid())
+			rss[i] = m.RSS
+			return err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	r.IdleRSS1000Peers = rss[1]
+	r.RSSPerIdlePeer = (rss[1] - rss[0]) / int64(*peers)
+	return nil
+}
+
+func table(rs []*Result, command string) string {
+	up := rs[2]
+	var b strings.Builder
+	b.WriteString("| | wgd lean | wgd throughput | upstream wireguard-go | upstream, " + rs[3].Env + " | lean / upstream | throughput / upstream |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|\n")
+	mb := func(v int64) string { return dataplane.MiB(v) + " MiB" }
+	kb := func(v int64) string { return fmt.Sprintf("%.1f KiB", float64(v)/1024) }
+	mbps := func(v float64) string { return fmt.Sprintf("%.0f Mbit/s", v) }
+	ratio := func(a, b float64) string {
+		if b == 0 {
+			return "-"
+		}
+		return fmt.Sprintf("%.2f", a/b)
+	}
+	row := func(name string, f func(*Result) string, v func(*Result) float64, limited bool) {
+		lim := "-"
+		if limited {
+			lim = f(rs[3])
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n", name, f(rs[0]), f(rs[1]), f(up), lim,
+			ratio(v(rs[0]), v(up)), ratio(v(rs[1]), v(up)))
+	}
+	row("throughput, 1 stream", func(r *Result) string { return mbps(r.Mbps1) }, func(r *Result) float64 { return r.Mbps1 }, true)
+	row("throughput, 4 streams", func(r *Result) string { return mbps(r.Mbps4) }, func(r *Result) float64 { return r.Mbps4 }, true)
+	row("idle RSS", func(r *Result) string { return mb(r.IdleRSS) }, func(r *Result) float64 { return float64(r.IdleRSS) }, true)
+	row("peak RSS, receiving end", func(r *Result) string { return mb(r.PeakA) }, func(r *Result) float64 { return float64(r.PeakA) }, true)
+	row("peak RSS, sending end", func(r *Result) string { return mb(r.PeakB) }, func(r *Result) float64 { return float64(r.PeakB) }, true)
+	row("peak RSS, junk handshake flood", func(r *Result) string { return mb(r.PeakHSFlood) }, func(r *Result) float64 { return float64(r.PeakHSFlood) }, false)
+	row("legitimate handshakes during it", func(r *Result) string { return fmt.Sprintf("%d of %d", r.HandshakesOK, r.HandshakesTried) },
+		func(r *Result) float64 { return float64(r.HandshakesOK) }, false)
+	row("peak RSS, junk transport flood", func(r *Result) string { return mb(r.PeakDataFlood) }, func(r *Result) float64 { return float64(r.PeakDataFlood) }, false)
+	row("RSS per idle peer (1000 peers)", func(r *Result) string { return kb(r.RSSPerIdlePeer) }, func(r *Result) float64 { return float64(r.RSSPerIdlePeer) }, false)
+	fmt.Fprintf(&b, "\nFloods: %d s each from a third namespace, at most %d datagrams (sent: handshake %d / %d / %d, transport %d / %d / %d for lean / throughput / upstream). "+
+		"iperf3: %d s per run, B to A through the tunnel, MTU %d. Peak RSS is VmHWM of the whole process, the binary's mapped pages included. "+
+		"The legitimate peer is upstream wireguard-go, starting a fresh handshake again and again during the handshake flood.\n",
+		*floodSecs, *floodMax, rs[0].HSFloodSent, rs[1].HSFloodSent, up.HSFloodSent, rs[0].DataFloodSent, rs[1].DataFloodSent, up.DataFloodSent,
+		*secs, dataplane.TunnelMTU)
+	fmt.Fprintf(&b, "\nCommand: `%s` (%s, %s).\n", command, time.Now().UTC().Format("2006-01-02"), machine())
+	return b.String()
+}
+
+func machine() string {
+	n := 0
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		n = strings.Count(string(b), "\nprocessor")
+		if strings.HasPrefix(string(b), "processor") {
+			n++
+		}
+	}
+	return fmt.Sprintf("%d CPUs, network namespaces over veth", n)
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
