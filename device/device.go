@@ -123,6 +123,9 @@ func (i *Interface) Update(d Desired) error {
 	if !i.opts.ManageL3 {
 		return nil
 	}
+	if d.Config.MTU != old.Config.MTU && mtuOf(d.Config) < d.Config.MTU {
+		i.log.Warn("mtu capped: this build's data plane carries no larger packets", "mtu", d.Config.MTU, "capped", mtuOf(d.Config))
+	}
 	var errs []error
 	if !fresh && mtuOf(old.Config) != mtuOf(d.Config) {
 		errs = append(errs, i.rtnl.setMTU(i.index, mtuOf(d.Config)))
@@ -136,11 +139,13 @@ func (i *Interface) Update(d Desired) error {
 	return errors.Join(errs...)
 }
 
+// mtuOf is the link MTU for c: the configured one, capped at what this
+// build's data plane carries (the lean profile's buffers are small).
 func mtuOf(c config.Interface) int {
 	if c.MTU == 0 {
-		return DefaultMTU
+		return min(DefaultMTU, wgdevice.MaxContentSize)
 	}
-	return c.MTU
+	return min(c.MTU, wgdevice.MaxContentSize)
 }
 
 func (i *Interface) syncAddrs(old, new []netip.Prefix) error {
