@@ -5,6 +5,7 @@
 #   make demo   the home-gateway demo in network namespaces (root)
 #   make cross  static router binaries bin/wgd-linux-* and their sizes
 #   make bench  lean vs throughput vs upstream wireguard-go (root)
+#   make ipk ARCH=<opkg arch>  bin/ipk/wgd_*_<arch>.ipk and luci-proto-wgd_*_all.ipk
 #   PROFILE=lean|throughput  the data plane's buffer profile (default lean)
 
 GO ?= go
@@ -24,7 +25,7 @@ export GOWORK := $(CURDIR)/$(call WIREGUARD_DIR,$(PROFILE))/go.work
 # The patched packages whose tests also run in `make test`.
 WIREGUARD_PKGS := golang.zx2c4.com/wireguard/conn golang.zx2c4.com/wireguard/device golang.zx2c4.com/wireguard/tun
 
-.PHONY: build test demo deps fmt-check vet clean bin/wgd wireguard patches-check cross bench
+.PHONY: build test demo deps fmt-check vet clean bin/wgd wireguard patches-check cross bench ipk
 
 build: bin/wgd
 
@@ -56,6 +57,12 @@ cross: wireguard
 # namespaces); writes bin/bench/bench.md and bin/bench/bench.json.
 bench: deps
 	./scripts/bench.sh
+
+# opkg packages without the SDK; scripts/ipk cross-builds wgd for ARCH
+# (mipsel_24kc, mips_24kc, arm_cortex-a7_neon-vfpv4, aarch64_cortex-a53,
+# x86_64) from the feed Makefiles under package/.
+ipk: wireguard
+	$(GO) run ./scripts/ipk -arch '$(ARCH)' -version $(VERSION) -out bin/ipk
 
 # testdata is not Go source of the module (go tools skip it too).
 fmt-check:

@@ -13,6 +13,7 @@ iproute2
 iptables
 iputils-ping
 nftables
+nodejs
 patch
 prometheus
 qemu-user-static

@@ -310,6 +310,7 @@ func WGDPackage(m *Makefile, dir, binary, arch, version string) (*Package, error
 		Fields: [][2]string{
 			{"Depends", Depends(m.Field("Package/"+name, "DEPENDS"))},
 			{"Source", "package/" + name},
+			{"License", m.Var("PKG_LICENSE")},
 			{"Section", m.Field("Package/"+name, "SECTION")},
 		},
 	}
@@ -379,6 +380,7 @@ func LuciPackage(m *Makefile, dir, version string) (*Package, error) {
 		Fields: [][2]string{
 			{"Depends", Depends(m.Var("LUCI_DEPENDS"))},
 			{"Source", "package/" + m.Var("PKG_NAME")},
+			{"License", m.Var("PKG_LICENSE")},
 			{"Section", "luci"},
 		},
 		Description: m.Var("LUCI_TITLE"),
