@@ -169,6 +169,6 @@ func (d *demo) run(ctx context.Context) (err error) {
 // indentConfig shows a UCI file with the private key shortened: the demo's
 // keys are throwaway, but keys printed in full teach bad habits.
 func indentConfig(cfg, privateKey string) string {
-	cfg = strings.ReplaceAll(cfg, privateKey, privateKey[:6]+"...")
+	cfg = strings.ReplaceAll(cfg, privateKey, "(hidden)")
 	return "  " + strings.ReplaceAll(strings.TrimSpace(cfg), "\n", "\n  ")
 }
