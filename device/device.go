@@ -135,7 +135,7 @@ func (i *Interface) Update(d Desired) error {
 		// Routes via a link can only be added once it is up.
 		errs = append(errs, i.rtnl.setLinkUp(i.index))
 	}
-	errs = append(errs, i.syncRoutes(routesOf(old.Config), routesOf(d.Config)))
+	errs = append(errs, i.syncRoutes(old.Config.Routes(), d.Config.Routes()))
 	return errors.Join(errs...)
 }
 
@@ -168,18 +168,6 @@ func (i *Interface) syncRoutes(old, new []netip.Prefix) error {
 		errs = append(errs, i.rtnl.addRoute(i.index, p))
 	}
 	return errors.Join(errs...)
-}
-
-// routesOf lists the routes standalone mode adds: the allowed IPs of
-// peers with route_allowed_ips, once each.
-func routesOf(c config.Interface) []netip.Prefix {
-	var out []netip.Prefix
-	for _, p := range c.Peers {
-		if p.RouteAllowedIPs {
-			out = append(out, minus(p.AllowedIPs, out)...)
-		}
-	}
-	return out
 }
 
 // minus returns the prefixes of a that are not in b.
@@ -215,7 +203,7 @@ func (i *Interface) Close() error {
 	i.mu.Unlock()
 	i.wg.Wait()
 	if i.rtnl != nil && i.opts.ManageL3 && i.dev != nil {
-		errs = append(errs, i.syncRoutes(routesOf(i.applied.Config), nil))
+		errs = append(errs, i.syncRoutes(i.applied.Config.Routes(), nil))
 	}
 	if i.dev != nil {
 		i.dev.Close() // closes the TUN: the kernel removes the link
