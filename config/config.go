@@ -5,6 +5,7 @@ package config
 import (
 	"log/slog"
 	"net/netip"
+	"time"
 )
 
 // Proto is the netifd protocol name of wgd's interfaces.
@@ -22,7 +23,21 @@ type Config struct {
 // Daemon holds the settings of /etc/config/wgd, section 'main'.
 type Daemon struct {
 	LogLevel slog.Level
+	// WANInterfaces are the links whose changes refresh the tunnels
+	// (`list wan_interface`): netifd interface names or Linux devices.
+	// Empty: the link holding the default route, IPv4 or IPv6.
+	WANInterfaces []string
+	// Hotplug turns the reaction to WAN events on (`option hotplug`,
+	// default on); off, events are only recorded.
+	Hotplug bool
+	// WatchdogAge: a peer whose endpoint is a name and whose last
+	// handshake is older is re-resolved (`option watchdog_age`, seconds;
+	// 0: never).
+	WatchdogAge time.Duration
 }
+
+// DefaultWatchdogAge matches OpenWrt's wireguard_watchdog.
+const DefaultWatchdogAge = 150 * time.Second
 
 // Interface is one WireGuard interface, a `config interface` section with
 // `option proto 'wgd'` in /etc/config/network.

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"wgd/uci"
 )
@@ -76,7 +77,7 @@ func (v *validator) report(opt *uci.Option, warning bool, format string, args ..
 }
 
 func (v *validator) daemon(p *uci.Package) Daemon {
-	d := Daemon{LogLevel: slog.LevelInfo}
+	d := Daemon{LogLevel: slog.LevelInfo, Hotplug: true, WatchdogAge: DefaultWatchdogAge}
 	if p == nil {
 		return d
 	}
@@ -91,8 +92,31 @@ func (v *validator) daemon(p *uci.Package) Daemon {
 				d.LogLevel = slog.LevelInfo
 			}
 		}
+		d.WANInterfaces = v.names(s, "wan_interface")
+		d.Hotplug = v.boolean(s, "hotplug", true)
+		d.WatchdogAge = time.Duration(v.number(s, "watchdog_age", 0, 86400, uint64(DefaultWatchdogAge/time.Second))) * time.Second
 	}
 	return d
+}
+
+// names reads a list of interface names (netifd's or Linux devices);
+// like netifd, it also splits values on white space.
+func (v *validator) names(s *uci.Section, name string) []string {
+	opt := s.Get(name)
+	if opt == nil {
+		return nil
+	}
+	var out []string
+	for _, value := range opt.Values {
+		for _, f := range strings.Fields(value) {
+			if len(f) > 63 || strings.ContainsAny(f, "/:\"'") {
+				v.report(opt, false, "%q is not an interface name", f)
+				continue
+			}
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 func (v *validator) iface(p *uci.Package, s *uci.Section) (Interface, bool) {

@@ -39,6 +39,7 @@ type Daemon struct {
 	ifaces    map[string]*device.Interface
 	ifaceErrs map[string]string // interfaces that failed to come up
 	endpoints map[string]map[config.Key]netip.AddrPort
+	hp        *hotplugState // WAN events: hotplug.go
 }
 
 // New makes a daemon; Run starts it.
@@ -56,6 +57,7 @@ func New(opts Options) *Daemon {
 		endpoints: map[string]map[config.Key]netip.AddrPort{},
 	}
 	d.resolver = newResolver(d.log, d.do, d.setEndpoint)
+	d.hp = newHotplugState()
 	return d
 }
 
@@ -72,6 +74,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.log.Error("initial configuration", "error", err)
 	}
 	go serveControl(ctx, l, d.handlers(), d.log)
+	d.startHotplug(ctx)
 	d.log.Info("wgd running", "interfaces", len(d.ifaces), "control", d.opts.Socket)
 	for {
 		select {
@@ -79,6 +82,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			f()
 		case <-ctx.Done():
 			l.Close()
+			d.stopHotplug()
 			d.resolver.stop()
 			d.shutdown()
 			d.log.Info("wgd stopped")
@@ -265,6 +269,7 @@ func (d *Daemon) handlers() map[string]handler {
 			}
 			return s, nil
 		},
-		"ping": func(context.Context, json.RawMessage) (any, error) { return "pong", nil },
+		"ping":    func(context.Context, json.RawMessage) (any, error) { return "pong", nil },
+		"hotplug": d.hotplugRequest,
 	}
 }

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"wgd/config"
+	"wgd/hotplug"
 )
 
 // Bounds of the retry delay of an endpoint name that does not resolve.
@@ -23,14 +25,17 @@ const (
 // an interface. Its methods run on the daemon's goroutine; results come
 // back through do, onto that goroutine.
 type resolver struct {
-	log    *slog.Logger
-	do     func(context.Context, func()) error
-	found  func(iface string, peer config.Key, ap netip.AddrPort)
-	lookup func(ctx context.Context, host string) ([]netip.Addr, error)
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	jobs   map[jobKey]*job
+	log   *slog.Logger
+	do    func(context.Context, func()) error
+	found func(iface string, peer config.Key, ap netip.AddrPort)
+	// lookup resolves host in network "ip", "ip4" or "ip6".
+	lookup func(ctx context.Context, network, host string) ([]netip.Addr, error)
+	// families tells which address families the WAN can reach now.
+	families func() (v4, v6 bool)
+	ctx      context.Context
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	jobs     map[jobKey]*job
 }
 
 type jobKey struct {
@@ -48,10 +53,11 @@ func newResolver(log *slog.Logger, do func(context.Context, func()) error, found
 	ctx, cancel := context.WithCancel(context.Background())
 	return &resolver{
 		log: log, do: do, found: found,
-		lookup: func(ctx context.Context, host string) ([]netip.Addr, error) {
-			return net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+		lookup: func(ctx context.Context, network, host string) ([]netip.Addr, error) {
+			return net.DefaultResolver.LookupNetIP(ctx, network, host)
 		},
-		ctx: ctx, cancel: cancel,
+		families: hotplug.Families,
+		ctx:      ctx, cancel: cancel,
 		jobs: map[jobKey]*job{},
 	}
 }
@@ -108,11 +114,8 @@ func (r *resolver) start(k jobKey, host string, port uint16) {
 func (r *resolver) resolve(ctx context.Context, k jobKey, host string, port uint16) (netip.AddrPort, bool) {
 	delay := resolveRetryMin
 	for attempt := 1; ; attempt++ {
-		lctx, cancel := context.WithTimeout(ctx, resolveTimeout)
-		addrs, err := r.lookup(lctx, host)
-		cancel()
-		if err == nil && len(addrs) > 0 {
-			ap := netip.AddrPortFrom(pick(addrs), port)
+		ap, err := r.lookupOnce(ctx, host, port, netip.AddrPort{})
+		if err == nil {
 			r.log.Info("endpoint resolved", "interface", k.iface, "peer", k.peer, "host", host, "endpoint", ap)
 			return ap, true
 		}
@@ -134,14 +137,80 @@ func (r *resolver) resolve(ctx context.Context, k jobKey, host string, port uint
 	}
 }
 
-// pick prefers IPv4, which more WAN links carry than IPv6.
-func pick(addrs []netip.Addr) netip.Addr {
+// lookupOnce resolves host once, asking only for the address families
+// the WAN has a default route for.
+func (r *resolver) lookupOnce(ctx context.Context, host string, port uint16, current netip.AddrPort) (netip.AddrPort, error) {
+	v4, v6 := r.families()
+	network := "ip"
+	switch {
+	case v4 && !v6:
+		network = "ip4"
+	case v6 && !v4:
+		network = "ip6"
+	}
+	lctx, cancel := context.WithTimeout(ctx, resolveTimeout)
+	addrs, err := r.lookup(lctx, network, host)
+	cancel()
+	if err != nil {
+		return netip.AddrPort{}, err
+	}
+	a, ok := pick(addrs, current.Addr(), v4, v6)
+	if !ok {
+		return netip.AddrPort{}, fmt.Errorf("%s has no address of a family the WAN reaches (%s)", host, network)
+	}
+	return netip.AddrPortFrom(a, port), nil
+}
+
+// Bounds of the quick retries of resolveNow: a WAN that just came up may
+// not reach its DNS server for a moment.
+const (
+	resolveNowRetryMin = 200 * time.Millisecond
+	resolveNowRetryMax = 2 * time.Second
+)
+
+// resolveNow resolves host now, retrying with backoff until it resolves
+// or ctx ends. current is the address in use: kept when the name still
+// lists it, so a name with several addresses does not flap.
+func (r *resolver) resolveNow(ctx context.Context, host string, port uint16, current netip.AddrPort) (netip.AddrPort, error) {
+	delay := resolveNowRetryMin
+	for {
+		ap, err := r.lookupOnce(ctx, host, port, current)
+		if err == nil {
+			return ap, nil
+		}
+		select {
+		case <-time.After(delay):
+		case <-ctx.Done():
+			return netip.AddrPort{}, err
+		}
+		delay = min(2*delay, resolveNowRetryMax)
+	}
+}
+
+// pick chooses among a name's addresses: the current one if it is still
+// listed, else IPv4 when the WAN has it (more WAN links carry it than
+// IPv6), else IPv6.
+func pick(addrs []netip.Addr, current netip.Addr, v4, v6 bool) (netip.Addr, bool) {
+	var four, six netip.Addr
 	for _, a := range addrs {
-		if a.Unmap().Is4() {
-			return a.Unmap()
+		a = a.Unmap()
+		if current.IsValid() && a == current.Unmap() {
+			return a, true
+		}
+		if a.Is4() && !four.IsValid() {
+			four = a
+		}
+		if a.Is6() && !six.IsValid() {
+			six = a
 		}
 	}
-	return addrs[0]
+	switch {
+	case four.IsValid() && v4:
+		return four, true
+	case six.IsValid() && v6:
+		return six, true
+	}
+	return netip.Addr{}, false
 }
 
 // forget stops all work for an interface.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/netip"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -18,7 +19,7 @@ import (
 func TestResolverRetriesAndDropsStaleResults(t *testing.T) {
 	var mu sync.Mutex
 	calls := map[string]int{}
-	lookup := func(ctx context.Context, host string) ([]netip.Addr, error) {
+	lookup := func(ctx context.Context, _, host string) ([]netip.Addr, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		calls[host]++
@@ -40,6 +41,7 @@ func TestResolverRetriesAndDropsStaleResults(t *testing.T) {
 	do := func(ctx context.Context, f func()) error { loop.Lock(); defer loop.Unlock(); f(); return nil }
 	r := newResolver(slog.New(slog.DiscardHandler), do, func(_ string, k config.Key, ap netip.AddrPort) { results <- result{k, ap} })
 	r.lookup = lookup
+	r.families = func() (bool, bool) { return true, true }
 	defer r.stop()
 
 	late, moved := config.Key{1}, config.Key{2}
@@ -74,5 +76,49 @@ func TestResolverRetriesAndDropsStaleResults(t *testing.T) {
 	defer mu.Unlock()
 	if calls["late.example"] != 3 || calls["192.0.2.9"] != 0 {
 		t.Errorf("lookups %v", calls)
+	}
+}
+
+// The address kept is the one in use while the name still lists it; else
+// a family the WAN has a default route for.
+func TestPickRespectsFamiliesAndCurrent(t *testing.T) {
+	v4a, v4b, v6 := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2"), netip.MustParseAddr("2001:db8::1")
+	all := []netip.Addr{v6, v4a, v4b}
+	for _, c := range []struct {
+		current  netip.Addr
+		v4, v6   bool
+		want     netip.Addr
+		wantNone bool
+	}{
+		{netip.Addr{}, true, true, v4a, false},
+		{v4b, true, true, v4b, false}, // no flapping between A records
+		{netip.Addr{}, false, true, v6, false},
+		{v6, true, true, v6, false},
+		{netip.Addr{}, true, false, v4a, false},
+	} {
+		got, ok := pick(all, c.current, c.v4, c.v6)
+		if ok == c.wantNone || got != c.want {
+			t.Errorf("pick(current %v, v4 %v, v6 %v) = %v %v, want %v", c.current, c.v4, c.v6, got, ok, c.want)
+		}
+	}
+	if _, ok := pick([]netip.Addr{v6}, netip.Addr{}, true, false); ok {
+		t.Error("an IPv6-only name picked for an IPv4-only WAN")
+	}
+
+	var asked []string
+	r := newResolver(slog.New(slog.DiscardHandler), nil, nil)
+	defer r.stop()
+	r.lookup = func(_ context.Context, network, _ string) ([]netip.Addr, error) {
+		asked = append(asked, network)
+		return all, nil
+	}
+	for _, fam := range [][2]bool{{true, false}, {false, true}, {true, true}} {
+		r.families = func() (bool, bool) { return fam[0], fam[1] }
+		if _, err := r.resolveNow(context.Background(), "vpn.example", 1, netip.AddrPort{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := strings.Join(asked, " "); got != "ip4 ip6 ip" {
+		t.Errorf("lookups asked for %q, want ip4 ip6 ip", got)
 	}
 }

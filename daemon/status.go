@@ -13,6 +13,7 @@ type Status struct {
 	LastReload time.Time         `json:"last_reload"`
 	Problems   []string          `json:"problems,omitempty"`
 	Interfaces []InterfaceStatus `json:"interfaces"`
+	Hotplug    *HotplugStatus    `json:"hotplug,omitempty"` // WAN events and refreshes
 }
 
 // InterfaceStatus describes one configured interface.
@@ -41,7 +42,7 @@ type PeerStatus struct {
 }
 
 func (d *Daemon) status() *Status {
-	s := &Status{ConfigDir: d.opts.ConfigDir, LastReload: d.lastLoad, Interfaces: []InterfaceStatus{}}
+	s := &Status{ConfigDir: d.opts.ConfigDir, LastReload: d.lastLoad, Interfaces: []InterfaceStatus{}, Hotplug: d.hotplugStatus()}
 	for _, p := range d.problems {
 		s.Problems = append(s.Problems, p.Error())
 	}

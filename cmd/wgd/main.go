@@ -54,6 +54,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = cmdReload(args, stdout)
 	case "status":
 		err = cmdStatus(args, stdout)
+	case "hotplug":
+		err = cmdHotplug(args, stdout)
 	case "genkey":
 		err = printKey(stdout, config.GeneratePrivateKey)
 	case "genpsk":

@@ -396,3 +396,12 @@ func (p *Pinger) FirstReplyAfter(ctx context.Context, since time.Time, timeout t
 
 // Stop ends the pings.
 func (p *Pinger) Stop() { p.proc.Stop(time.Second) }
+
+// StatefulFirewall makes h drop UDP from port 51820 of network peers that
+// does not answer h's own packets, as a laptop's firewall does: a peer
+// that moved can no longer reach h first.
+func StatefulFirewall(ctx context.Context, h *Host, peers string) error {
+	_, err := h.Run(ctx, "nft", "table inet wgdlabfw { chain in { type filter hook input priority 0; "+
+		"ip saddr "+peers+" udp sport 51820 ct state new drop; }; }")
+	return err
+}

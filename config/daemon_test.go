@@ -1,0 +1,76 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDaemonDefaults(t *testing.T) {
+	for name, files := range map[string]map[string]string{
+		"no wgd file":   {"network": ""},
+		"empty main":    {"network": "", "wgd": "config wgd 'main'\n"},
+		"other section": {"network": "", "wgd": "config wgd 'other'\n\toption watchdog_age '5'\n\toption hotplug '0'\n"},
+	} {
+		cfg, problems := Load(write(t, files))
+		if len(problems) != 0 {
+			t.Errorf("%s: problems %v", name, problems)
+		}
+		d := cfg.Daemon
+		if !d.Hotplug || d.WatchdogAge != DefaultWatchdogAge || len(d.WANInterfaces) != 0 {
+			t.Errorf("%s: %+v, want hotplug on, watchdog %v, WAN from the default route", name, d, DefaultWatchdogAge)
+		}
+	}
+}
+
+func TestDaemonHotplugOptions(t *testing.T) {
+	cfg, problems := Load(write(t, map[string]string{"network": "", "wgd": `
+config wgd 'main'
+	list wan_interface 'wan'
+	list wan_interface 'wan6 pppoe-wan'
+	option hotplug '0'
+	option watchdog_age '30'
+`}))
+	if len(problems) != 0 {
+		t.Fatalf("problems %v", problems)
+	}
+	d := cfg.Daemon
+	if strings.Join(d.WANInterfaces, ",") != "wan,wan6,pppoe-wan" {
+		t.Errorf("wan_interface %q", d.WANInterfaces)
+	}
+	if d.Hotplug {
+		t.Error("hotplug '0' left the reaction on")
+	}
+	if d.WatchdogAge != 30*time.Second {
+		t.Errorf("watchdog_age %v", d.WatchdogAge)
+	}
+
+	cfg, _ = Load(write(t, map[string]string{"network": "", "wgd": "config wgd 'main'\n\toption watchdog_age '0'\n"}))
+	if cfg.Daemon.WatchdogAge != 0 {
+		t.Errorf("watchdog_age '0' = %v, want off", cfg.Daemon.WatchdogAge)
+	}
+}
+
+func TestDaemonHotplugOptionErrors(t *testing.T) {
+	cfg, problems := Load(write(t, map[string]string{"network": "", "wgd": `
+config wgd 'main'
+	list wan_interface 'eth1'
+	list wan_interface 'bad/name'
+	option hotplug 'maybe'
+	option watchdog_age 'soon'
+`}))
+	var text []string
+	for _, p := range problems {
+		text = append(text, p.Error())
+	}
+	all := strings.Join(text, "\n")
+	for _, want := range []string{"wan_interface", `"bad/name" is not an interface name`, "hotplug", "watchdog_age"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("problems lack %q:\n%s", want, all)
+		}
+	}
+	d := cfg.Daemon
+	if strings.Join(d.WANInterfaces, ",") != "eth1" || !d.Hotplug || d.WatchdogAge != DefaultWatchdogAge {
+		t.Errorf("bad values must leave the defaults and keep the good ones: %+v", d)
+	}
+}

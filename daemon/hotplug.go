@@ -1,0 +1,488 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"wgd/config"
+	"wgd/hotplug"
+)
+
+// WAN events reach the daemon from several sources (hotplug.d through
+// the control socket, netlink, D-Bus) and are handled in one place: the
+// pump records each one, and a burst of events about the WAN coming up
+// or changing makes one refresh: re-resolve endpoint names, apply changed
+// endpoints through desired -> diff -> apply, rebind the sockets and kick
+// the peers. A WAN going down is recorded and nothing else.
+
+const (
+	// A burst is acted on after hotplugQuiet without events, or
+	// hotplugMax after it began.
+	hotplugQuiet = 250 * time.Millisecond
+	hotplugMax   = time.Second
+	// refreshResolveTimeout bounds the re-resolution of one refresh; a
+	// name still failing then is left to the watchdog.
+	refreshResolveTimeout = 10 * time.Second
+	// hotplugQueue bounds the events waiting for the pump; when it is
+	// full a refresh is coming anyway, and further events are dropped.
+	hotplugQueue = 256
+	// keptChanges is how many endpoint changes status remembers.
+	keptChanges = 20
+)
+
+// hotplugState is the record of WAN events and what was done about them.
+// Fields other than events, dropped and wg belong to the daemon goroutine.
+type hotplugState struct {
+	events  chan hotplug.Event
+	dropped atomic.Int64
+	wg      sync.WaitGroup
+
+	sources     []string
+	received    int
+	lastEvent   *hotplug.Event
+	lastWAN     *hotplug.Event
+	refreshes   int
+	lastRefresh *RefreshStatus
+	changes     []EndpointChange
+	watchdog    WatchdogStatus
+}
+
+func newHotplugState() *hotplugState {
+	return &hotplugState{events: make(chan hotplug.Event, hotplugQueue)}
+}
+
+// emit queues an event without ever blocking its source.
+func (h *hotplugState) emit(ev hotplug.Event) bool {
+	select {
+	case h.events <- ev:
+		return true
+	default:
+		h.dropped.Add(1)
+		return false
+	}
+}
+
+// HotplugStatus is the hotplug part of `wgd status`.
+type HotplugStatus struct {
+	Reacting        bool             `json:"reacting"` // option hotplug
+	WANInterfaces   []string         `json:"wan_interfaces,omitempty"`
+	Sources         []string         `json:"sources"`
+	Events          int              `json:"events"`
+	Dropped         int64            `json:"dropped,omitempty"`
+	LastEvent       *hotplug.Event   `json:"last_event,omitempty"`
+	LastWANEvent    *hotplug.Event   `json:"last_wan_event,omitempty"`
+	Refreshes       int              `json:"refreshes"`
+	LastRefresh     *RefreshStatus   `json:"last_refresh,omitempty"`
+	EndpointChanges []EndpointChange `json:"endpoint_changes,omitempty"` // newest last
+	Watchdog        WatchdogStatus   `json:"watchdog"`
+}
+
+// RefreshStatus describes one refresh after a WAN event.
+type RefreshStatus struct {
+	Reason   string    `json:"reason"`
+	Started  time.Time `json:"started"`
+	Finished time.Time `json:"finished,omitzero"` // zero while it runs
+	Kicked   int       `json:"kicked"`            // peers sent a keepalive or handshake
+	Resolved int       `json:"resolved"`          // endpoint names looked up
+	Changed  int       `json:"changed"`           // endpoints that moved
+	Errors   []string  `json:"errors,omitempty"`
+}
+
+// EndpointChange is an endpoint name that now resolves elsewhere.
+type EndpointChange struct {
+	Time      time.Time  `json:"time"`
+	Interface string     `json:"interface"`
+	Peer      config.Key `json:"peer"`
+	Host      string     `json:"host"`
+	From      string     `json:"from,omitempty"`
+	To        string     `json:"to"`
+	By        string     `json:"by"` // "hotplug" or "watchdog"
+}
+
+// WatchdogStatus describes the re-resolution of stale peers.
+type WatchdogStatus struct {
+	AgeSeconds int       `json:"age_seconds"` // 0: off
+	LastRun    time.Time `json:"last_run,omitzero"`
+	Stale      int       `json:"stale"` // peers found stale at the last run
+}
+
+func (d *Daemon) hotplugStatus() *HotplugStatus {
+	h := d.hp
+	var last *RefreshStatus
+	if h.lastRefresh != nil { // a copy: the refresh goes on changing its own
+		c := *h.lastRefresh
+		c.Errors = slices.Clone(c.Errors)
+		last = &c
+	}
+	return &HotplugStatus{
+		Reacting: d.cfg.Daemon.Hotplug, WANInterfaces: d.cfg.Daemon.WANInterfaces,
+		Sources: append([]string{}, h.sources...), Events: h.received, Dropped: h.dropped.Load(),
+		LastEvent: h.lastEvent, LastWANEvent: h.lastWAN,
+		Refreshes: h.refreshes, LastRefresh: last,
+		EndpointChanges: append([]EndpointChange(nil), h.changes...),
+		Watchdog:        WatchdogStatus{AgeSeconds: int(d.cfg.Daemon.WatchdogAge / time.Second), LastRun: h.watchdog.LastRun, Stale: h.watchdog.Stale},
+	}
+}
+
+// HotplugAnswer answers the control command "hotplug".
+type HotplugAnswer struct {
+	Queued bool `json:"queued"`
+}
+
+// hotplugRequest takes an event from `wgd hotplug` (netifd's hotplug.d).
+// It only queues it, so the caller, and netifd behind it, never waits.
+func (d *Daemon) hotplugRequest(_ context.Context, args json.RawMessage) (any, error) {
+	var ev hotplug.Event
+	if len(args) == 0 {
+		return nil, errors.New("hotplug: no event")
+	}
+	if err := json.Unmarshal(args, &ev); err != nil {
+		return nil, fmt.Errorf("hotplug: bad event: %w", err)
+	}
+	if err := ev.Check(); err != nil {
+		return nil, fmt.Errorf("hotplug: bad event: %w", err)
+	}
+	// What the client cannot know or vouch for is set here.
+	ev.Source, ev.WAN, ev.Time = hotplug.SourceHotplugD, false, time.Now()
+	return HotplugAnswer{Queued: d.hp.emit(ev)}, nil
+}
+
+// wanConfig says which links are the WAN, on the daemon goroutine.
+func (d *Daemon) wanConfig() hotplug.WANConfig {
+	c := hotplug.WANConfig{Names: slices.Clone(d.cfg.Daemon.WANInterfaces)}
+	for _, i := range d.cfg.Interfaces {
+		c.Own = append(c.Own, i.Name)
+	}
+	for name := range d.ifaces {
+		if !slices.Contains(c.Own, name) {
+			c.Own = append(c.Own, name)
+		}
+	}
+	return c
+}
+
+// startHotplug starts the pump, the watchdog and the event sources; they
+// end with ctx, and stopHotplug waits for them.
+func (d *Daemon) startHotplug(ctx context.Context) {
+	h := d.hp
+	h.sources = []string{string(hotplug.SourceHotplugD)}
+	run := func(name string, f func(context.Context, func(hotplug.Event)) error) {
+		h.sources = append(h.sources, name)
+		h.wg.Add(1)
+		go func() {
+			defer h.wg.Done()
+			if err := f(ctx, func(ev hotplug.Event) { h.emit(ev) }); err != nil {
+				d.log.Warn("WAN event source stopped", "source", name, "error", err)
+			}
+		}()
+	}
+	if d.opts.ManageL3 {
+		// Standalone: nobody else tells us about the WAN. Under netifd,
+		// hotplug.d does.
+		nl := &hotplug.Netlink{Log: d.log, Config: func() hotplug.WANConfig {
+			var c hotplug.WANConfig
+			d.do(ctx, func() { c = d.wanConfig() })
+			return c
+		}}
+		run(string(hotplug.SourceNetlink), nl.Run)
+	}
+	run(string(hotplug.SourceDBus), (&hotplug.DBus{Log: d.log}).Run)
+	h.wg.Add(2)
+	go func() { defer h.wg.Done(); d.pumpHotplug(ctx) }()
+	go func() { defer h.wg.Done(); d.runWatchdog(ctx) }()
+}
+
+func (d *Daemon) stopHotplug() { d.hp.wg.Wait() }
+
+// pumpHotplug records every event and runs one refresh per burst of WAN
+// events. A burst that ends while a refresh still runs cancels it (its
+// names may resolve to what the WAN had before) and starts another.
+func (d *Daemon) pumpHotplug(ctx context.Context) {
+	deb := hotplug.Debouncer{Quiet: hotplugQuiet, Max: hotplugMax}
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	var cancel context.CancelFunc
+	var finished chan struct{}
+	var again string // reason of a refresh waiting for the running one to end
+	var reason string
+	start := func(why string) {
+		var rctx context.Context
+		rctx, cancel = context.WithCancel(ctx)
+		finished = make(chan struct{})
+		go func(done chan struct{}) {
+			defer close(done)
+			d.refresh(rctx, why)
+		}(finished)
+	}
+	for {
+		var due <-chan time.Time
+		if t, ok := deb.Deadline(); ok {
+			timer.Reset(time.Until(t))
+			due = timer.C
+		}
+		select {
+		case <-ctx.Done():
+			if cancel != nil {
+				cancel()
+				<-finished
+			}
+			return
+		case ev := <-d.hp.events:
+			_, inBurst := deb.Deadline()
+			if d.noteEvent(ctx, ev, inBurst) {
+				deb.Add(time.Now())
+				reason = ev.String()
+			}
+		case <-due:
+			if !deb.Fire(time.Now()) {
+				continue
+			}
+			if cancel != nil {
+				cancel()
+				again = reason
+				continue
+			}
+			start(reason)
+		case <-finished:
+			cancel()
+			cancel, finished = nil, nil
+			if again != "" {
+				start(again)
+				again = ""
+			}
+		}
+	}
+}
+
+// noteEvent records ev and reports whether it calls for a refresh.
+// Within a burst, only its first event is logged above debug level.
+func (d *Daemon) noteEvent(ctx context.Context, ev hotplug.Event, inBurst bool) bool {
+	if ev.Time.IsZero() {
+		ev.Time = time.Now()
+	}
+	var cfg hotplug.WANConfig
+	react := false
+	if d.do(ctx, func() { cfg, react = d.wanConfig(), d.cfg.Daemon.Hotplug }) != nil {
+		return false
+	}
+	ev.WAN = hotplug.IsWAN(ev, cfg) // may read the routes: off the daemon goroutine
+	d.do(ctx, func() {
+		h := d.hp
+		h.received++
+		e := ev
+		h.lastEvent = &e
+		if ev.WAN {
+			h.lastWAN = &e
+		}
+	})
+	switch {
+	case !ev.WAN:
+		d.log.Debug("network event, not the WAN", "event", ev.String())
+		return false
+	case ev.Action == hotplug.Down:
+		d.log.Info("WAN down: tunnels wait for it to return", "event", ev.String())
+		return false
+	case !ev.Reacts():
+		d.log.Debug("WAN event needs nothing done", "event", ev.String())
+		return false
+	case !react:
+		d.log.Info("WAN event; reaction off (option hotplug '0')", "event", ev.String())
+		return false
+	}
+	level := slog.LevelInfo
+	if inBurst {
+		level = slog.LevelDebug
+	}
+	d.log.Log(ctx, level, "WAN event", "event", ev.String())
+	return true
+}
+
+// target is a peer whose endpoint is a name.
+type target struct {
+	iface   string
+	peer    config.Key
+	host    string
+	port    uint16
+	current netip.AddrPort // what the name gave last, if anything
+}
+
+// nameTargets lists the peers of running interfaces whose endpoint is a
+// name, those accepted by keep (all when keep is nil).
+func (d *Daemon) nameTargets(keep func(iface string, p config.Peer) bool) []target {
+	var out []target
+	for _, c := range d.cfg.Interfaces {
+		if d.ifaces[c.Name] == nil {
+			continue
+		}
+		for _, p := range c.Peers {
+			if !isName(p.EndpointHost) || (keep != nil && !keep(c.Name, p)) {
+				continue
+			}
+			out = append(out, target{iface: c.Name, peer: p.PublicKey, host: p.EndpointHost, port: p.EndpointPort, current: d.endpoints[c.Name][p.PublicKey]})
+		}
+	}
+	return out
+}
+
+type resolved struct {
+	target
+	ap  netip.AddrPort
+	err error
+}
+
+// resolveTargets looks up every target's name, each name once, in
+// parallel; off the daemon goroutine.
+func (d *Daemon) resolveTargets(ctx context.Context, targets []target) []resolved {
+	type answer struct {
+		addr netip.Addr
+		err  error
+	}
+	byHost := map[string][]int{}
+	for i, t := range targets {
+		byHost[t.host] = append(byHost[t.host], i)
+	}
+	answers := make(map[string]answer, len(byHost))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for host, idx := range byHost {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t := targets[idx[0]]
+			ap, err := d.resolver.resolveNow(ctx, host, t.port, t.current)
+			mu.Lock()
+			answers[host] = answer{ap.Addr(), err}
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	out := make([]resolved, len(targets))
+	for i, t := range targets {
+		a := answers[t.host]
+		out[i] = resolved{target: t, err: a.err}
+		if a.err == nil {
+			out[i].ap = netip.AddrPortFrom(a.addr, t.port)
+		}
+	}
+	return out
+}
+
+// applyResolved sets the endpoints that moved, through the normal path,
+// and records them; on the daemon goroutine. It returns the changes.
+func (d *Daemon) applyResolved(rs []resolved, by string) []EndpointChange {
+	var changes []EndpointChange
+	for _, r := range rs {
+		if r.err != nil || d.ifaces[r.iface] == nil {
+			continue
+		}
+		c := d.cfg.Interface(r.iface)
+		if c == nil {
+			continue
+		}
+		p := c.Peer(r.peer)
+		if p == nil || p.EndpointHost != r.host || p.EndpointPort != r.port {
+			continue // the configuration changed meanwhile
+		}
+		old := d.endpoints[r.iface][r.peer]
+		if old == r.ap {
+			continue
+		}
+		ch := EndpointChange{Time: time.Now(), Interface: r.iface, Peer: r.peer, Host: r.host, To: r.ap.String(), By: by}
+		if old.IsValid() {
+			ch.From = old.String()
+		}
+		d.log.Info("endpoint moved", "interface", r.iface, "peer", p.Name(), "host", r.host, "from", ch.From, "to", ch.To, "by", by)
+		d.setEndpoint(r.iface, r.peer, r.ap)
+		changes = append(changes, ch)
+	}
+	d.hp.changes = append(d.hp.changes, changes...)
+	if n := len(d.hp.changes) - keptChanges; n > 0 {
+		d.hp.changes = slices.Delete(d.hp.changes, 0, n)
+	}
+	return changes
+}
+
+// kickTargets sends a keepalive to the targets' peers, per interface.
+func (d *Daemon) kickTargets(ts []target) int {
+	byIface := map[string][]config.Key{}
+	for _, t := range ts {
+		byIface[t.iface] = append(byIface[t.iface], t.peer)
+	}
+	n := 0
+	for name, keys := range byIface {
+		if iface := d.ifaces[name]; iface != nil {
+			n += iface.Kick(keys)
+		}
+	}
+	return n
+}
+
+// refresh brings the tunnels over a changed WAN. Peers whose endpoint is
+// an address (or was learnt from their packets) are kicked at once, over
+// fresh sockets; peers whose endpoint is a name are kicked once the name
+// is resolved again, so their first packet goes to the right place.
+func (d *Daemon) refresh(ctx context.Context, reason string) {
+	st := &RefreshStatus{Reason: reason, Started: time.Now()}
+	var targets []target
+	err := d.do(ctx, func() {
+		d.hp.refreshes++
+		d.hp.lastRefresh = st
+		targets = d.nameTargets(nil)
+		names := make([]string, 0, len(d.ifaces))
+		for name := range d.ifaces {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			iface := d.ifaces[name]
+			if err := iface.Rebind(); err != nil {
+				st.Errors = append(st.Errors, err.Error())
+				d.log.Warn("refresh", "interface", name, "error", err)
+			}
+			c := d.cfg.Interface(name)
+			if c == nil {
+				continue
+			}
+			var now []config.Key
+			for _, p := range c.Peers {
+				if !isName(p.EndpointHost) {
+					now = append(now, p.PublicKey)
+				}
+			}
+			if len(now) > 0 {
+				st.Kicked += iface.Kick(now)
+			}
+		}
+	})
+	if err != nil {
+		return
+	}
+	rctx, cancel := context.WithTimeout(ctx, refreshResolveTimeout)
+	rs := d.resolveTargets(rctx, targets)
+	cancel()
+	if ctx.Err() != nil {
+		return // superseded by a newer burst, or shutting down
+	}
+	d.do(ctx, func() {
+		for _, r := range rs {
+			if r.err != nil {
+				st.Errors = append(st.Errors, fmt.Sprintf("%s: %v", r.host, r.err))
+			}
+		}
+		st.Resolved = len(rs)
+		st.Changed = len(d.applyResolved(rs, "hotplug"))
+		st.Kicked += d.kickTargets(targets)
+		st.Finished = time.Now()
+		d.log.Info("tunnels refreshed after a WAN event", "reason", reason, "kicked", st.Kicked,
+			"names", st.Resolved, "moved", st.Changed, "errors", len(st.Errors), "took", st.Finished.Sub(st.Started).Round(time.Millisecond))
+	})
+}

@@ -1,0 +1,70 @@
+package device
+
+import (
+	"fmt"
+
+	wgdevice "golang.zx2c4.com/wireguard/device"
+
+	"wgd/config"
+)
+
+// Refresh is what a WAN change calls for: the UDP sockets are opened
+// again (a new source address, new NAT mappings) and every peer that has
+// an endpoint or a persistent keepalive is sent a keepalive, which
+// becomes a handshake initiation when there is no session. It returns
+// how many peers were kicked.
+func (i *Interface) Refresh() (int, error) {
+	if err := i.Rebind(); err != nil {
+		return 0, err
+	}
+	return i.Kick(nil), nil
+}
+
+// Rebind reopens the UDP sockets on the same port and forgets the source
+// addresses cached for the peers.
+func (i *Interface) Rebind() error {
+	if err := i.dev.BindUpdate(); err != nil {
+		return fmt.Errorf("rebind %s: %w", i.name, err)
+	}
+	return nil
+}
+
+// Kick sends a keepalive to each of peers (all peers when nil) that has
+// an endpoint or a persistent keepalive; one without a current session
+// gets a handshake initiation instead. A peer whose endpoint was only
+// learnt from its packets (roaming) counts as having one. It returns how
+// many peers were kicked.
+func (i *Interface) Kick(peers []config.Key) int {
+	st, err := i.State()
+	if err != nil {
+		i.log.Warn("kick: reading peers", "error", err)
+		return 0
+	}
+	n := 0
+	for _, p := range st.Peers {
+		if peers != nil && !containsKey(peers, p.PublicKey) {
+			continue
+		}
+		if !p.Endpoint.IsValid() && p.PersistentKeepalive == 0 {
+			continue
+		}
+		peer := i.dev.LookupPeer(wgdevice.NoisePublicKey(p.PublicKey))
+		if peer == nil {
+			continue
+		}
+		// Without an endpoint there is nowhere to send: the engine
+		// drops it, and the peer's own keepalive will reach us.
+		peer.SendKeepalive()
+		n++
+	}
+	return n
+}
+
+func containsKey(keys []config.Key, k config.Key) bool {
+	for _, x := range keys {
+		if x == k {
+			return true
+		}
+	}
+	return false
+}

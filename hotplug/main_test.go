@@ -1,0 +1,9 @@
+package hotplug
+
+import (
+	"testing"
+
+	"wgd/internal/netnstest"
+)
+
+func TestMain(m *testing.M) { netnstest.Main(m) }

@@ -1,0 +1,195 @@
+package hotplug
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"wgd/internal/netnstest"
+)
+
+func ip(t *testing.T, args ...string) {
+	t.Helper()
+	if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+		t.Fatalf("ip %s: %v: %s", strings.Join(args, " "), err, out)
+	}
+}
+
+// veth makes a pair of links named name and name+"p", both up; the
+// namespace is private to the test binary, so everything vanishes with it.
+func veth(t *testing.T, name string) {
+	t.Helper()
+	ip(t, "link", "add", name, "type", "veth", "peer", "name", name+"p")
+	ip(t, "link", "set", name, "up")
+	ip(t, "link", "set", name+"p", "up")
+	t.Cleanup(func() { exec.Command("ip", "link", "del", name).Run() })
+}
+
+type recorder struct {
+	ch chan Event
+}
+
+func startNetlink(t *testing.T, cfg WANConfig) *recorder {
+	t.Helper()
+	r := &recorder{ch: make(chan Event, 100)}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	var mu sync.Mutex
+	n := &Netlink{Log: slog.New(slog.DiscardHandler), Config: func() WANConfig { mu.Lock(); defer mu.Unlock(); return cfg }}
+	go func() {
+		defer wg.Done()
+		if err := n.Run(ctx, func(ev Event) { r.ch <- ev }); err != nil {
+			t.Errorf("netlink: %v", err)
+		}
+	}()
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	time.Sleep(200 * time.Millisecond) // the first snapshot
+	return r
+}
+
+func (r *recorder) expect(t *testing.T, action Action, detail ...string) Event {
+	t.Helper()
+	select {
+	case ev := <-r.ch:
+		if ev.Action != action || ev.Source != SourceNetlink || !ev.WAN {
+			t.Fatalf("got %s, want a netlink WAN %s", ev, action)
+		}
+		for _, d := range detail {
+			if !strings.Contains(ev.Detail, d) {
+				t.Errorf("event %s lacks %q", ev, d)
+			}
+		}
+		return ev
+	case <-time.After(5 * time.Second):
+		t.Fatalf("no %s event", action)
+	}
+	return Event{}
+}
+
+func (r *recorder) none(t *testing.T, why string) {
+	t.Helper()
+	select {
+	case ev := <-r.ch:
+		t.Fatalf("%s: unexpected event %s", why, ev)
+	case <-time.After(500 * time.Millisecond):
+	}
+}
+
+func TestNetlinkFollowsTheDefaultRoute(t *testing.T) {
+	netnstest.Root(t)
+	veth(t, "wan0")
+	veth(t, "lan0")
+	ip(t, "addr", "add", "192.0.2.2/24", "dev", "wan0")
+	ip(t, "route", "add", "default", "via", "192.0.2.1")
+	ip(t, "addr", "add", "192.168.9.1/24", "dev", "lan0")
+	r := startNetlink(t, WANConfig{Own: []string{"wg0"}})
+
+	// Renumbered: the new address, then the old one goes (promoted to
+	// primary, the new one keeps the routes).
+	if err := os.WriteFile("/proc/sys/net/ipv4/conf/wan0/promote_secondaries", []byte("1"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ip(t, "addr", "add", "192.0.2.3/24", "dev", "wan0")
+	r.expect(t, Update, "wan0", "+address 192.0.2.3/24")
+	ip(t, "addr", "del", "192.0.2.2/24", "dev", "wan0")
+	ev := r.expect(t, Update, "-address 192.0.2.2/24")
+	if ev.Device != "wan0" {
+		t.Errorf("device %q", ev.Device)
+	}
+	drain(r)
+
+	// The LAN changes: nothing.
+	ip(t, "addr", "add", "192.168.9.2/24", "dev", "lan0")
+	r.none(t, "address on the LAN")
+
+	// The default route goes: the WAN is down; it returns: up.
+	ip(t, "route", "del", "default")
+	r.expect(t, Down, "no longer the WAN")
+	ip(t, "route", "add", "default", "via", "192.0.2.1")
+	r.expect(t, Up, "now the WAN")
+
+	// IPv6 on the WAN: a global address (no duplicate detection here) and
+	// a default route.
+	ip(t, "-6", "addr", "add", "2001:db8::2/64", "dev", "wan0", "nodad")
+	r.expect(t, Update, "+address 2001:db8::2/64")
+	ip(t, "-6", "route", "add", "default", "via", "2001:db8::1", "dev", "wan0")
+	r.expect(t, Update, "+gateway 2001:db8::1")
+	if v4, v6 := Families(); !v4 || !v6 {
+		t.Errorf("families %v %v, want both", v4, v6)
+	}
+
+	// The link loses its carrier: down.
+	ip(t, "link", "set", "wan0p", "down")
+	r.expect(t, Down, "not running")
+	ip(t, "link", "set", "wan0p", "up")
+	r.expect(t, Up, "running")
+}
+
+func drain(r *recorder) {
+	for {
+		select {
+		case <-r.ch:
+		case <-time.After(300 * time.Millisecond):
+			return
+		}
+	}
+}
+
+func TestNetlinkConfiguredWAN(t *testing.T) {
+	netnstest.Root(t)
+	veth(t, "upl0")
+	veth(t, "dfl0")
+	ip(t, "addr", "add", "192.0.2.2/24", "dev", "dfl0")
+	ip(t, "route", "add", "default", "via", "192.0.2.1")
+	r := startNetlink(t, WANConfig{Names: []string{"upl0"}})
+
+	// The default route's link is not the configured WAN: ignored.
+	ip(t, "addr", "add", "192.0.2.3/24", "dev", "dfl0")
+	r.none(t, "address on a link that is not the configured WAN")
+	ip(t, "addr", "add", "198.51.100.2/24", "dev", "upl0")
+	r.expect(t, Up, "upl0", "+address 198.51.100.2/24")
+}
+
+func TestNetlinkStormIsOneEventPerChange(t *testing.T) {
+	netnstest.Root(t)
+	veth(t, "wan1")
+	ip(t, "addr", "add", "192.0.2.2/24", "dev", "wan1")
+	ip(t, "route", "add", "default", "via", "192.0.2.1")
+	r := startNetlink(t, WANConfig{})
+	// Lifetime refreshes of an address that stays: no event.
+	for i := 0; i < 5; i++ {
+		ip(t, "addr", "change", "192.0.2.2/24", "dev", "wan1", "valid_lft", "3600", "preferred_lft", "3600")
+	}
+	r.none(t, "lifetime refreshes")
+}
+
+func TestIsWAN(t *testing.T) {
+	netnstest.Root(t)
+	veth(t, "wan2")
+	veth(t, "lan2")
+	ip(t, "addr", "add", "192.0.2.2/24", "dev", "wan2")
+	ip(t, "route", "add", "default", "via", "192.0.2.1")
+	for _, c := range []struct {
+		ev   Event
+		cfg  WANConfig
+		want bool
+	}{
+		{Event{Interface: "wan", Device: "wan2"}, WANConfig{}, true},
+		{Event{Interface: "lan", Device: "lan2"}, WANConfig{}, false},
+		{Event{Interface: "wan"}, WANConfig{}, true}, // ifdown: no device, the usual name
+		{Event{Interface: "isp", Device: "lan2"}, WANConfig{Names: []string{"isp"}}, true},
+		{Event{Interface: "wan", Device: "wan2"}, WANConfig{Names: []string{"isp"}}, false},
+		{Event{Interface: "vpn", Device: "wan2"}, WANConfig{Own: []string{"vpn"}}, false},
+		{Event{WAN: true}, WANConfig{}, true},
+	} {
+		if got := IsWAN(c.ev, c.cfg); got != c.want {
+			t.Errorf("IsWAN(%+v, %+v) = %v", c.ev, c.cfg, got)
+		}
+	}
+}

@@ -1,0 +1,216 @@
+package hotplug
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+)
+
+// WANConfig says which links are the WAN.
+type WANConfig struct {
+	// Names are the configured WAN interfaces (`list wan_interface`):
+	// netifd interface names (hotplug.d events carry them) or Linux
+	// devices (netlink and D-Bus know only those). Empty: whichever
+	// device holds a default route, IPv4 or IPv6.
+	Names []string
+	// Own are wgd's tunnels, which are never the WAN even when a
+	// default route leads through them.
+	Own []string
+}
+
+// IsWAN reports whether ev concerns the WAN. Events whose source already
+// knows (netlink, NetworkManager) say so themselves; a hotplug.d event's
+// device is checked against the default routes now.
+func IsWAN(ev Event, cfg WANConfig) bool {
+	if ev.WAN {
+		return true
+	}
+	if slices.Contains(cfg.Own, ev.Interface) || slices.Contains(cfg.Own, ev.Device) {
+		return false
+	}
+	if len(cfg.Names) > 0 {
+		return (ev.Interface != "" && slices.Contains(cfg.Names, ev.Interface)) ||
+			(ev.Device != "" && slices.Contains(cfg.Names, ev.Device))
+	}
+	if ev.Device != "" {
+		if s, err := readSnapshot(); err == nil {
+			v4, v6 := s.defaultDevices()
+			if v4[ev.Device] || v6[ev.Device] {
+				return true
+			}
+		}
+	}
+	// A link going down has already lost its routes: fall back on the
+	// names OpenWrt gives its uplinks.
+	return ev.Interface == "wan" || ev.Interface == "wan6"
+}
+
+// Families reports which address families have a default route now, so
+// endpoint names are resolved to addresses the WAN can reach. With no
+// default route at all both are reported: nothing is known.
+func Families() (v4, v6 bool) {
+	s, err := readSnapshot()
+	if err != nil {
+		return true, true
+	}
+	for _, r := range s.defaults {
+		if r.family == 2 { // AF_INET
+			v4 = true
+		} else {
+			v6 = true
+		}
+	}
+	if !v4 && !v6 {
+		return true, true
+	}
+	return v4, v6
+}
+
+// wanDevice is what matters of one WAN device: a change in any of it may
+// strand the tunnels' sockets and NAT mappings.
+type wanDevice struct {
+	name     string
+	index    int32
+	running  bool
+	addrs    []netip.Prefix
+	gateways []netip.Addr
+}
+
+// wanView is the WAN as a snapshot shows it.
+type wanView []wanDevice
+
+func (s *snapshot) wan(cfg WANConfig) wanView {
+	v4, v6 := s.defaultDevices()
+	var view wanView
+	for _, l := range s.links {
+		if slices.Contains(cfg.Own, l.name) {
+			continue
+		}
+		if len(cfg.Names) > 0 {
+			if !slices.Contains(cfg.Names, l.name) {
+				continue
+			}
+		} else if !v4[l.name] && !v6[l.name] {
+			continue
+		}
+		d := wanDevice{name: l.name, index: l.index, running: l.running()}
+		for _, a := range s.addrs {
+			if a.index == l.index && a.usable() {
+				d.addrs = append(d.addrs, a.prefix)
+			}
+		}
+		for _, r := range s.defaults {
+			if slices.Contains(r.oifs, l.index) && r.gateway.IsValid() && !slices.Contains(d.gateways, r.gateway) {
+				d.gateways = append(d.gateways, r.gateway)
+			}
+		}
+		slices.SortFunc(d.addrs, func(a, b netip.Prefix) int { return a.Addr().Compare(b.Addr()) })
+		slices.SortFunc(d.gateways, netip.Addr.Compare)
+		view = append(view, d)
+	}
+	slices.SortFunc(view, func(a, b wanDevice) int { return strings.Compare(a.name, b.name) })
+	return view
+}
+
+func (v wanView) indexes() []int32 {
+	var out []int32
+	for _, d := range v {
+		out = append(out, d.index)
+	}
+	return out
+}
+
+// usable: some WAN device is running and has an address others can reach.
+func (v wanView) usable() bool {
+	for _, d := range v {
+		if d.running && len(d.addrs) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func (v wanView) equal(w wanView) bool {
+	return slices.EqualFunc(v, w, func(a, b wanDevice) bool {
+		return a.name == b.name && a.index == b.index && a.running == b.running &&
+			slices.Equal(a.addrs, b.addrs) && slices.Equal(a.gateways, b.gateways)
+	})
+}
+
+func (v wanView) device(name string) (wanDevice, bool) {
+	for _, d := range v {
+		if d.name == name {
+			return d, true
+		}
+	}
+	return wanDevice{}, false
+}
+
+// change turns the step from old to new into an event.
+func change(old, new wanView) Event {
+	ev := Event{Source: SourceNetlink, WAN: true}
+	switch {
+	case !old.usable() && new.usable():
+		ev.Action = Up
+	case old.usable() && !new.usable():
+		ev.Action = Down
+	case new.usable():
+		ev.Action = Update
+	default:
+		ev.Action = Other
+	}
+	var parts, devices []string
+	seen := map[string]bool{}
+	for _, v := range []wanView{old, new} {
+		for _, d := range v {
+			if !seen[d.name] {
+				seen[d.name] = true
+				devices = append(devices, d.name)
+			}
+		}
+	}
+	slices.Sort(devices)
+	for _, name := range devices {
+		o, inOld := old.device(name)
+		n, inNew := new.device(name)
+		var p []string
+		switch {
+		case !inOld:
+			p = append(p, "now the WAN")
+		case !inNew:
+			p = append(p, "no longer the WAN")
+		}
+		if inOld && inNew && o.running != n.running {
+			p = append(p, map[bool]string{true: "running", false: "not running"}[n.running])
+		}
+		p = append(p, delta("address", o.addrs, n.addrs)...)
+		p = append(p, delta("gateway", o.gateways, n.gateways)...)
+		if len(p) > 0 {
+			parts = append(parts, name+": "+strings.Join(p, ", "))
+		}
+	}
+	if len(devices) == 1 {
+		ev.Device = devices[0]
+	}
+	ev.Detail = strings.Join(parts, "; ")
+	if len(ev.Detail) > 200 {
+		ev.Detail = ev.Detail[:197] + "..."
+	}
+	return ev
+}
+
+func delta[T comparable](what string, old, new []T) []string {
+	var out []string
+	for _, x := range new {
+		if !slices.Contains(old, x) {
+			out = append(out, fmt.Sprintf("+%s %v", what, x))
+		}
+	}
+	for _, x := range old {
+		if !slices.Contains(new, x) {
+			out = append(out, fmt.Sprintf("-%s %v", what, x))
+		}
+	}
+	return out
+}
