@@ -34,7 +34,17 @@ type Daemon struct {
 	// handshake is older is re-resolved (`option watchdog_age`, seconds;
 	// 0: never).
 	WatchdogAge time.Duration
+	// Firewall is the backend that opens listen ports (`option firewall`):
+	// "" (auto), fw4, nftables, iptables or none.
+	Firewall string
+	// MetricsListen is where /metrics is served (`option metrics_listen`,
+	// 'off' disables); MetricsEndpointLabels adds peers' endpoints as labels.
+	MetricsListen         string
+	MetricsEndpointLabels bool
 }
+
+// DefaultMetricsListen keeps metrics on the router itself unless asked.
+const DefaultMetricsListen = "127.0.0.1:9586"
 
 // DefaultWatchdogAge matches OpenWrt's wireguard_watchdog.
 const DefaultWatchdogAge = 150 * time.Second
@@ -52,6 +62,8 @@ type Interface struct {
 	TunLink     string
 	IP6Prefix   []netip.Prefix
 	Peers       []Peer // in file order
+	// OpenFirewall: wgd opens the listen port (`option open_firewall`, default 1).
+	OpenFirewall bool
 }
 
 // Peer is one `config wireguard_<iface>` section.

@@ -77,7 +77,7 @@ func (v *validator) report(opt *uci.Option, warning bool, format string, args ..
 }
 
 func (v *validator) daemon(p *uci.Package) Daemon {
-	d := Daemon{LogLevel: slog.LevelInfo, Hotplug: true, WatchdogAge: DefaultWatchdogAge}
+	d := Daemon{LogLevel: slog.LevelInfo, Hotplug: true, WatchdogAge: DefaultWatchdogAge, MetricsListen: DefaultMetricsListen}
 	if p == nil {
 		return d
 	}
@@ -95,6 +95,24 @@ func (v *validator) daemon(p *uci.Package) Daemon {
 		d.WANInterfaces = v.names(s, "wan_interface")
 		d.Hotplug = v.boolean(s, "hotplug", true)
 		d.WatchdogAge = time.Duration(v.number(s, "watchdog_age", 0, 86400, uint64(DefaultWatchdogAge/time.Second))) * time.Second
+		if opt := s.Get("firewall"); opt != nil {
+			switch k := opt.Values[0]; k {
+			case "auto", "fw4", "nftables", "iptables", "none":
+				d.Firewall = strings.TrimPrefix(k, "auto")
+			default:
+				v.report(opt, false, "firewall %q: want auto, fw4, nftables, iptables or none", k)
+			}
+		}
+		if opt := s.Get("metrics_listen"); opt != nil {
+			if a := opt.Values[0]; a == "off" {
+				d.MetricsListen = ""
+			} else if _, err := netip.ParseAddrPort(a); err != nil {
+				v.report(opt, false, "metrics_listen %q: want an IP address and port such as %s, or off", a, DefaultMetricsListen)
+			} else {
+				d.MetricsListen = a
+			}
+		}
+		d.MetricsEndpointLabels = v.boolean(s, "metrics_endpoint_labels", false)
 	}
 	return d
 }
@@ -140,6 +158,7 @@ func (v *validator) iface(p *uci.Package, s *uci.Section) (Interface, bool) {
 		iface.PrivateKey = k
 	}
 	iface.ListenPort = uint16(v.number(s, "listen_port", 0, 65535, 0))
+	iface.OpenFirewall = v.boolean(s, "open_firewall", true)
 	iface.Addresses = v.prefixes(s, "addresses", false)
 	iface.MTU = int(v.number(s, "mtu", 576, 9000, 0))
 	iface.FwMark = v.fwmark(s)

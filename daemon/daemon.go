@@ -15,6 +15,7 @@ import (
 
 	"wgd/config"
 	"wgd/device"
+	"wgd/firewall"
 )
 
 // Options configure a daemon.
@@ -22,9 +23,16 @@ type Options struct {
 	ConfigDir string // holds the UCI files network and wgd
 	Socket    string // control socket
 	UAPIDir   string // where wg(8) finds interfaces
-	ManageL3  bool   // standalone: own addresses and routes
-	Logger    *slog.Logger
-	Level     *slog.LevelVar // set from /etc/config/wgd on every reload; may be nil
+	// Netifd: netifd owns addresses, routes and link state and says which
+	// interfaces run (netifd.go). Otherwise wgd runs every enabled
+	// interface and owns their layer 3 itself (standalone).
+	Netifd      bool
+	NetifdState string // file remembering what netifd asked for; may be ""
+	Logger      *slog.Logger
+	Level       *slog.LevelVar // set from /etc/config/wgd on every reload; may be nil
+	// Settings, when set, is called with the daemon settings of every
+	// successful reload, on the daemon's goroutine: keep it short.
+	Settings func(config.Daemon)
 }
 
 // Daemon runs the interfaces of a configuration.
@@ -39,7 +47,12 @@ type Daemon struct {
 	ifaces    map[string]*device.Interface
 	ifaceErrs map[string]string // interfaces that failed to come up
 	endpoints map[string]map[config.Key]netip.AddrPort
-	hp        *hotplugState // WAN events: hotplug.go
+	hp        *hotplugState   // WAN events: hotplug.go
+	requested map[string]bool // interfaces netifd asked for: netifd.go
+	fw        firewall.Backend
+	fwKind    string // as configured
+	fwErr     string // why the configured backend is not in use
+	fwStatus  firewall.Status
 }
 
 // New makes a daemon; Run starts it.
@@ -55,6 +68,7 @@ func New(opts Options) *Daemon {
 		ifaces:    map[string]*device.Interface{},
 		ifaceErrs: map[string]string{},
 		endpoints: map[string]map[config.Key]netip.AddrPort{},
+		requested: map[string]bool{},
 	}
 	d.resolver = newResolver(d.log, d.do, d.setEndpoint)
 	d.hp = newHotplugState()
@@ -70,6 +84,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if d.opts.Netifd {
+		d.loadRequested()
+	}
 	if _, err := d.reload(); err != nil {
 		d.log.Error("initial configuration", "error", err)
 	}
@@ -85,6 +102,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.stopHotplug()
 			d.resolver.stop()
 			d.shutdown()
+			if err := d.fw.Flush(); err != nil {
+				d.log.Error("firewall", "error", err)
+			}
 			d.log.Info("wgd stopped")
 			return nil
 		}
@@ -114,6 +134,15 @@ func (d *Daemon) Reload(ctx context.Context) (*ReloadResult, error) {
 	return res, err
 }
 
+// Status describes the running state.
+func (d *Daemon) Status(ctx context.Context) (*Status, error) {
+	var s *Status
+	if err := d.do(ctx, func() { s = d.status() }); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
 // ReloadResult says what a reload did.
 type ReloadResult struct {
 	Up       []string `json:"up,omitempty"`
@@ -135,6 +164,9 @@ func (d *Daemon) reload() (*ReloadResult, error) {
 	if d.opts.Level != nil {
 		d.opts.Level.Set(cfg.Daemon.LogLevel)
 	}
+	if d.opts.Settings != nil {
+		d.opts.Settings(cfg.Daemon)
+	}
 	res := &ReloadResult{}
 	for _, p := range problems {
 		res.Problems = append(res.Problems, p.Error())
@@ -146,6 +178,7 @@ func (d *Daemon) reload() (*ReloadResult, error) {
 		}
 	}
 	d.problems, d.lastLoad = problems, time.Now()
+	d.setFirewall(cfg.Daemon.Firewall)
 	d.apply(cfg, res)
 	return res, nil
 }
@@ -155,19 +188,22 @@ func (d *Daemon) reload() (*ReloadResult, error) {
 // ones come up.
 func (d *Daemon) apply(cfg *config.Config, res *ReloadResult) {
 	for name, iface := range d.ifaces {
-		if cfg.Interface(name) == nil {
+		if cfg.Interface(name) == nil || !d.wanted(name) {
 			d.down(iface)
 			res.Down = append(res.Down, name)
 		}
 	}
 	for name := range d.ifaceErrs {
-		if cfg.Interface(name) == nil {
+		if cfg.Interface(name) == nil || !d.wanted(name) {
 			delete(d.ifaceErrs, name)
 		}
 	}
 	old := d.cfg
 	d.cfg = cfg
 	for _, c := range cfg.Interfaces {
+		if !d.wanted(c.Name) {
+			continue
+		}
 		d.resolver.track(c)
 		if _, running := d.ifaces[c.Name]; running {
 			if was := old.Interface(c.Name); was == nil || !reflect.DeepEqual(*was, c) {
@@ -182,6 +218,7 @@ func (d *Daemon) apply(cfg *config.Config, res *ReloadResult) {
 			res.Up = append(res.Up, c.Name)
 		}
 	}
+	d.syncFirewall()
 }
 
 func (d *Daemon) desired(c config.Interface) device.Desired {
@@ -204,7 +241,7 @@ func (d *Daemon) desired(c config.Interface) device.Desired {
 }
 
 func (d *Daemon) up(c config.Interface) error {
-	iface, err := device.Open(d.desired(c), device.Options{UAPIDir: d.opts.UAPIDir, ManageL3: d.opts.ManageL3, Logger: d.log})
+	iface, err := device.Open(d.desired(c), device.Options{UAPIDir: d.opts.UAPIDir, ManageL3: !d.opts.Netifd, Logger: d.log})
 	if err != nil {
 		d.ifaceErrs[c.Name] = err.Error()
 		d.log.Error("interface not up", "interface", c.Name, "error", err)
@@ -261,15 +298,11 @@ func (d *Daemon) setEndpoint(iface string, peer config.Key, ap netip.AddrPort) {
 
 func (d *Daemon) handlers() map[string]handler {
 	return map[string]handler{
-		"reload": func(ctx context.Context, _ json.RawMessage) (any, error) { return d.Reload(ctx) },
-		"status": func(ctx context.Context, _ json.RawMessage) (any, error) {
-			var s *Status
-			if err := d.do(ctx, func() { s = d.status() }); err != nil {
-				return nil, err
-			}
-			return s, nil
-		},
+		"reload":  func(ctx context.Context, _ json.RawMessage) (any, error) { return d.Reload(ctx) },
+		"status":  func(ctx context.Context, _ json.RawMessage) (any, error) { return d.Status(ctx) },
 		"ping":    func(context.Context, json.RawMessage) (any, error) { return "pong", nil },
 		"hotplug": d.hotplugRequest,
+		"ifup":    d.ifupRequest,
+		"ifdown":  d.ifdownRequest,
 	}
 }

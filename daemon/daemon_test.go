@@ -34,7 +34,7 @@ func startDaemon(t *testing.T, network string) *testDaemon {
 	dir := t.TempDir()
 	writeNetwork(t, dir, network)
 	td := &testDaemon{dir: dir, socket: filepath.Join(dir, "wgd.sock"), done: make(chan error, 1)}
-	td.Daemon = New(Options{ConfigDir: dir, Socket: td.socket, UAPIDir: filepath.Join(dir, "wireguard"), ManageL3: true,
+	td.Daemon = New(Options{ConfigDir: dir, Socket: td.socket, UAPIDir: filepath.Join(dir, "wireguard"),
 		Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { td.done <- td.Run(ctx) }()

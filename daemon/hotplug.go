@@ -185,7 +185,7 @@ func (d *Daemon) startHotplug(ctx context.Context) {
 			}
 		}()
 	}
-	if d.opts.ManageL3 {
+	if !d.opts.Netifd {
 		// Standalone: nobody else tells us about the WAN. Under netifd,
 		// hotplug.d does.
 		nl := &hotplug.Netlink{Log: d.log, Config: func() hotplug.WANConfig {

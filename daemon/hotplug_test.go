@@ -52,7 +52,7 @@ func startWithDNS(t *testing.T, network, wgd string, dns *fakeDNS) *testDaemon {
 		t.Fatal(err)
 	}
 	td := &testDaemon{dir: dir, socket: filepath.Join(dir, "wgd.sock"), done: make(chan error, 1)}
-	td.Daemon = New(Options{ConfigDir: dir, Socket: td.socket, UAPIDir: filepath.Join(dir, "wireguard"), ManageL3: true,
+	td.Daemon = New(Options{ConfigDir: dir, Socket: td.socket, UAPIDir: filepath.Join(dir, "wireguard"),
 		Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	td.resolver.lookup = dns.lookup
 	td.resolver.families = func() (bool, bool) { return true, false }

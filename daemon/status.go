@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"wgd/config"
+	"wgd/firewall"
 )
 
 // Status is the daemon's answer to `wgd status`. It holds no secret.
@@ -14,6 +15,7 @@ type Status struct {
 	Problems   []string          `json:"problems,omitempty"`
 	Interfaces []InterfaceStatus `json:"interfaces"`
 	Hotplug    *HotplugStatus    `json:"hotplug,omitempty"` // WAN events and refreshes
+	Firewall   firewall.Status   `json:"firewall"`
 }
 
 // InterfaceStatus describes one configured interface.
@@ -42,7 +44,7 @@ type PeerStatus struct {
 }
 
 func (d *Daemon) status() *Status {
-	s := &Status{ConfigDir: d.opts.ConfigDir, LastReload: d.lastLoad, Interfaces: []InterfaceStatus{}, Hotplug: d.hotplugStatus()}
+	s := &Status{ConfigDir: d.opts.ConfigDir, LastReload: d.lastLoad, Interfaces: []InterfaceStatus{}, Hotplug: d.hotplugStatus(), Firewall: d.fwStatus}
 	for _, p := range d.problems {
 		s.Problems = append(s.Problems, p.Error())
 	}

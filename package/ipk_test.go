@@ -253,7 +253,7 @@ func TestIPKArchitectures(t *testing.T) {
 				argv = append([]string{q}, argv...)
 			}
 			b, err := exec.Command(argv[0], argv[1:]...).CombinedOutput()
-			if err != nil || strings.TrimSpace(string(b)) != "wgd 0.1.0+git.test-r1" {
+			if err != nil || strings.TrimSpace(string(b)) != "wgd 0.1.0+git.test-r1 (lean data plane)" {
 				t.Errorf("%v: %q %v", argv, b, err)
 			}
 		})

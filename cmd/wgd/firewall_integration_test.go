@@ -13,8 +13,7 @@ package main
 //     one opening per up interface (that did not opt out) on its actual
 //     listen port; on stop it flushes.
 //   - `wgd status --json` has a "firewall" object, {"backend": "<kind in
-//     use>", "holes": [...], "error": "..."} (firewall.Status). Until the
-//     daemon reports it, these tests skip.
+//     use>", "holes": [...], "error": "..."} (firewall.Status).
 
 import (
 	"context"
@@ -296,8 +295,7 @@ func startRouterWGD(t *testing.T, ctx context.Context, g *lab.Gateway) {
 	}
 }
 
-// firewallStatus is the "firewall" object of `wgd status --json`; the test
-// skips while the daemon does not report one.
+// firewallStatus is the "firewall" object of `wgd status --json`.
 func firewallStatus(t *testing.T, ctx context.Context, g *lab.Gateway) firewall.Status {
 	t.Helper()
 	out, err := g.WGDCmd(ctx, g.Router, "status", "--json", "--socket", g.RouterSocket)
@@ -310,7 +308,7 @@ func firewallStatus(t *testing.T, ctx context.Context, g *lab.Gateway) firewall.
 	}
 	raw, ok := top["firewall"]
 	if !ok {
-		t.Skip("wgd status --json has no \"firewall\" field: the daemon does not support option firewall yet (issue 4 integration pending)")
+		t.Fatalf("wgd status --json has no \"firewall\" field:\n%s", out)
 	}
 	var st firewall.Status
 	if err := json.Unmarshal(raw, &st); err != nil {

@@ -25,9 +25,12 @@ var version = "dev"
 const usage = `wgd: WireGuard gateway daemon configured through UCI
 
 Usage:
-  wgd run [--config-dir DIR] [--socket PATH]   run the daemon in the foreground
+  wgd run [--config-dir DIR] [--socket PATH] [--netifd]
+                                               run the daemon in the foreground
   wgd reload [--socket PATH]                   re-read UCI and apply the difference
   wgd status [--json] [--socket PATH]          show interfaces and peers
+  wgd hotplug [--socket PATH]                  pass a hotplug.d event (environment) to the daemon
+  wgd ifup IFACE | wgd ifdown IFACE            netifd's protocol handler: bring an interface up or down
   wgd genkey                                   print a new private key
   wgd pubkey                                   read a private key on stdin, print its public key
   wgd genpsk                                   print a new preshared key
@@ -56,6 +59,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = cmdStatus(args, stdout)
 	case "hotplug":
 		err = cmdHotplug(args, stdout)
+	case "ifup", "ifdown":
+		err = cmdInterface(cmd, args, stdout)
 	case "genkey":
 		err = printKey(stdout, config.GeneratePrivateKey)
 	case "genpsk":
@@ -63,7 +68,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case "pubkey":
 		err = cmdPubkey(stdin, stdout)
 	case "version", "--version":
-		fmt.Fprintf(stdout, "wgd %s\n", version)
+		fmt.Fprintf(stdout, "wgd %s (%s data plane)\n", version, dataPlaneProfile())
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 	default:
@@ -106,17 +111,26 @@ func cmdRun(args []string, stderr io.Writer) error {
 	fs, socket := flags("run")
 	configDir := fs.String("config-dir", "/etc/config", "directory of the UCI files network and wgd")
 	uapiDir := fs.String("uapi-dir", device.DefaultUAPIDir, "directory of the wg(8) sockets")
+	netifd := fs.Bool("netifd", false, "run under netifd: bring up only what its protocol handler asks for, leave L3 to it")
+	netifdState := fs.String("netifd-state", "/var/run/wgd.netifd", "file remembering the interfaces netifd asked for")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	level := new(slog.LevelVar)
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	d := daemon.New(daemon.Options{
-		ConfigDir: *configDir, Socket: *socket, UAPIDir: *uapiDir,
-		ManageL3: true, Logger: log, Level: level,
-	})
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	var d *daemon.Daemon
+	m := &metricsServer{ctx: ctx, log: log}
+	opts := daemon.Options{
+		ConfigDir: *configDir, Socket: *socket, UAPIDir: *uapiDir,
+		Logger: log, Level: level,
+		Settings: func(s config.Daemon) { m.set(s.MetricsListen, s.MetricsEndpointLabels, d.Status) },
+	}
+	if *netifd {
+		opts.Netifd, opts.NetifdState = true, *netifdState
+	}
+	d = daemon.New(opts)
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -127,8 +141,57 @@ func cmdRun(args []string, stderr io.Writer) error {
 			}
 		}
 	}()
-	log.Info("wgd starting", "version", version, "config_dir", *configDir)
+	log.Info("wgd starting", "version", version, "data_plane", dataPlaneProfile(), "config_dir", *configDir, "netifd", *netifd)
 	return d.Run(ctx)
+}
+
+// metricsServer (re)starts the metrics endpoint when its settings change.
+type metricsServer struct {
+	ctx            context.Context
+	log            *slog.Logger
+	addr           string
+	endpointLabels bool
+	started        bool
+	stop           context.CancelFunc
+}
+
+func (m *metricsServer) set(addr string, endpointLabels bool, status func(context.Context) (*daemon.Status, error)) {
+	if m.started && addr == m.addr && endpointLabels == m.endpointLabels {
+		return
+	}
+	if m.stop != nil {
+		m.stop()
+	}
+	m.addr, m.endpointLabels, m.started = addr, endpointLabels, true
+	ctx, cancel := context.WithCancel(m.ctx)
+	m.stop = cancel
+	if err := startMetrics(ctx, addr, endpointLabels, status, m.log); err != nil {
+		m.log.Error("metrics not served", "metrics_listen", addr, "error", err)
+		m.started = false // try again on the next reload
+	}
+}
+
+// cmdInterface passes netifd's protocol handler requests to the daemon;
+// ifup prints what the handler reports to netifd, as JSON.
+func cmdInterface(cmd string, args []string, stdout io.Writer) error {
+	fs, socket := flags(cmd)
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if fs.NArg() != 1 {
+		return fmt.Errorf("%w: wgd %s IFACE", errUsage, cmd)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var out jsonRaw
+	if err := daemon.Call(ctx, *socket, cmd, map[string]string{"interface": fs.Arg(0)}, &out); err != nil {
+		return err
+	}
+	if cmd == "ifup" {
+		_, err := stdout.Write(append(out, '\n'))
+		return err
+	}
+	return nil
 }
 
 func cmdReload(args []string, stdout io.Writer) error {

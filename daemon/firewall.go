@@ -1,0 +1,58 @@
+package daemon
+
+import "wgd/firewall"
+
+// setFirewall switches to the backend of kind ("" = auto) when it differs
+// from the one in use. A new backend first removes rules a crashed daemon
+// left. A backend that cannot be had is reported; the tunnels stay up.
+func (d *Daemon) setFirewall(kind string) {
+	if kind == "" && d.opts.Netifd {
+		// Under netifd the rule travels with the interface's data to fw4
+		// (the protocol handler reports it): nothing to do here.
+		kind = "none"
+	}
+	if d.fw != nil && kind == d.fwKind {
+		return
+	}
+	if d.fw != nil {
+		if err := d.fw.Flush(); err != nil {
+			d.log.Error("firewall", "backend", d.fw.Name(), "error", err)
+		}
+	}
+	d.fwKind, d.fwErr = kind, ""
+	b, err := firewall.New(kind, d.log)
+	if err != nil {
+		d.log.Error("firewall", "error", err)
+		b, _ = firewall.New("none", d.log)
+		d.fwErr = err.Error()
+	}
+	d.fw = b
+	if err := b.Flush(); err != nil {
+		d.log.Error("firewall", "backend", b.Name(), "error", err)
+	}
+}
+
+// syncFirewall opens exactly the listen ports of the running interfaces
+// that did not opt out.
+func (d *Daemon) syncFirewall() {
+	if d.fw == nil {
+		return
+	}
+	holes := []firewall.Hole{}
+	for _, c := range d.cfg.Interfaces {
+		iface := d.ifaces[c.Name]
+		if iface == nil || !c.OpenFirewall {
+			continue
+		}
+		st, err := iface.State()
+		if err != nil {
+			continue
+		}
+		holes = append(holes, firewall.Hole{Interface: c.Name, Port: st.ListenPort})
+	}
+	d.fwStatus = firewall.Status{Backend: d.fw.Name(), Holes: holes, Error: d.fwErr}
+	if err := d.fw.Sync(holes); err != nil {
+		d.fwStatus.Error = err.Error()
+		d.log.Error("firewall", "backend", d.fw.Name(), "error", err)
+	}
+}

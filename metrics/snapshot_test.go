@@ -1,0 +1,43 @@
+package metrics
+
+import (
+	"net/netip"
+	"reflect"
+	"testing"
+	"time"
+
+	"wgd/config"
+	"wgd/daemon"
+)
+
+// TestFromStatus: the daemon's status maps field by field; an endpoint that
+// is not an address:port is left out; parts the status lacks stay nil.
+func TestFromStatus(t *testing.T) {
+	k1, _ := config.ParseKey(keyLaptop)
+	k2, _ := config.ParseKey(keyNever)
+	ips := []netip.Prefix{netip.MustParsePrefix("10.0.0.2/32")}
+	st := &daemon.Status{
+		LastReload: time.Unix(1767320000, 0),
+		Problems:   []string{"network:3: a warning"},
+		Interfaces: []daemon.InterfaceStatus{{Name: "wg0", Up: true, ListenPort: 51820, Peers: []daemon.PeerStatus{
+			{Description: "laptop", PublicKey: k1, Endpoint: "[2001:db8::7]:40000", AllowedIPs: ips, LatestHandshake: 17, RxBytes: 1, TxBytes: 2},
+			{PublicKey: k2, EndpointHost: "vpn.example.com", Endpoint: "vpn.example.com (unresolved)"},
+		}}},
+		Hotplug: &daemon.HotplugStatus{Events: 4, Dropped: 1, Refreshes: 2},
+	}
+	want := &Snapshot{
+		Interfaces: []Interface{{Name: "wg0", Up: true, ListenPort: 51820, Peers: []Peer{
+			{PublicKey: keyLaptop, Description: "laptop", AllowedIPs: ips, Endpoint: netip.MustParseAddrPort("[2001:db8::7]:40000"),
+				LatestHandshake: 17, RxBytes: 1, TxBytes: 2},
+			{PublicKey: keyNever},
+		}}},
+		Daemon: Daemon{LastReload: time.Unix(1767320000, 0), Problems: 1, Hotplug: &Hotplug{Events: 4, Dropped: 1, Refreshes: 2}},
+	}
+	if got := FromStatus(st); !reflect.DeepEqual(got, want) {
+		t.Errorf("FromStatus:\n got %+v\nwant %+v", got, want)
+	}
+	st.Hotplug = nil
+	if got := FromStatus(st); got.Daemon.Hotplug != nil {
+		t.Errorf("FromStatus without hotplug status: %+v, want nil", got.Daemon.Hotplug)
+	}
+}
