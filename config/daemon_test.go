@@ -74,3 +74,45 @@ config wgd 'main'
 		t.Errorf("bad values must leave the defaults and keep the good ones: %+v", d)
 	}
 }
+
+func TestDaemonFirewallAndMetricsOptions(t *testing.T) {
+	cfg, problems := Load(write(t, map[string]string{"network": "", "wgd": `
+config wgd 'main'
+	option firewall 'iptables'
+	option metrics_listen '[::1]:9100'
+	option metrics_endpoint_labels '1'
+`}))
+	if len(problems) != 0 {
+		t.Fatalf("problems %v", problems)
+	}
+	if d := cfg.Daemon; d.Firewall != "iptables" || d.MetricsListen != "[::1]:9100" || !d.MetricsEndpointLabels {
+		t.Errorf("%+v", d)
+	}
+	cfg, _ = Load(write(t, map[string]string{"network": ""}))
+	if d := cfg.Daemon; d.Firewall != "" || d.MetricsListen != DefaultMetricsListen {
+		t.Errorf("defaults %+v", d)
+	}
+	cfg, _ = Load(write(t, map[string]string{"network": "", "wgd": "config wgd 'main'\n\toption metrics_listen 'off'\n\toption firewall 'auto'\n"}))
+	if d := cfg.Daemon; d.MetricsListen != "" || d.Firewall != "" {
+		t.Errorf("off/auto %+v", d)
+	}
+	cfg, problems = Load(write(t, map[string]string{"network": "", "wgd": "config wgd 'main'\n\toption firewall 'pf'\n\toption metrics_listen 'lan:80'\n"}))
+	if len(problems) != 2 || problems[0].Option != "firewall" || problems[1].Option != "metrics_listen" || problems[0].Line != 2 {
+		t.Errorf("problems %v", problems)
+	}
+	if d := cfg.Daemon; d.Firewall != "" || d.MetricsListen != DefaultMetricsListen {
+		t.Errorf("bad values must leave defaults: %+v", d)
+	}
+}
+
+func TestOpenFirewallOption(t *testing.T) {
+	text := "config interface 'wg0'\n\toption proto 'wgd'\n\toption private_key '" + routerKey + "'\n" +
+		"config interface 'wg1'\n\toption proto 'wgd'\n\toption private_key '" + routerKey + "'\n\toption open_firewall '0'\n"
+	cfg, problems := Load(write(t, map[string]string{"network": text}))
+	if len(problems) != 0 {
+		t.Fatal(problems)
+	}
+	if !cfg.Interface("wg0").OpenFirewall || cfg.Interface("wg1").OpenFirewall {
+		t.Errorf("open_firewall: %+v", cfg.Interfaces)
+	}
+}

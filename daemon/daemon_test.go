@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,7 +19,7 @@ import (
 type testDaemon struct {
 	*Daemon
 	dir, socket string
-	done        chan error
+	stop        func(t *testing.T) // stops the daemon; safe to call twice
 }
 
 func secretKey(t *testing.T) config.Secret {
@@ -33,22 +34,38 @@ func startDaemon(t *testing.T, network string) *testDaemon {
 	t.Helper()
 	dir := t.TempDir()
 	writeNetwork(t, dir, network)
-	td := &testDaemon{dir: dir, socket: filepath.Join(dir, "wgd.sock"), done: make(chan error, 1)}
-	td.Daemon = New(Options{ConfigDir: dir, Socket: td.socket, UAPIDir: filepath.Join(dir, "wireguard"),
-		Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	return startDaemonWith(t, dir, Options{}, nil)
+}
+
+// startDaemonWith runs a daemon on dir with opts completed for the test;
+// prepare, if not nil, may adjust it before it runs.
+func startDaemonWith(t *testing.T, dir string, opts Options, prepare func(*Daemon)) *testDaemon {
+	t.Helper()
+	td := &testDaemon{dir: dir, socket: filepath.Join(dir, "wgd.sock")}
+	opts.ConfigDir, opts.Socket, opts.UAPIDir = dir, td.socket, filepath.Join(dir, "wireguard")
+	opts.Logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	td.Daemon = New(opts)
+	if prepare != nil {
+		prepare(td.Daemon)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	go func() { td.done <- td.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-td.done:
-			if err != nil {
-				t.Errorf("run: %v", err)
+	done := make(chan error, 1)
+	go func() { done <- td.Run(ctx) }()
+	var once sync.Once
+	td.stop = func(t *testing.T) {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("run: %v", err)
+				}
+			case <-time.After(20 * time.Second):
+				t.Errorf("daemon did not stop")
 			}
-		case <-time.After(20 * time.Second):
-			t.Errorf("daemon did not stop")
-		}
-	})
+		})
+	}
+	t.Cleanup(func() { td.stop(t) })
 	deadline := time.Now().Add(10 * time.Second)
 	for Call(context.Background(), td.socket, "ping", nil, nil) != nil {
 		if time.Now().After(deadline) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -51,32 +50,10 @@ func startWithDNS(t *testing.T, network, wgd string, dns *fakeDNS) *testDaemon {
 	if err := os.WriteFile(filepath.Join(dir, "wgd"), []byte(wgd), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	td := &testDaemon{dir: dir, socket: filepath.Join(dir, "wgd.sock"), done: make(chan error, 1)}
-	td.Daemon = New(Options{ConfigDir: dir, Socket: td.socket, UAPIDir: filepath.Join(dir, "wireguard"),
-		Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))})
-	td.resolver.lookup = dns.lookup
-	td.resolver.families = func() (bool, bool) { return true, false }
-	ctx, cancel := context.WithCancel(context.Background())
-	go func() { td.done <- td.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-td.done:
-			if err != nil {
-				t.Errorf("run: %v", err)
-			}
-		case <-time.After(20 * time.Second):
-			t.Errorf("daemon did not stop")
-		}
+	return startDaemonWith(t, dir, Options{}, func(d *Daemon) {
+		d.resolver.lookup = dns.lookup
+		d.resolver.families = func() (bool, bool) { return true, false }
 	})
-	deadline := time.Now().Add(10 * time.Second)
-	for Call(context.Background(), td.socket, "ping", nil, nil) != nil {
-		if time.Now().After(deadline) {
-			t.Fatal("daemon did not start")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return td
 }
 
 func (td *testDaemon) hotplug(t *testing.T, ev hotplug.Event) {
