@@ -55,8 +55,11 @@ cross: wireguard
 
 # Side-by-side figures of lean, throughput and upstream (root, network
 # namespaces); writes bin/bench/bench.md and bin/bench/bench.json.
-bench: deps
+# Then the time from a WAN change to restored traffic, with and without
+# wgd's reaction (-watchdog adds the 3-minute watchdog-only case).
+bench: deps build
 	./scripts/bench.sh
+	$(GO) run ./scripts/hotplugbench -wgd bin/wgd -watchdog=false
 
 # opkg packages without the SDK; scripts/ipk cross-builds wgd for ARCH
 # (mipsel_24kc, mips_24kc, arm_cortex-a7_neon-vfpv4, aarch64_cortex-a53,

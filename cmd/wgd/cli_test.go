@@ -10,6 +10,7 @@ import (
 
 	"wgd/config"
 	"wgd/daemon"
+	"wgd/firewall"
 )
 
 func runCLI(stdin string, args ...string) (code int, stdout, stderr string) {
@@ -84,14 +85,15 @@ func TestStatusTable(t *testing.T) {
 				LatestHandshake: now.Unix() - 12, RxBytes: 1536, TxBytes: 3 << 20},
 			{PublicKey: k, EndpointHost: "phone.example:51820"},
 		},
-	}}, Problems: []string{"network:9: section @wireguard_wg0[2]: bad"}}
+	}}, Problems: []string{"network:9: section @wireguard_wg0[2]: bad"},
+		Firewall: firewall.Status{Backend: "nftables", Holes: []firewall.Hole{{Interface: "wg0", Port: 51820}}}}
 	var out bytes.Buffer
 	printStatus(&out, s, now)
 	for _, want := range []string{
 		"interface wg0: up, public key xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=, listening on 51820, address 10.99.0.1/24",
 		"laptop", "203.0.113.2:40000", "10.99.0.2/32", "12s ago", "1.5 KiB", "3.0 MiB",
 		"xTIBA5rb…", "phone.example:51820 (unresolved)", "never",
-		"config: network:9",
+		"config: network:9", "firewall: nftables, open udp/51820 (wg0)",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("missing %q in\n%s", want, out.String())

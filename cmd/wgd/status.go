@@ -72,10 +72,40 @@ func printStatus(w io.Writer, s *daemon.Status, now time.Time) error {
 		}
 		tw.Flush()
 	}
+	fmt.Fprintln(w)
+	printFirewall(w, s)
+	if h := s.Hotplug; h != nil {
+		if e := h.LastWANEvent; e != nil {
+			fmt.Fprintf(w, "WAN: last event %s (%s)\n", e, ago(e.Time.Unix(), now))
+		}
+		if r := h.LastRefresh; r != nil {
+			fmt.Fprintf(w, "WAN: last refresh %s: %d kicked, %d names resolved, %d endpoints moved\n",
+				ago(r.Started.Unix(), now), r.Kicked, r.Resolved, r.Changed)
+		}
+	}
 	for _, p := range s.Problems {
 		fmt.Fprintf(w, "config: %s\n", p)
 	}
 	return nil
+}
+
+func printFirewall(w io.Writer, s *daemon.Status) {
+	f := s.Firewall
+	if f.Backend == "" {
+		return
+	}
+	var open []string
+	for _, h := range f.Holes {
+		open = append(open, fmt.Sprintf("udp/%d (%s)", h.Port, h.Interface))
+	}
+	line := "firewall: " + f.Backend
+	if len(open) > 0 {
+		line += ", open " + strings.Join(open, ", ")
+	}
+	if f.Error != "" {
+		line += ", error: " + f.Error
+	}
+	fmt.Fprintln(w, line)
 }
 
 func joinPrefixes[T fmt.Stringer](ps []T) string {
