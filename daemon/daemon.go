@@ -53,6 +53,7 @@ type Daemon struct {
 	fwKind    string // as configured
 	fwErr     string // why the configured backend is not in use
 	fwStatus  firewall.Status
+	counters  Counters // reloads; resolutions are counted by the resolver
 }
 
 // New makes a daemon; Run starts it.
@@ -154,6 +155,23 @@ type ReloadResult struct {
 }
 
 func (d *Daemon) reload() (*ReloadResult, error) {
+	res, err := d.load()
+	switch {
+	case err != nil:
+		d.counters.ReloadsFailed++
+		d.counters.LastReload = "failed"
+	case res.Errors > 0 || len(res.Failed) > 0:
+		d.counters.ReloadsPartial++
+		d.counters.LastReload = "partial"
+	default:
+		d.counters.ReloadsOK++
+		d.counters.LastReload = "ok"
+	}
+	return res, err
+}
+
+// load reads the configuration and applies it.
+func (d *Daemon) load() (*ReloadResult, error) {
 	cfg, problems := config.Load(d.opts.ConfigDir)
 	for _, p := range problems {
 		if p.Line == 0 && p.Option == "" && p.Section == "" && !p.Warning {

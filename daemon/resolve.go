@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"wgd/config"
@@ -36,6 +37,8 @@ type resolver struct {
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 	jobs     map[jobKey]*job
+	// Lookups that gave an address, and those that did not.
+	resolvedOK, resolvedFailed atomic.Uint64
 }
 
 type jobKey struct {
@@ -152,12 +155,17 @@ func (r *resolver) lookupOnce(ctx context.Context, host string, port uint16, cur
 	addrs, err := r.lookup(lctx, network, host)
 	cancel()
 	if err != nil {
+		if ctx.Err() == nil {
+			r.resolvedFailed.Add(1)
+		}
 		return netip.AddrPort{}, err
 	}
 	a, ok := pick(addrs, current.Addr(), v4, v6)
 	if !ok {
+		r.resolvedFailed.Add(1)
 		return netip.AddrPort{}, fmt.Errorf("%s has no address of a family the WAN reaches (%s)", host, network)
 	}
+	r.resolvedOK.Add(1)
 	return netip.AddrPortFrom(a, port), nil
 }
 

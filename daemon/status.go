@@ -16,6 +16,17 @@ type Status struct {
 	Interfaces []InterfaceStatus `json:"interfaces"`
 	Hotplug    *HotplugStatus    `json:"hotplug,omitempty"` // WAN events and refreshes
 	Firewall   firewall.Status   `json:"firewall"`
+	Counters   Counters          `json:"counters"`
+}
+
+// Counters count what happened since the daemon started.
+type Counters struct {
+	ReloadsOK       uint64 `json:"reloads_ok"`      // applied without problems
+	ReloadsPartial  uint64 `json:"reloads_partial"` // applied, with problems or failed interfaces
+	ReloadsFailed   uint64 `json:"reloads_failed"`  // not applied
+	LastReload      string `json:"last_reload"`     // "ok", "partial", "failed"; "" before the first
+	ResolutionsOK   uint64 `json:"resolutions_ok"`
+	ResolutionsFail uint64 `json:"resolutions_failed"`
 }
 
 // InterfaceStatus describes one configured interface.
@@ -44,7 +55,8 @@ type PeerStatus struct {
 }
 
 func (d *Daemon) status() *Status {
-	s := &Status{ConfigDir: d.opts.ConfigDir, LastReload: d.lastLoad, Interfaces: []InterfaceStatus{}, Hotplug: d.hotplugStatus(), Firewall: d.fwStatus}
+	s := &Status{ConfigDir: d.opts.ConfigDir, LastReload: d.lastLoad, Interfaces: []InterfaceStatus{}, Hotplug: d.hotplugStatus(), Firewall: d.fwStatus, Counters: d.counters}
+	s.Counters.ResolutionsOK, s.Counters.ResolutionsFail = d.resolver.resolvedOK.Load(), d.resolver.resolvedFailed.Load()
 	for _, p := range d.problems {
 		s.Problems = append(s.Problems, p.Error())
 	}

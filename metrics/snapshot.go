@@ -120,6 +120,14 @@ type Pool struct {
 func FromStatus(st *daemon.Status) *Snapshot {
 	s := &Snapshot{Interfaces: make([]Interface, 0, len(st.Interfaces))}
 	s.Daemon.LastReload, s.Daemon.Problems = st.LastReload, len(st.Problems)
+	c := st.Counters
+	if c.LastReload != "" {
+		s.Daemon.Reloads = &Reloads{OK: c.ReloadsOK, Partial: c.ReloadsPartial, Failed: c.ReloadsFailed, Last: c.LastReload}
+	}
+	s.Daemon.Resolutions = &Resolutions{OK: c.ResolutionsOK, Failed: c.ResolutionsFail}
+	if f := st.Firewall; f.Backend != "" {
+		s.Daemon.Firewall = &Firewall{Backend: f.Backend, Active: f.Backend != "none" && f.Error == "" && len(f.Holes) > 0}
+	}
 	if h := st.Hotplug; h != nil {
 		s.Daemon.Hotplug = &Hotplug{Events: uint64(h.Events), Dropped: uint64(h.Dropped), Refreshes: uint64(h.Refreshes)}
 	}

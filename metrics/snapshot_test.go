@@ -8,6 +8,7 @@ import (
 
 	"wgd/config"
 	"wgd/daemon"
+	"wgd/firewall"
 )
 
 // TestFromStatus: the daemon's status maps field by field; an endpoint that
@@ -23,7 +24,9 @@ func TestFromStatus(t *testing.T) {
 			{Description: "laptop", PublicKey: k1, Endpoint: "[2001:db8::7]:40000", AllowedIPs: ips, LatestHandshake: 17, RxBytes: 1, TxBytes: 2},
 			{PublicKey: k2, EndpointHost: "vpn.example.com", Endpoint: "vpn.example.com (unresolved)"},
 		}}},
-		Hotplug: &daemon.HotplugStatus{Events: 4, Dropped: 1, Refreshes: 2},
+		Hotplug:  &daemon.HotplugStatus{Events: 4, Dropped: 1, Refreshes: 2},
+		Counters: daemon.Counters{ReloadsOK: 3, ReloadsPartial: 1, LastReload: "partial", ResolutionsOK: 5, ResolutionsFail: 2},
+		Firewall: firewall.Status{Backend: "nftables", Holes: []firewall.Hole{{Interface: "wg0", Port: 51820}}},
 	}
 	want := &Snapshot{
 		Interfaces: []Interface{{Name: "wg0", Up: true, ListenPort: 51820, Peers: []Peer{
@@ -31,13 +34,21 @@ func TestFromStatus(t *testing.T) {
 				LatestHandshake: 17, RxBytes: 1, TxBytes: 2},
 			{PublicKey: keyNever},
 		}}},
-		Daemon: Daemon{LastReload: time.Unix(1767320000, 0), Problems: 1, Hotplug: &Hotplug{Events: 4, Dropped: 1, Refreshes: 2}},
+		Daemon: Daemon{LastReload: time.Unix(1767320000, 0), Problems: 1, Hotplug: &Hotplug{Events: 4, Dropped: 1, Refreshes: 2},
+			Reloads:     &Reloads{OK: 3, Partial: 1, Last: ReloadPartial},
+			Resolutions: &Resolutions{OK: 5, Failed: 2},
+			Firewall:    &Firewall{Backend: "nftables", Active: true}},
 	}
 	if got := FromStatus(st); !reflect.DeepEqual(got, want) {
 		t.Errorf("FromStatus:\n got %+v\nwant %+v", got, want)
 	}
-	st.Hotplug = nil
-	if got := FromStatus(st); got.Daemon.Hotplug != nil {
-		t.Errorf("FromStatus without hotplug status: %+v, want nil", got.Daemon.Hotplug)
+	st.Hotplug, st.Counters.LastReload = nil, ""
+	st.Firewall.Error = "nft: permission denied"
+	got := FromStatus(st)
+	if got.Daemon.Hotplug != nil || got.Daemon.Reloads != nil {
+		t.Errorf("FromStatus without hotplug status or reloads: %+v, want nil", got.Daemon)
+	}
+	if got.Daemon.Firewall.Active {
+		t.Errorf("a firewall with an error is not active")
 	}
 }
