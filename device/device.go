@@ -53,6 +53,8 @@ type Interface struct {
 	rtnl    *rtnl
 	index   int
 	applied Desired
+	// hostRoutes pin endpoints outside the tunnel (standalone).
+	hostRoutes []hostRoute
 
 	mu    sync.Mutex // guards conns
 	conns map[net.Conn]struct{}
@@ -135,7 +137,9 @@ func (i *Interface) Update(d Desired) error {
 		// Routes via a link can only be added once it is up.
 		errs = append(errs, i.rtnl.setLinkUp(i.index))
 	}
-	errs = append(errs, i.syncRoutes(old.Config.Routes(), d.Config.Routes()))
+	// Endpoints first: the tunnel's routes may cover them.
+	errs = append(errs, i.syncHostRoutes())
+	errs = append(errs, i.syncRoutes(linkRoutes(old.Config), linkRoutes(d.Config)))
 	return errors.Join(errs...)
 }
 
@@ -168,6 +172,29 @@ func (i *Interface) syncRoutes(old, new []netip.Prefix) error {
 		errs = append(errs, i.rtnl.addRoute(i.index, p))
 	}
 	return errors.Join(errs...)
+}
+
+// linkRoutes are the routes standalone mode installs through the link:
+// the interface's routed networks, with a default route split in two
+// halves, which win over the existing default route by being longer
+// instead of replacing it.
+func linkRoutes(c config.Interface) []netip.Prefix {
+	var out []netip.Prefix
+	for _, p := range c.Routes() {
+		if p.Bits() != 0 {
+			out = append(out, p)
+			continue
+		}
+		low := netip.PrefixFrom(p.Addr(), 1)
+		var high netip.Prefix
+		if p.Addr().Is4() {
+			high = netip.MustParsePrefix("128.0.0.0/1")
+		} else {
+			high = netip.MustParsePrefix("8000::/1")
+		}
+		out = append(out, low, high)
+	}
+	return out
 }
 
 // minus returns the prefixes of a that are not in b.
@@ -203,7 +230,8 @@ func (i *Interface) Close() error {
 	i.mu.Unlock()
 	i.wg.Wait()
 	if i.rtnl != nil && i.opts.ManageL3 && i.dev != nil {
-		errs = append(errs, i.syncRoutes(i.applied.Config.Routes(), nil))
+		errs = append(errs, i.syncRoutes(linkRoutes(i.applied.Config), nil))
+		errs = append(errs, i.setHostRoutes(nil))
 	}
 	if i.dev != nil {
 		i.dev.Close() // closes the TUN: the kernel removes the link

@@ -231,3 +231,71 @@ func TestOpenRefusesLiveSocketAndBadName(t *testing.T) {
 	}
 	i.Close()
 }
+
+func ipRun(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := exec.Command("ip", args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ip %v: %v: %s", args, err, out)
+	}
+	return string(out)
+}
+
+// A full tunnel: the default route goes into the tunnel as two halves,
+// and the endpoint keeps its path through the WAN, also after the WAN's
+// gateway changes; nohostroute and Close remove the pin.
+func TestFullTunnelPinsEndpoint(t *testing.T) {
+	netnstest.Root(t)
+	ipRun(t, "link", "add", "wanf0", "type", "veth", "peer", "name", "wanf1")
+	t.Cleanup(func() { exec.Command("ip", "link", "del", "wanf0").Run() })
+	ipRun(t, "addr", "add", "192.0.2.1/24", "dev", "wanf0")
+	ipRun(t, "link", "set", "wanf0", "up")
+	ipRun(t, "link", "set", "wanf1", "up")
+	ipRun(t, "route", "add", "default", "via", "192.0.2.254", "dev", "wanf0")
+
+	peerKey := newKey(t).PublicKey()
+	c := config.Interface{Name: "wgtf", PrivateKey: newKey(t), Addresses: prefixes("10.70.0.2/32"),
+		Peers: []config.Peer{{PublicKey: peerKey, AllowedIPs: prefixes("0.0.0.0/0"), RouteAllowedIPs: true}}}
+	eps := map[config.Key]netip.AddrPort{peerKey: netip.MustParseAddrPort("198.51.100.9:51820")}
+	i, err := Open(Desired{Config: c, Endpoints: eps}, Options{UAPIDir: t.TempDir(), ManageL3: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer i.Close()
+	routeVia := func(dst string) string { return ipRun(t, "route", "get", dst) }
+	if got := routeVia("198.51.100.9"); !strings.Contains(got, "via 192.0.2.254 dev wanf0") {
+		t.Errorf("endpoint route: %s", got)
+	}
+	if got := routeVia("203.0.113.5"); !strings.Contains(got, "dev wgtf") {
+		t.Errorf("other traffic must enter the tunnel: %s", got)
+	}
+	if got := ipRun(t, "route", "show", "default"); !strings.Contains(got, "via 192.0.2.254") {
+		t.Errorf("the WAN default route must stay: %s", got)
+	}
+
+	ipRun(t, "route", "replace", "default", "via", "192.0.2.253", "dev", "wanf0")
+	if err := i.Rebind(); err != nil {
+		t.Fatal(err)
+	}
+	if got := routeVia("198.51.100.9"); !strings.Contains(got, "via 192.0.2.253 dev wanf0") {
+		t.Errorf("endpoint route after the WAN changed: %s", got)
+	}
+
+	c.NoHostRoute = true
+	if err := i.Update(Desired{Config: c, Endpoints: eps}); err != nil {
+		t.Fatal(err)
+	}
+	if got := routeVia("198.51.100.9"); !strings.Contains(got, "dev wgtf") {
+		t.Errorf("nohostroute: %s", got)
+	}
+	c.NoHostRoute = false
+	if err := i.Update(Desired{Config: c, Endpoints: eps}); err != nil {
+		t.Fatal(err)
+	}
+	if err := i.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := ipRun(t, "route", "show"); strings.Contains(got, "198.51.100.9") || strings.Contains(got, "0.0.0.0/1") {
+		t.Errorf("routes left after Close:\n%s", got)
+	}
+}

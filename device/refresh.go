@@ -21,8 +21,14 @@ func (i *Interface) Refresh() (int, error) {
 }
 
 // Rebind reopens the UDP sockets on the same port and forgets the source
-// addresses cached for the peers.
+// addresses cached for the peers. In standalone mode it also moves the
+// host routes of endpoints to the WAN's new path.
 func (i *Interface) Rebind() error {
+	if i.opts.ManageL3 {
+		if err := i.syncHostRoutes(); err != nil {
+			i.log.Warn("host routes to endpoints", "error", err)
+		}
+	}
 	if err := i.dev.BindUpdate(); err != nil {
 		return fmt.Errorf("rebind %s: %w", i.name, err)
 	}

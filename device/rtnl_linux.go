@@ -714,13 +714,16 @@ func parseRtMsg(b []byte) (rtMsg, []byte, error) {
 	}, b[unix.SizeofRtMsg:], nil
 }
 
-// routeInfo is the part of an RTM_NEWROUTE message routes needs.
+// routeInfo is the part of an RTM_NEWROUTE message wgd needs.
 type routeInfo struct {
 	dst      netip.Prefix // invalid for families other than IPv4/IPv6
+	gateway  netip.Addr   // invalid when on-link
 	table    uint32
 	oif      int
+	priority uint32
 	protocol uint8
 	scope    uint8
+	typ      uint8
 	flags    uint32
 }
 
@@ -733,7 +736,7 @@ func parseRouteMsg(b []byte) (routeInfo, error) {
 	if err != nil {
 		return routeInfo{}, err
 	}
-	ri := routeInfo{table: uint32(m.table), protocol: m.protocol, scope: m.scope, flags: m.flags}
+	ri := routeInfo{table: uint32(m.table), protocol: m.protocol, scope: m.scope, typ: m.typ, flags: m.flags}
 	var dst []byte
 	for _, a := range attrs {
 		switch a.typ {
@@ -742,6 +745,14 @@ func parseRouteMsg(b []byte) (routeInfo, error) {
 		case unix.RTA_OIF:
 			if len(a.data) == 4 {
 				ri.oif = int(binary.NativeEndian.Uint32(a.data))
+			}
+		case unix.RTA_PRIORITY:
+			if len(a.data) == 4 {
+				ri.priority = binary.NativeEndian.Uint32(a.data)
+			}
+		case unix.RTA_GATEWAY:
+			if gw, ok := addrFromFamily(m.family, a.data); ok {
+				ri.gateway = gw
 			}
 		case unix.RTA_TABLE:
 			// Table ids above 255 only fit here.
