@@ -41,26 +41,8 @@ func startRouterWithMetrics(t *testing.T, ctx context.Context, g *lab.Gateway, e
 	if err := os.WriteFile(filepath.Join(g.RouterDir, "wgd"), []byte(wgd), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	p, err := g.Router.Start(g.WGD, "run", "--config-dir", g.RouterDir, "--socket", g.RouterSocket)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g.RouterProc = p
-	err = lab.Poll(ctx, 20*time.Second, func(ctx context.Context) error {
-		if p.Exited() {
-			return lab.GiveUp(fmt.Errorf("wgd exited (%s)", p.ExitStatus()))
-		}
-		st, err := g.Status(ctx, g.Router, g.RouterSocket)
-		if err != nil {
-			return err
-		}
-		if st.Interface(g.RouterIface) == nil {
-			return fmt.Errorf("interface %s not in status yet", g.RouterIface)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatalf("router: wgd did not come up: %v\nlog:\n%s", err, p.Output())
+	if err := g.RunRouter(ctx); err != nil {
+		t.Fatalf("router: %v", err)
 	}
 }
 

@@ -272,6 +272,12 @@ func (g *Gateway) StartRouter(ctx context.Context) error {
 		return err
 	}
 	g.logf("router: wgd run --config-dir %s (interface %s, %d peer(s))", g.RouterDir, g.RouterIface, len(g.Peers))
+	return g.RunRouter(ctx)
+}
+
+// RunRouter starts `wgd run` on the router with the files in RouterDir as
+// they are and waits until it runs the router's interface.
+func (g *Gateway) RunRouter(ctx context.Context) error {
 	p, err := g.Router.Start(g.WGD, "run", "--config-dir", g.RouterDir, "--socket", g.RouterSocket)
 	if err != nil {
 		return err

@@ -160,12 +160,7 @@ func (g *Gateway) StartRouterWith(ctx context.Context, wgdConf string) error {
 		return err
 	}
 	g.logf("router: wgd run --config-dir %s (own wgd file)", g.RouterDir)
-	p, err := g.Router.Start(g.WGD, "run", "--config-dir", g.RouterDir, "--socket", g.RouterSocket)
-	if err != nil {
-		return err
-	}
-	g.RouterProc = p
-	return g.waitDaemon(ctx, p, g.Router, g.RouterSocket, g.RouterIface)
+	return g.RunRouter(ctx)
 }
 
 // LaptopOptions change a wgd laptop's configuration from NetworkConfig's.
