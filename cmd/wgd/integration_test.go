@@ -120,11 +120,10 @@ func status(t *testing.T, ctx context.Context, g *lab.Gateway, h *lab.Host, sock
 	return is
 }
 
-// TestGatewayDemo is the demo: wgd on the router and on the laptop; the laptop
-// pings the LAN host and fetches its TCP service through the tunnel.
-func TestGatewayDemo(t *testing.T) {
-	t.Parallel()
-	ctx := testContext(t)
+// runningGateway is the home gateway with wgd on the router and on one
+// laptop, both running.
+func runningGateway(t *testing.T, ctx context.Context) (*lab.Gateway, *lab.Laptop) {
+	t.Helper()
 	g := newGateway(t, ctx)
 	laptop, err := g.AddLaptop(ctx, "laptop", lab.ClientWGD)
 	if err != nil {
@@ -136,6 +135,15 @@ func TestGatewayDemo(t *testing.T) {
 	if err := laptop.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
+	return g, laptop
+}
+
+// TestGatewayDemo is the demo: wgd on the router and on the laptop; the laptop
+// pings the LAN host and fetches its TCP service through the tunnel.
+func TestGatewayDemo(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	g, laptop := runningGateway(t, ctx)
 
 	// Without the tunnel, the LAN is not reachable from the internet side.
 	if _, err := lab.Ping(ctx, g.Inet, lab.LANHostIP, 1); err == nil {
@@ -413,17 +421,7 @@ func pingSeqs(out string) map[int]bool {
 func TestStopCleanup(t *testing.T) {
 	t.Parallel()
 	ctx := testContext(t)
-	g := newGateway(t, ctx)
-	laptop, err := g.AddLaptop(ctx, "laptop", lab.ClientWGD)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := g.StartRouter(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := laptop.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
+	g, laptop := runningGateway(t, ctx)
 	mustReach(t, ctx, laptop)
 
 	for _, d := range []struct {
