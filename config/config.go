@@ -41,6 +41,10 @@ type Daemon struct {
 	// 'off' disables); MetricsEndpointLabels adds peers' endpoints as labels.
 	MetricsListen         string
 	MetricsEndpointLabels bool
+	// PublicEndpoint is how clients reach the router, for the configs
+	// `wgd peer add` prints (`option public_endpoint`): a name or an
+	// address, with an optional port. Empty: the WAN address.
+	PublicEndpoint string
 }
 
 // DefaultMetricsListen keeps metrics on the router itself unless asked.

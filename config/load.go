@@ -113,6 +113,13 @@ func (v *validator) daemon(p *uci.Package) Daemon {
 			}
 		}
 		d.MetricsEndpointLabels = v.boolean(s, "metrics_endpoint_labels", false)
+		if opt := s.Get("public_endpoint"); opt != nil {
+			if _, _, err := ParseEndpoint(opt.Values[0]); err != nil {
+				v.report(opt, false, "%v", err)
+			} else {
+				d.PublicEndpoint = opt.Values[0]
+			}
+		}
 	}
 	return d
 }

@@ -30,6 +30,8 @@ Usage:
   wgd reload [--socket PATH]                   re-read UCI and apply the difference
   wgd status [--json] [--socket PATH]          show interfaces and peers
   wgd hotplug [--socket PATH]                  pass a hotplug.d event (environment) to the daemon
+  wgd peer add|list|show|remove|disable|enable ...
+                                               add a phone or laptop with a QR code (wgd peer help)
   wgd ifup IFACE | wgd ifdown IFACE            netifd's protocol handler: bring an interface up or down
   wgd genkey                                   print a new private key
   wgd pubkey                                   read a private key on stdin, print its public key
@@ -59,6 +61,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = cmdStatus(args, stdout)
 	case "hotplug":
 		err = cmdHotplug(args, stdout)
+	case "peer":
+		err = cmdPeer(args, stdout, stderr)
 	case "ifup", "ifdown":
 		err = cmdInterface(cmd, args, stdout)
 	case "genkey":

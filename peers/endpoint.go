@@ -1,0 +1,79 @@
+package peers
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+
+	"wgd/config"
+)
+
+// routeProbes are the destinations whose route tells the WAN address.
+// Connecting a UDP socket only looks the route up: nothing is sent.
+var routeProbes = []string{"192.0.2.1:9", "[2001:db8::1]:9"} // documentation ranges
+
+// Endpoint is where a client connects: host:port.
+//
+// The host is, in order: given (the --endpoint flag), public (option
+// public_endpoint of /etc/config/wgd), or the router's address on the
+// route to the internet. A port in given or public wins over listenPort.
+// warning is set when the detected address cannot be reached from the
+// internet.
+func Endpoint(given, public string, listenPort uint16) (endpoint, warning string, err error) {
+	var host string
+	var port uint16
+	for _, s := range []string{given, public} {
+		if s == "" {
+			continue
+		}
+		if host, port, err = config.ParseEndpoint(s); err != nil {
+			return "", "", err
+		}
+		break
+	}
+	if host == "" {
+		a, err := WANAddress()
+		if err != nil {
+			return "", "", fmt.Errorf("%w; set option public_endpoint in the wgd config file or pass --endpoint", err)
+		}
+		host = a.String()
+		if !Public(a) {
+			warning = fmt.Sprintf("the router's WAN address %s is not reachable from the internet; "+
+				"set option public_endpoint in the wgd config file (for instance a dynamic DNS name) or pass --endpoint", a)
+		}
+	}
+	if port == 0 {
+		port = listenPort
+	}
+	if port == 0 {
+		return "", "", errors.New("the interface has no fixed listen_port for clients to connect to; set option listen_port")
+	}
+	return net.JoinHostPort(host, strconv.Itoa(int(port))), warning, nil
+}
+
+// WANAddress is the source address of the route to the internet, IPv4
+// first.
+func WANAddress() (netip.Addr, error) {
+	for _, probe := range routeProbes {
+		c, err := net.Dial("udp", probe)
+		if err != nil {
+			continue
+		}
+		a := c.LocalAddr().(*net.UDPAddr).AddrPort().Addr().Unmap()
+		c.Close()
+		if a.IsValid() && !a.IsUnspecified() {
+			return a, nil
+		}
+	}
+	return netip.Addr{}, errors.New("no route to the internet to take the router's public address from")
+}
+
+var cgnat = netip.MustParsePrefix("100.64.0.0/10")
+
+// Public reports whether a can be reached from the internet, as far as
+// the address itself tells.
+func Public(a netip.Addr) bool {
+	return a.IsGlobalUnicast() && !a.IsPrivate() && !cgnat.Contains(a)
+}

@@ -1,0 +1,533 @@
+// Package peers onboards the devices at the other end of a tunnel: it
+// finds the peer sections of an interface in /etc/config/network, picks
+// free tunnel addresses for a new one, writes and removes its section in
+// place (package uci keeps the rest of the file as it was), and renders
+// the configuration the device imports.
+//
+// A peer added here is a section of type wireguard_<interface>, named
+// after the peer and with the same description, so LuCI lists it and
+// `uci set network.NAME.disabled=1` works too. Peers made elsewhere
+// (anonymous LuCI sections) are found by their description.
+package peers
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+
+	"wgd/config"
+	"wgd/uci"
+)
+
+// Options of a peer section that only wgd reads: how to render the
+// client's configuration again (`wgd peer show --qr`). They are written
+// only with the client's private key.
+const (
+	optClientAllowedIPs = "client_allowed_ips"
+	optClientDNS        = "client_dns"
+	optClientKeepalive  = "client_keepalive"
+)
+
+// LANInterface is the section whose networks a split tunnel reaches.
+const LANInterface = "lan"
+
+// Peer is a peer section as written, whether valid, disabled or not.
+type Peer struct {
+	Interface  string
+	Name       string // section name, else description, else @type[N]
+	Ref        string // the section as `uci show` names it
+	Line       int
+	PublicKey  string
+	AllowedIPs []string
+	Disabled   bool
+	KeyKept    bool // the client's private key is in the section
+}
+
+func peerType(iface string) string { return "wireguard_" + iface }
+
+// Interfaces are the names of the wgd interfaces in network, in file order.
+func Interfaces(network *uci.Package) []string {
+	var out []string
+	for _, s := range network.SectionsOfType("interface") {
+		if o := s.Get("proto"); s.Name != "" && o != nil && o.Values[0] == config.Proto && !slices.Contains(out, s.Name) {
+			out = append(out, s.Name)
+		}
+	}
+	return out
+}
+
+// ChooseInterface checks that name is a wgd interface of network; an
+// empty name means the only one there is.
+func ChooseInterface(network *uci.Package, name string) (string, error) {
+	all := Interfaces(network)
+	if name == "" {
+		switch len(all) {
+		case 0:
+			return "", fmt.Errorf("%s has no interface with proto '%s'", network.File, config.Proto)
+		case 1:
+			return all[0], nil
+		}
+		return "", fmt.Errorf("%s has several wgd interfaces (%s): choose one with --interface", network.File, strings.Join(all, ", "))
+	}
+	if slices.Contains(all, name) {
+		return name, nil
+	}
+	for _, s := range network.SectionsOfType("interface") {
+		if s.Name == name {
+			proto := "(none)"
+			if o := s.Get("proto"); o != nil {
+				proto = "'" + o.Values[0] + "'"
+			}
+			return "", fmt.Errorf("interface %s has proto %s, not '%s': wgd does not run it", name, proto, config.Proto)
+		}
+	}
+	known := "none"
+	if len(all) > 0 {
+		known = strings.Join(all, ", ")
+	}
+	return "", fmt.Errorf("%s has no interface %q (wgd interfaces: %s)", network.File, name, known)
+}
+
+// List returns the peers of iface (every wgd interface when iface is "").
+func List(network *uci.Package, iface string) []Peer {
+	ifaces := []string{iface}
+	if iface == "" {
+		ifaces = Interfaces(network)
+	}
+	var out []Peer
+	for _, name := range ifaces {
+		for _, s := range network.SectionsOfType(peerType(name)) {
+			out = append(out, describe(name, s))
+		}
+	}
+	return out
+}
+
+func describe(iface string, s *uci.Section) Peer {
+	p := Peer{Interface: iface, Name: s.Name, Ref: s.Ref(), Line: s.Line}
+	if p.Name == "" {
+		p.Name = value(s, "description")
+	}
+	if p.Name == "" {
+		p.Name = s.Ref()
+	}
+	p.PublicKey = value(s, "public_key")
+	if o := s.Get("allowed_ips"); o != nil {
+		for _, v := range o.Values {
+			p.AllowedIPs = append(p.AllowedIPs, strings.Fields(v)...)
+		}
+	}
+	p.Disabled = isTrue(value(s, "disabled"))
+	p.KeyKept = value(s, "private_key") != ""
+	return p
+}
+
+func value(s *uci.Section, name string) string {
+	if o := s.Get(name); o != nil && len(o.Values) > 0 {
+		return o.Values[len(o.Values)-1]
+	}
+	return ""
+}
+
+func isTrue(v string) bool {
+	switch strings.ToLower(v) {
+	case "1", "yes", "on", "true", "enabled":
+		return true
+	}
+	return false
+}
+
+// ErrNotFound says that no peer has the name.
+var ErrNotFound = errors.New("no such peer")
+
+// Find returns the peer section called name (its section name or its
+// description) among the peers of iface, or of every wgd interface when
+// iface is "". It returns the interface too.
+func Find(network *uci.Package, iface, name string) (*uci.Section, string, error) {
+	ifaces := []string{iface}
+	if iface == "" {
+		ifaces = Interfaces(network)
+	}
+	type match struct {
+		s     *uci.Section
+		iface string
+	}
+	var byName, byDescription []match
+	for _, i := range ifaces {
+		for _, s := range network.SectionsOfType(peerType(i)) {
+			switch {
+			case s.Name == name:
+				byName = append(byName, match{s, i})
+			case value(s, "description") == name:
+				byDescription = append(byDescription, match{s, i})
+			}
+		}
+	}
+	found := byName
+	if len(found) == 0 {
+		found = byDescription
+	}
+	switch len(found) {
+	case 0:
+		where := "interface " + iface
+		if iface == "" {
+			where = "any wgd interface"
+		}
+		return nil, "", fmt.Errorf("%w %q on %s", ErrNotFound, name, where)
+	case 1:
+		return found[0].s, found[0].iface, nil
+	}
+	var lines []string
+	for _, m := range found {
+		lines = append(lines, fmt.Sprintf("%s %s (line %d)", m.iface, m.s.Ref(), m.s.Line))
+	}
+	return nil, "", fmt.Errorf("several peers are called %q: %s; remove or rename one in the file", name, strings.Join(lines, ", "))
+}
+
+// AddRequest describes a new peer.
+type AddRequest struct {
+	Name      string
+	Interface string // "": the only wgd interface
+
+	// What the client sends into the tunnel: AllowedIPs when set, else
+	// everything (FullTunnel) or the tunnel's subnets and the LAN's.
+	AllowedIPs []netip.Prefix
+	FullTunnel bool
+	// DNS for the client; nil: the router's LAN address for a full
+	// tunnel, none for a split one. Empty and not nil: none.
+	DNS       []string
+	Endpoint  string // host[:port] clients connect to; "": see Endpoint
+	Keepalive int    // the client's persistent keepalive, seconds
+	// KeepKey stores the client's private key (and how its config was
+	// made) in the section, so that `peer show --qr` can show it again.
+	KeepKey bool
+}
+
+// Added is what Add did.
+type Added struct {
+	Interface string
+	Addresses []netip.Prefix // the peer's tunnel addresses
+	Client    Client
+	Warning   string // about the endpoint
+}
+
+// Add writes a new peer section for req into network (the Doc of
+// /etc/config/network); wgd is /etc/config/wgd's package or nil. It
+// generates the client's keys and a preshared key.
+func Add(network *uci.Doc, wgd *uci.Package, req AddRequest) (*Added, error) {
+	pkg := network.Package()
+	if !uci.ValidName(req.Name) {
+		return nil, fmt.Errorf("peer name %q: use letters, digits and '_' only (UCI allows no other characters in a section name)", req.Name)
+	}
+	iface, err := ChooseInterface(pkg, req.Interface)
+	if err != nil {
+		return nil, err
+	}
+	cfg, problems := config.FromUCI(pkg, wgd)
+	ci := cfg.Interface(iface)
+	if ci == nil {
+		var text []string
+		for _, p := range problems {
+			if p.Section == iface && !p.Warning {
+				text = append(text, p.Error())
+			}
+		}
+		if len(text) == 0 {
+			return nil, fmt.Errorf("interface %s is disabled", iface)
+		}
+		return nil, fmt.Errorf("interface %s is not usable:\n  %s", iface, strings.Join(text, "\n  "))
+	}
+	for _, s := range pkg.Sections {
+		if s.Name == req.Name {
+			return nil, fmt.Errorf("the name %s is taken: %s has a section called so (config %s, line %d)", req.Name, pkg.File, s.Type, s.Line)
+		}
+	}
+	if s, _, err := Find(pkg, iface, req.Name); err == nil {
+		return nil, fmt.Errorf("interface %s already has a peer called %s (%s, line %d)", iface, req.Name, s.Ref(), s.Line)
+	}
+
+	var used []netip.Prefix
+	for _, s := range pkg.SectionsOfType(peerType(iface)) {
+		for _, f := range describe(iface, s).AllowedIPs {
+			if p, err := parsePrefix(f); err == nil {
+				used = append(used, p)
+			}
+		}
+	}
+	addrs, err := Allocate(ci.Addresses, used)
+	if err != nil {
+		return nil, fmt.Errorf("interface %s: %w", iface, err)
+	}
+	endpoint, warning, err := Endpoint(req.Endpoint, publicEndpoint(wgd), ci.ListenPort)
+	if err != nil {
+		return nil, err
+	}
+	priv, err := config.GeneratePrivateKey()
+	if err != nil {
+		return nil, err
+	}
+	psk, err := config.GeneratePresharedKey()
+	if err != nil {
+		return nil, err
+	}
+	lan := lanNetworks(pkg)
+	client := Client{
+		PrivateKey: priv, Addresses: addrs, MTU: ci.MTU, ServerKey: ci.PublicKey(),
+		PresharedKey: psk, Endpoint: endpoint, Keepalive: req.Keepalive, DNS: req.DNS,
+		AllowedIPs: req.AllowedIPs,
+	}
+	if client.AllowedIPs == nil {
+		if req.FullTunnel {
+			client.AllowedIPs = FullTunnel
+		} else {
+			client.AllowedIPs = split(ci.Addresses, lan.prefixes)
+		}
+	}
+	if client.DNS == nil && req.FullTunnel && lan.router.IsValid() {
+		client.DNS = []string{lan.router.String()}
+	}
+
+	opts := []*uci.Option{
+		{Name: "description", Values: []string{req.Name}},
+		{Name: "public_key", Values: []string{priv.PublicKey().String()}},
+		{Name: "preshared_key", Values: []string{psk.Base64()}},
+		{Name: "allowed_ips", Values: strs(addrs), List: true},
+	}
+	if req.KeepKey {
+		opts = append(opts,
+			&uci.Option{Name: "private_key", Values: []string{priv.Base64()}},
+			&uci.Option{Name: optClientAllowedIPs, Values: strs(client.AllowedIPs), List: true})
+		if len(client.DNS) > 0 {
+			opts = append(opts, &uci.Option{Name: optClientDNS, Values: client.DNS, List: true})
+		}
+		opts = append(opts, &uci.Option{Name: optClientKeepalive, Values: []string{strconv.Itoa(client.Keepalive)}})
+	}
+	after := lastSection(pkg, peerType(iface), iface)
+	if err := network.AddSection(peerType(iface), req.Name, opts, after); err != nil {
+		return nil, err
+	}
+	return &Added{Interface: iface, Addresses: addrs, Client: client, Warning: warning}, nil
+}
+
+// lastSection is where a new peer goes: after the interface's last peer,
+// else after the interface.
+func lastSection(pkg *uci.Package, typ, iface string) *uci.Section {
+	if peers := pkg.SectionsOfType(typ); len(peers) > 0 {
+		return peers[len(peers)-1]
+	}
+	for _, s := range pkg.SectionsOfType("interface") {
+		if s.Name == iface {
+			return s
+		}
+	}
+	return nil
+}
+
+// ErrNoKey says that a peer's config cannot be shown again.
+var ErrNoKey = errors.New("the client's private key was not kept (only `wgd peer add --keep-key` keeps it); " +
+	"remove the peer and add it again to make a new config")
+
+// ClientOf rebuilds the client config of a peer whose private key was kept.
+func ClientOf(network, wgd *uci.Package, iface string, s *uci.Section, endpoint string) (*Client, string, error) {
+	priv, err := config.ParseSecret(value(s, "private_key"))
+	if value(s, "private_key") == "" {
+		return nil, "", ErrNoKey
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("peer %s: option private_key: %w", s.Ref(), err)
+	}
+	cfg, _ := config.FromUCI(network, wgd)
+	ci := cfg.Interface(iface)
+	if ci == nil {
+		return nil, "", fmt.Errorf("interface %s is disabled or has errors", iface)
+	}
+	c := &Client{PrivateKey: priv, MTU: ci.MTU, ServerKey: ci.PublicKey(), Keepalive: DefaultKeepalive}
+	if v := value(s, "preshared_key"); v != "" {
+		if c.PresharedKey, err = config.ParseSecret(v); err != nil {
+			return nil, "", fmt.Errorf("peer %s: option preshared_key: %w", s.Ref(), err)
+		}
+	}
+	if c.Addresses, err = prefixes(s, "allowed_ips"); err != nil {
+		return nil, "", err
+	}
+	if c.AllowedIPs, err = prefixes(s, optClientAllowedIPs); err != nil {
+		return nil, "", err
+	}
+	if c.AllowedIPs == nil {
+		c.AllowedIPs = split(ci.Addresses, lanNetworks(network).prefixes)
+	}
+	if o := s.Get(optClientDNS); o != nil {
+		c.DNS = o.Values
+	}
+	if v := value(s, optClientKeepalive); v != "" {
+		if c.Keepalive, err = strconv.Atoi(v); err != nil || c.Keepalive < 0 || c.Keepalive > 65535 {
+			return nil, "", fmt.Errorf("peer %s: option %s %q is not a number of seconds", s.Ref(), optClientKeepalive, v)
+		}
+	}
+	var warning string
+	if c.Endpoint, warning, err = Endpoint(endpoint, publicEndpoint(wgd), ci.ListenPort); err != nil {
+		return nil, "", err
+	}
+	return c, warning, nil
+}
+
+func prefixes(s *uci.Section, name string) ([]netip.Prefix, error) {
+	o := s.Get(name)
+	if o == nil {
+		return nil, nil
+	}
+	var out []netip.Prefix
+	for _, v := range o.Values {
+		for _, f := range strings.Fields(v) {
+			p, err := parsePrefix(f)
+			if err != nil {
+				return nil, fmt.Errorf("peer %s: option %s: %q is not an address or prefix", s.Ref(), name, f)
+			}
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// publicEndpoint is option public_endpoint of wgd's main section, as
+// written (Endpoint checks it).
+func publicEndpoint(wgd *uci.Package) string {
+	if wgd == nil {
+		return ""
+	}
+	for _, s := range wgd.SectionsOfType("wgd") {
+		if s.Name == "main" {
+			return value(s, "public_endpoint")
+		}
+	}
+	return ""
+}
+
+// split is what a split tunnel carries: the tunnel's subnets and the LAN.
+func split(ifaceAddrs, lan []netip.Prefix) []netip.Prefix {
+	var out []netip.Prefix
+	for _, p := range append(slices.Clone(ifaceAddrs), lan...) {
+		if p = p.Masked(); !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+type lan struct {
+	prefixes []netip.Prefix
+	router   netip.Addr // the router's first LAN address
+}
+
+// lanNetworks reads the networks of the LAN interface as OpenWrt writes
+// them: ipaddr with netmask or a prefix length, ip6addr, and the ULA
+// prefix its delegated IPv6 addresses come from.
+func lanNetworks(network *uci.Package) lan {
+	var l lan
+	var s *uci.Section
+	for _, i := range network.SectionsOfType("interface") {
+		if i.Name == LANInterface {
+			s = i
+		}
+	}
+	if s == nil {
+		return l
+	}
+	bits := -1
+	if m, err := netip.ParseAddr(value(s, "netmask")); err == nil && m.Is4() {
+		b := m.As4()
+		ones := 0
+		for _, c := range b {
+			for i := 7; i >= 0 && c&(1<<i) != 0; i-- {
+				ones++
+			}
+		}
+		bits = ones
+	}
+	add := func(field string, defaultBits int) {
+		p, err := netip.ParsePrefix(field)
+		if !strings.Contains(field, "/") {
+			a, aerr := netip.ParseAddr(field)
+			if defaultBits < 0 {
+				defaultBits = a.BitLen()
+			}
+			p, err = netip.PrefixFrom(a, defaultBits), aerr
+		}
+		if err != nil || !p.IsValid() {
+			return
+		}
+		if !l.router.IsValid() && p.Addr().Is4() {
+			l.router = p.Addr()
+		}
+		l.prefixes = append(l.prefixes, p.Masked())
+	}
+	for _, name := range []string{"ipaddr", "ip6addr"} {
+		if o := s.Get(name); o != nil {
+			for _, v := range o.Values {
+				for _, f := range strings.Fields(v) {
+					if name == "ipaddr" {
+						add(f, bits)
+					} else {
+						add(f, -1)
+					}
+				}
+			}
+		}
+	}
+	if value(s, "ip6assign") != "" {
+		for _, g := range network.SectionsOfType("globals") {
+			if p, err := netip.ParsePrefix(value(g, "ula_prefix")); err == nil {
+				l.prefixes = append(l.prefixes, p.Masked())
+			}
+		}
+	}
+	return l
+}
+
+func parsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		return p.Masked(), err
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+func strs(ps []netip.Prefix) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.String()
+	}
+	return out
+}
+
+// Remove deletes the peer called name.
+func Remove(network *uci.Doc, iface, name string) (string, error) {
+	s, iface, err := Find(network.Package(), iface, name)
+	if err != nil {
+		return "", err
+	}
+	return iface, network.DeleteSection(s)
+}
+
+// SetDisabled disables or enables the peer called name; changed is false
+// when it already was so.
+func SetDisabled(network *uci.Doc, iface, name string, disabled bool) (ifaceName string, changed bool, err error) {
+	s, iface, err := Find(network.Package(), iface, name)
+	if err != nil {
+		return "", false, err
+	}
+	if isTrue(value(s, "disabled")) == disabled {
+		return iface, false, nil
+	}
+	if disabled {
+		return iface, true, network.SetOption(s, "disabled", "1")
+	}
+	return iface, true, network.DeleteOption(s, "disabled")
+}
