@@ -8,13 +8,15 @@ import (
 	"wgd/internal/lab"
 )
 
-// Peak RSS bounds of the lean data plane: wgd's whole process (VmHWM),
-// about 8 MiB of which are the binary's own mapped pages. Measured here:
-// about 20 MiB saturated, 17 MiB under flood; upstream's buffers take about
-// 285 MB saturated and 100 MB under flood, so a lost patch fails by far.
+// Peak RSS bounds of the lean data plane: wgd's whole process (VmHWM), of
+// which about 9 MiB are the binary's own mapped pages (they grow with
+// wgd's features; the goals, measured by the benchmark, are 16 MiB
+// saturated and 20 MiB under flood). Measured here: about 16 MiB
+// saturated and under flood; upstream's buffers take about 285 MB
+// saturated and 100 MB under flood, so a lost patch fails by far.
 const (
-	saturatedBound = 24 << 20
-	floodBound     = 24 << 20
+	saturatedBound = 18 << 20
+	floodBound     = 20 << 20
 )
 
 // TestLeanMemorySaturated saturates a tunnel between two lean wgd ends with

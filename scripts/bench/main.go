@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
@@ -29,6 +30,7 @@ import (
 type Result struct {
 	Name             string  `json:"name"`
 	Env              string  `json:"env,omitempty"`
+	Runs             int     `json:"throughput_runs"`
 	Mbps1            float64 `json:"mbps_1_stream"`
 	Mbps4            float64 `json:"mbps_4_streams"`
 	IdleRSS          int64   `json:"idle_rss"`
@@ -49,6 +51,7 @@ var (
 	floodSecs = flag.Int("flood", 12, "seconds of each flood")
 	floodMax  = flag.Int("flood-max", 10_000_000, "most datagrams in one flood")
 	peers     = flag.Int("peers", 1000, "idle peers for the per-peer memory figure")
+	rounds    = flag.Int("rounds", 3, "rounds of the throughput runs, every implementation in turn")
 )
 
 func main() {
@@ -75,26 +78,45 @@ func main() {
 		{Name: "wgd throughput", Bin: *through, WGD: true},
 		up,
 	}
+	// Upstream held to lean's peak memory (from lean's first run): what
+	// GOMEMLIMIT alone buys.
+	limited := up
+	limited.Name = "upstream, GOMEMLIMIT"
+	impls = append(impls, limited)
+
+	// Throughput in rounds, every implementation in turn: load from
+	// elsewhere on the machine then falls on all of them alike, and the
+	// median of the rounds is what the table shows.
+	runs := make([][]*Result, len(impls))
+	for round := 0; round < max(1, *rounds); round++ {
+		for i, impl := range impls {
+			if i == 3 {
+				limit := max(runs[0][0].PeakA, runs[0][0].PeakB)
+				impl.Env = []string{fmt.Sprintf("GOMEMLIMIT=%dMiB", (limit+(1<<20)-1)>>20)}
+			}
+			r, err := measureThroughput(ctx, impl)
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "bench: %s: %v\n", impl.Name, err)
+				os.Exit(1)
+			}
+			runs[i] = append(runs[i], r)
+		}
+	}
 	var results []*Result
-	for _, impl := range impls {
-		r, err := measure(ctx, impl, up)
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "bench: %s: %v\n", impl.Name, err)
-			os.Exit(1)
+	for i, impl := range impls {
+		r := summarize(runs[i])
+		if i < 3 {
+			if err := measureFloods(ctx, impl, up, r); err != nil {
+				fmt.Fprintf(os.Stderr, "bench: %s: %v\n", impl.Name, err)
+				os.Exit(1)
+			}
+			if err := measurePeers(ctx, impl, r); err != nil {
+				fmt.Fprintf(os.Stderr, "bench: %s: %v\n", impl.Name, err)
+				os.Exit(1)
+			}
 		}
 		results = append(results, r)
 	}
-	// Upstream held to lean's peak memory: what GOMEMLIMIT alone buys.
-	limit := max(results[0].PeakA, results[0].PeakB)
-	limited := up
-	limited.Name = "upstream, GOMEMLIMIT"
-	limited.Env = []string{fmt.Sprintf("GOMEMLIMIT=%dMiB", (limit+(1<<20)-1)>>20)}
-	r, err := measureThroughput(ctx, limited)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "bench: %s: %v\n", limited.Name, err)
-		os.Exit(1)
-	}
-	results = append(results, r)
 
 	md := table(results, *command)
 	fmt.Print(md)
@@ -140,18 +162,29 @@ func withLab(f func(*lab.Lab) error) error {
 	return nil
 }
 
-func measure(ctx context.Context, impl, reference dataplane.Impl) (*Result, error) {
-	r, err := measureThroughput(ctx, impl)
-	if err != nil {
-		return nil, err
+// summarize is one implementation's throughput runs in one Result: the
+// median throughput and idle RSS of the runs, the highest peaks.
+func summarize(runs []*Result) *Result {
+	median := func(f func(*Result) float64) float64 {
+		v := make([]float64, len(runs))
+		for i, r := range runs {
+			v[i] = f(r)
+		}
+		sort.Float64s(v)
+		if n := len(v); n%2 == 0 {
+			return (v[n/2-1] + v[n/2]) / 2
+		}
+		return v[len(v)/2]
 	}
-	if err := measureFloods(ctx, impl, reference, r); err != nil {
-		return nil, err
+	r := *runs[0]
+	r.Runs = len(runs)
+	r.Mbps1 = median(func(r *Result) float64 { return r.Mbps1 })
+	r.Mbps4 = median(func(r *Result) float64 { return r.Mbps4 })
+	r.IdleRSS = int64(median(func(r *Result) float64 { return float64(r.IdleRSS) }))
+	for _, run := range runs {
+		r.PeakA, r.PeakB = max(r.PeakA, run.PeakA), max(r.PeakB, run.PeakB)
 	}
-	if err := measurePeers(ctx, impl, r); err != nil {
-		return nil, err
-	}
-	return r, nil
+	return &r
 }
 
 // measureThroughput: both ends run impl; B sends to A.
@@ -321,10 +354,11 @@ func table(rs []*Result, command string) string {
 	row("peak RSS, junk transport flood", func(r *Result) string { return mb(r.PeakDataFlood) }, func(r *Result) float64 { return float64(r.PeakDataFlood) }, false)
 	row("RSS per idle peer (1000 peers)", func(r *Result) string { return kb(r.RSSPerIdlePeer) }, func(r *Result) float64 { return float64(r.RSSPerIdlePeer) }, false)
 	fmt.Fprintf(&b, "\nFloods: %d s each from a third namespace, at most %d datagrams (sent: handshake %d / %d / %d, transport %d / %d / %d for lean / throughput / upstream). "+
-		"iperf3: %d s per run, B to A through the tunnel, MTU %d. Peak RSS is VmHWM of the whole process, the binary's mapped pages included. "+
+		"iperf3: %d s per run, B to A through the tunnel, MTU %d; %d rounds of throughput runs, every implementation in turn: throughput and idle RSS are the medians, peak RSS while saturating the highest. "+
+		"Peak RSS is VmHWM of the whole process, the binary's mapped pages included. "+
 		"The legitimate peer is upstream wireguard-go, starting a fresh handshake again and again during the handshake flood.\n",
 		*floodSecs, *floodMax, rs[0].HSFloodSent, rs[1].HSFloodSent, up.HSFloodSent, rs[0].DataFloodSent, rs[1].DataFloodSent, up.DataFloodSent,
-		*secs, dataplane.TunnelMTU)
+		*secs, dataplane.TunnelMTU, rs[0].Runs)
 	fmt.Fprintf(&b, "\nCommand: `%s` (%s, %s).\n", command, time.Now().UTC().Format("2006-01-02"), machine())
 	return b.String()
 }
