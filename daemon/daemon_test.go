@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.zx2c4.com/wireguard/device"
+
 	"wgd/config"
 	"wgd/internal/netnstest"
 )
@@ -143,6 +145,10 @@ func TestReloadAppliesOnlyTheDifference(t *testing.T) {
 	}
 	if td.ifaces["wgda"].Index() != index {
 		t.Errorf("the interface was recreated")
+	}
+	// The patched engine reports its buffer pool; plain upstream does not.
+	if _, patched := any(&device.Device{}).(interface{ BufferPoolStats() (int, int) }); patched && (s.Pool == nil || s.Pool.Capacity == 0) {
+		t.Errorf("no buffer pool in the status of a patched engine: %+v", s.Pool)
 	}
 
 	// Nothing changed: nothing updated.

@@ -17,6 +17,7 @@ type Status struct {
 	Hotplug    *HotplugStatus    `json:"hotplug,omitempty"` // WAN events and refreshes
 	Firewall   firewall.Status   `json:"firewall"`
 	Counters   Counters          `json:"counters"`
+	Pool       *PoolStatus       `json:"buffer_pool,omitempty"` // nil: the engine reports none
 }
 
 // Counters count what happened since the daemon started.
@@ -27,6 +28,12 @@ type Counters struct {
 	LastReload      string `json:"last_reload"`     // "ok", "partial", "failed"; "" before the first
 	ResolutionsOK   uint64 `json:"resolutions_ok"`
 	ResolutionsFail uint64 `json:"resolutions_failed"`
+}
+
+// PoolStatus is the packet buffers of all interfaces: bound and in use.
+type PoolStatus struct {
+	Capacity int `json:"capacity"`
+	InUse    int `json:"in_use"`
 }
 
 // InterfaceStatus describes one configured interface.
@@ -69,6 +76,13 @@ func (d *Daemon) status() *Status {
 				is.Error = err.Error()
 			} else {
 				is.ListenPort = st.ListenPort
+				if st.PoolCapacity > 0 {
+					if s.Pool == nil {
+						s.Pool = &PoolStatus{}
+					}
+					s.Pool.Capacity += st.PoolCapacity
+					s.Pool.InUse += st.PoolInUse
+				}
 				engine = map[config.Key]PeerStatus{}
 				for _, p := range st.Peers {
 					ps := PeerStatus{RxBytes: p.RxBytes, TxBytes: p.TxBytes}

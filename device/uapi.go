@@ -92,6 +92,15 @@ type State struct {
 	ListenPort uint16
 	FwMark     uint32
 	Peers      []PeerState
+	// The packet buffer pool: its bound (0: unbounded or not reported by
+	// this build's engine) and the buffers in use.
+	PoolCapacity, PoolInUse int
+}
+
+// poolStats is what the patched engine adds (patches/0011); plain
+// upstream builds have no such method and report no pool.
+type poolStats interface {
+	BufferPoolStats() (capacity, inUse int)
 }
 
 // State reads the running state from the engine.
@@ -100,7 +109,11 @@ func (i *Interface) State() (State, error) {
 	if err != nil {
 		return State{}, fmt.Errorf("read state of %s: %w", i.name, err)
 	}
-	return parseState(text)
+	s, err := parseState(text)
+	if ps, ok := any(i.dev).(poolStats); ok {
+		s.PoolCapacity, s.PoolInUse = ps.BufferPoolStats()
+	}
+	return s, err
 }
 
 // parseState reads the engine's "get" answer. Secret lines (private_key,

@@ -128,6 +128,9 @@ func FromStatus(st *daemon.Status) *Snapshot {
 	if f := st.Firewall; f.Backend != "" {
 		s.Daemon.Firewall = &Firewall{Backend: f.Backend, Active: f.Backend != "none" && f.Error == "" && len(f.Holes) > 0}
 	}
+	if p := st.Pool; p != nil {
+		s.Daemon.Pool = &Pool{Capacity: p.Capacity, InUse: p.InUse}
+	}
 	if h := st.Hotplug; h != nil {
 		s.Daemon.Hotplug = &Hotplug{Events: uint64(h.Events), Dropped: uint64(h.Dropped), Refreshes: uint64(h.Refreshes)}
 	}

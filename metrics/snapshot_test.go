@@ -27,6 +27,7 @@ func TestFromStatus(t *testing.T) {
 		Hotplug:  &daemon.HotplugStatus{Events: 4, Dropped: 1, Refreshes: 2},
 		Counters: daemon.Counters{ReloadsOK: 3, ReloadsPartial: 1, LastReload: "partial", ResolutionsOK: 5, ResolutionsFail: 2},
 		Firewall: firewall.Status{Backend: "nftables", Holes: []firewall.Hole{{Interface: "wg0", Port: 51820}}},
+		Pool:     &daemon.PoolStatus{Capacity: 512, InUse: 37},
 	}
 	want := &Snapshot{
 		Interfaces: []Interface{{Name: "wg0", Up: true, ListenPort: 51820, Peers: []Peer{
@@ -37,7 +38,8 @@ func TestFromStatus(t *testing.T) {
 		Daemon: Daemon{LastReload: time.Unix(1767320000, 0), Problems: 1, Hotplug: &Hotplug{Events: 4, Dropped: 1, Refreshes: 2},
 			Reloads:     &Reloads{OK: 3, Partial: 1, Last: ReloadPartial},
 			Resolutions: &Resolutions{OK: 5, Failed: 2},
-			Firewall:    &Firewall{Backend: "nftables", Active: true}},
+			Firewall:    &Firewall{Backend: "nftables", Active: true},
+			Pool:        &Pool{Capacity: 512, InUse: 37}},
 	}
 	if got := FromStatus(st); !reflect.DeepEqual(got, want) {
 		t.Errorf("FromStatus:\n got %+v\nwant %+v", got, want)
