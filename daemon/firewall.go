@@ -33,7 +33,8 @@ func (d *Daemon) setFirewall(kind string) {
 }
 
 // syncFirewall opens exactly the listen ports of the running interfaces
-// that did not opt out.
+// that did not opt out. An interface without a configured port is a
+// client: nobody can reach a port chosen at random, so none is opened.
 func (d *Daemon) syncFirewall() {
 	if d.fw == nil {
 		return
@@ -41,7 +42,7 @@ func (d *Daemon) syncFirewall() {
 	holes := []firewall.Hole{}
 	for _, c := range d.cfg.Interfaces {
 		iface := d.ifaces[c.Name]
-		if iface == nil || !c.OpenFirewall {
+		if iface == nil || !c.OpenFirewall || c.ListenPort == 0 {
 			continue
 		}
 		st, err := iface.State()

@@ -127,7 +127,7 @@ func (d *Daemon) ifupResult(name string, res *ReloadResult) (*IfupResult, bool, 
 			pending = true
 		}
 	}
-	if c.OpenFirewall {
+	if c.OpenFirewall && c.ListenPort != 0 {
 		out.Firewall, _ = firewall.Fw4Rules([]firewall.Hole{{Interface: name, Port: out.ListenPort}})
 	}
 	for _, p := range res.Problems {

@@ -46,6 +46,16 @@ func TestNetifdMode(t *testing.T) {
 	if out, _ := exec.Command("ip", "-o", "addr", "show", "dev", "wgna").Output(); strings.Contains(string(out), "10.66.0.1") {
 		t.Errorf("wgd set an address under netifd: %s", out)
 	}
+	var client IfupResult
+	if err := Call(ctx, td.socket, "ifup", map[string]string{"interface": "wgnb"}, &client); err != nil {
+		t.Fatal(err)
+	}
+	if len(client.Firewall) != 0 || client.ListenPort == 0 {
+		t.Errorf("an interface without listen_port opens nothing (its port is random): %+v", client)
+	}
+	if err := Call(ctx, td.socket, "ifdown", map[string]string{"interface": "wgnb"}, nil); err != nil {
+		t.Fatal(err)
+	}
 	if r := td.reload(t); len(r.Up) != 0 {
 		t.Errorf("reload brought up %v", r.Up)
 	}
