@@ -113,10 +113,7 @@ func testFirewall(t *testing.T, fw routerFirewall) {
 	}
 	ctx := testContext(t)
 	g := newGateway(t, ctx)
-	laptop, err := g.AddLaptop(ctx, "laptop", lab.ClientWireGuardGo)
-	if err != nil {
-		t.Fatal(err)
-	}
+	laptop := addLaptop(t, ctx, g, "laptop", lab.ClientWireGuardGo)
 	wan := routerWANDev(t, ctx, g)
 	sh := func(h *lab.Host, script string) string {
 		t.Helper()
@@ -227,7 +224,7 @@ func testFirewall(t *testing.T, fw routerFirewall) {
 		t.Fatal(err)
 	}
 	waitCtx, cancel := context.WithTimeout(ctx, 20*time.Second)
-	err = g.RouterProc.Wait(waitCtx)
+	err := g.RouterProc.Wait(waitCtx)
 	cancel()
 	if err != nil {
 		t.Errorf("wgd after SIGTERM: %v (want a clean exit)", err)

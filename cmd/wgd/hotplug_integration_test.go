@@ -187,10 +187,7 @@ func TestHotplugServerRenumbering(t *testing.T) {
 	t.Parallel()
 	ctx := testContext(t)
 	g := newGateway(t, ctx)
-	laptop, err := g.AddLaptop(ctx, "laptop", lab.ClientWGD)
-	if err != nil {
-		t.Fatal(err)
-	}
+	laptop := addLaptop(t, ctx, g, "laptop", lab.ClientWGD)
 	dns, err := lab.StartDNS(ctx, g.Inet, lab.InetWANIP)
 	if err != nil {
 		t.Fatal(err)
@@ -262,10 +259,7 @@ func TestHotplugRouterReactsToRenumbering(t *testing.T) {
 	t.Parallel()
 	ctx := testContext(t)
 	g := newGateway(t, ctx)
-	laptop, err := g.AddLaptop(ctx, "laptop", lab.ClientWGD)
-	if err != nil {
-		t.Fatal(err)
-	}
+	laptop := addLaptop(t, ctx, g, "laptop", lab.ClientWGD)
 	if err := g.StartRouter(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -366,14 +360,8 @@ func TestHotplugDBus(t *testing.T) {
 	t.Parallel()
 	ctx := testContext(t)
 	g := newGateway(t, ctx)
-	withBus, err := g.AddLaptop(ctx, "laptop1", lab.ClientWGD)
-	if err != nil {
-		t.Fatal(err)
-	}
-	noBus, err := g.AddLaptop(ctx, "laptop2", lab.ClientWGD)
-	if err != nil {
-		t.Fatal(err)
-	}
+	withBus := addLaptop(t, ctx, g, "laptop1", lab.ClientWGD)
+	noBus := addLaptop(t, ctx, g, "laptop2", lab.ClientWGD)
 	addr, err := g.Lab.StartBus(ctx, withBus.Host)
 	if err != nil {
 		t.Fatal(err)

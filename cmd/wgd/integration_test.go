@@ -120,15 +120,22 @@ func status(t *testing.T, ctx context.Context, g *lab.Gateway, h *lab.Host, sock
 	return is
 }
 
+// addLaptop adds a laptop host of kind to the gateway, or fails the test.
+func addLaptop(t *testing.T, ctx context.Context, g *lab.Gateway, name string, kind lab.ClientKind) *lab.Laptop {
+	t.Helper()
+	lt, err := g.AddLaptop(ctx, name, kind)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lt
+}
+
 // runningGateway is the home gateway with wgd on the router and on one
 // laptop, both running.
 func runningGateway(t *testing.T, ctx context.Context) (*lab.Gateway, *lab.Laptop) {
 	t.Helper()
 	g := newGateway(t, ctx)
-	laptop, err := g.AddLaptop(ctx, "laptop", lab.ClientWGD)
-	if err != nil {
-		t.Fatal(err)
-	}
+	laptop := addLaptop(t, ctx, g, "laptop", lab.ClientWGD)
 	if err := g.StartRouter(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -214,10 +221,7 @@ func TestInteropWireGuardGo(t *testing.T) {
 	t.Parallel()
 	ctx := testContext(t)
 	g := newGateway(t, ctx)
-	laptop, err := g.AddLaptop(ctx, "laptop", lab.ClientWireGuardGo)
-	if err != nil {
-		t.Fatal(err)
-	}
+	laptop := addLaptop(t, ctx, g, "laptop", lab.ClientWireGuardGo)
 	if err := g.StartRouter(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -266,14 +270,8 @@ func TestLiveReload(t *testing.T) {
 	t.Parallel()
 	ctx := testContext(t)
 	g := newGateway(t, ctx)
-	laptop1, err := g.AddLaptop(ctx, "laptop1", lab.ClientWGD)
-	if err != nil {
-		t.Fatal(err)
-	}
-	phone, err := g.AddLaptop(ctx, "phone", lab.ClientWireGuardGo)
-	if err != nil {
-		t.Fatal(err)
-	}
+	laptop1 := addLaptop(t, ctx, g, "laptop1", lab.ClientWGD)
+	phone := addLaptop(t, ctx, g, "phone", lab.ClientWireGuardGo)
 	if err := g.StartRouter(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -312,10 +310,7 @@ func TestLiveReload(t *testing.T) {
 	waitReplies(20)
 
 	// Add laptop2: the router learns it first, so its first handshake counts.
-	laptop2, err := g.AddLaptop(ctx, "laptop2", lab.ClientWGD)
-	if err != nil {
-		t.Fatal(err)
-	}
+	laptop2 := addLaptop(t, ctx, g, "laptop2", lab.ClientWGD)
 	if err := g.WriteRouterConfig(); err != nil {
 		t.Fatal(err)
 	}

@@ -98,10 +98,7 @@ func TestMetricsGateway(t *testing.T) {
 	t.Parallel()
 	ctx := testContext(t)
 	g := newGateway(t, ctx)
-	laptop, err := g.AddLaptop(ctx, "laptop", lab.ClientWGD)
-	if err != nil {
-		t.Fatal(err)
-	}
+	laptop := addLaptop(t, ctx, g, "laptop", lab.ClientWGD)
 	// A peer that never connects, with the secrets UCI may hold for it.
 	spare, err := config.GeneratePrivateKey()
 	if err != nil {

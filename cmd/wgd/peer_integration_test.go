@@ -121,15 +121,9 @@ func TestPeerOnboarding(t *testing.T) {
 	t.Parallel()
 	ctx := testContext(t)
 	g := newGateway(t, ctx)
-	laptop, err := g.AddLaptop(ctx, "laptop", lab.ClientWGD)
-	if err != nil {
-		t.Fatal(err)
-	}
+	laptop := addLaptop(t, ctx, g, "laptop", lab.ClientWGD)
 	// The phone's host and link; its peer section comes from `wgd peer add`.
-	phone, err := g.AddLaptop(ctx, "phone", lab.ClientWireGuardGo)
-	if err != nil {
-		t.Fatal(err)
-	}
+	phone := addLaptop(t, ctx, g, "phone", lab.ClientWireGuardGo)
 	if err := g.RemovePeer("phone"); err != nil {
 		t.Fatal(err)
 	}
