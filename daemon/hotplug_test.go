@@ -113,8 +113,8 @@ func TestHotplugMovesEndpoints(t *testing.T) {
 	dns.set("vpn.example", "192.0.2.8")
 	before := time.Now()
 	td.hotplug(t, wanUpdate)
-	s := td.waitStatus(t, "the endpoint to move", func(s *Status) bool { return engineEndpoint(s, "wghp", p) == "192.0.2.8:51820" })
-	s = td.waitStatus(t, "the refresh to finish", func(s *Status) bool {
+	td.waitStatus(t, "the endpoint to move", func(s *Status) bool { return engineEndpoint(s, "wghp", p) == "192.0.2.8:51820" })
+	s := td.waitStatus(t, "the refresh to finish", func(s *Status) bool {
 		return s.Hotplug.LastRefresh != nil && !s.Hotplug.LastRefresh.Finished.IsZero()
 	})
 	h := s.Hotplug
@@ -156,9 +156,9 @@ func TestHotplugRecordsWithoutReacting(t *testing.T) {
 	td.hotplug(t, hotplug.Event{Action: hotplug.Up, Interface: "lan", Device: "br-lan"})
 	td.hotplug(t, hotplug.Event{Action: hotplug.Up, Interface: "wghq", Device: "wghq"}) // our own tunnel
 	td.hotplug(t, hotplug.Event{Action: hotplug.Other, Interface: "wan", Detail: "ifupdate: data"})
-	s := td.waitStatus(t, "four events", func(s *Status) bool { return s.Hotplug.Events == 4 })
+	td.waitStatus(t, "four events", func(s *Status) bool { return s.Hotplug.Events == 4 })
 	time.Sleep(hotplugQuiet + 500*time.Millisecond)
-	s = td.status(t)
+	s := td.status(t)
 	if s.Hotplug.Refreshes != 0 {
 		t.Errorf("%d refreshes for events that need none", s.Hotplug.Refreshes)
 	}
@@ -202,9 +202,9 @@ func TestHotplugStorm(t *testing.T) {
 		time.Sleep(time.Until(start.Add(time.Duration(i+1) * 5 * time.Millisecond)))
 	}
 	t.Logf("200 events sent in %v", time.Since(start).Round(time.Millisecond))
-	s := td.waitStatus(t, "all events", func(s *Status) bool { return s.Hotplug.Events+int(s.Hotplug.Dropped) == 200 })
+	td.waitStatus(t, "all events", func(s *Status) bool { return s.Hotplug.Events+int(s.Hotplug.Dropped) == 200 })
 	time.Sleep(hotplugMax + time.Second)
-	s = td.status(t)
+	s := td.status(t)
 	dns.mu.Lock()
 	lookups := dns.lookups - lookupsBefore
 	dns.mu.Unlock()
@@ -233,8 +233,8 @@ func TestWatchdogMovesStaleEndpoints(t *testing.T) {
 		"config wgd 'main'\n\toption watchdog_age '1'\n", dns)
 	td.waitStatus(t, "the first resolution", func(s *Status) bool { return engineEndpoint(s, "wghw", p) == "192.0.2.7:51820" })
 	dns.set("vpn.example", "192.0.2.10")
-	s := td.waitStatus(t, "the watchdog", func(s *Status) bool { return engineEndpoint(s, "wghw", p) == "192.0.2.10:51820" })
-	s = td.waitStatus(t, "the record", func(s *Status) bool { return len(s.Hotplug.EndpointChanges) == 1 })
+	td.waitStatus(t, "the watchdog", func(s *Status) bool { return engineEndpoint(s, "wghw", p) == "192.0.2.10:51820" })
+	s := td.waitStatus(t, "the record", func(s *Status) bool { return len(s.Hotplug.EndpointChanges) == 1 })
 	ch := s.Hotplug.EndpointChanges[0]
 	if ch.By != "watchdog" || ch.From != "192.0.2.7:51820" || ch.To != "192.0.2.10:51820" {
 		t.Errorf("change %+v", ch)

@@ -88,12 +88,11 @@ func (w *wan) routerSh(t *testing.T, ctx context.Context, script string) string 
 
 // tunnel is WireGuard between the router and the remote host.
 type tunnel struct {
-	w              *wan
-	rIf, mIf       string // interface names in router and remote
-	rPub, mPub     string
-	rKey, mKey     string // private key files
-	remotePort     int
-	routerEndpoint string
+	w          *wan
+	rIf, mIf   string // interface names in router and remote
+	rPub, mPub string
+	rKey, mKey string // private key files
+	remotePort int
 }
 
 // startTunnel runs wireguard-go in both namespaces, the router listening on

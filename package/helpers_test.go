@@ -24,7 +24,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -511,7 +510,3 @@ func (r *Root) InstallWGD() *IPK {
 	return r.Install(getTools(r.t).wgdIPK)
 }
 
-var wsRun = regexp.MustCompile(`\s+`)
-
-// oneLine squeezes white space, for messages.
-func oneLine(s string) string { return strings.TrimSpace(wsRun.ReplaceAllString(s, " ")) }
