@@ -509,4 +509,3 @@ func copyBytes(dst string, data []byte, mode fs.FileMode) error {
 func (r *Root) InstallWGD() *IPK {
 	return r.Install(getTools(r.t).wgdIPK)
 }
-
