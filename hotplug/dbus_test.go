@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/godbus/dbus/v5"
+
+	"wgd/internal/lab"
 )
 
 // privateBus starts a real dbus-daemon on a socket in a temporary
@@ -25,7 +27,7 @@ func privateBus(t *testing.T) string {
 	dir := t.TempDir()
 	addr := "unix:path=" + filepath.Join(dir, "bus")
 	conf := filepath.Join(dir, "bus.conf")
-	if err := os.WriteFile(conf, []byte(BusConfig(addr)), 0o600); err != nil {
+	if err := os.WriteFile(conf, []byte(lab.BusConfig(addr)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command("dbus-daemon", "--config-file="+conf, "--nofork", "--nopidfile")
@@ -47,32 +49,6 @@ func privateBus(t *testing.T) string {
 			t.Fatalf("dbus-daemon did not come up: %s", out.String())
 		}
 	}
-}
-
-// BusConfig is a dbus-daemon configuration for a private bus at addr
-// where anyone may own any name, as a test needs to stand in for
-// NetworkManager and systemd-networkd.
-func BusConfig(addr string) string {
-	return `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <listen>` + addr + `</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <allow own="*"/>
-    <allow send_type="method_call"/>
-    <allow send_type="signal"/>
-    <allow send_type="method_return"/>
-    <allow send_type="error"/>
-    <allow receive_type="method_call"/>
-    <allow receive_type="method_return"/>
-    <allow receive_type="error"/>
-    <allow receive_type="signal"/>
-    <allow send_destination="*"/>
-  </policy>
-</busconfig>
-`
 }
 
 func connectAs(t *testing.T, addr, name string) *dbus.Conn {

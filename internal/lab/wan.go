@@ -305,7 +305,7 @@ func Hotplug(ctx context.Context, h *Host, script, wgd, socket string, env ...st
 func (l *Lab) StartBus(ctx context.Context, h *Host) (string, error) {
 	addr := "unix:path=" + filepath.Join(l.Dir, "bus")
 	conf := filepath.Join(l.Dir, "bus.conf")
-	if err := writeAtomic(conf, busConfig(addr)); err != nil {
+	if err := writeAtomic(conf, BusConfig(addr)); err != nil {
 		return "", err
 	}
 	p, err := h.Start("dbus-daemon", "--config-file="+conf, "--nofork", "--nopidfile")
@@ -322,7 +322,10 @@ func (l *Lab) StartBus(ctx context.Context, h *Host) (string, error) {
 	return addr, err
 }
 
-func busConfig(addr string) string {
+// BusConfig is a dbus-daemon configuration for a private bus at addr
+// where anyone may own any name, as a test needs to stand in for
+// NetworkManager and systemd-networkd.
+func BusConfig(addr string) string {
 	return `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
 <busconfig>
