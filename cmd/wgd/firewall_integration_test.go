@@ -46,35 +46,10 @@ type routerFirewall struct {
 var nftFirewall = routerFirewall{
 	kind:  "nftables",
 	tools: []string{"nft"},
-	// What firewall4 renders, in short: input policy drop, the WAN device
-	// jumping to a zone chain that ends in a reject. No counters, so the
-	// listing compares equal before and after.
-	install: func(wan string) string {
-		return fmt.Sprintf(`nft -f - <<'EOF'
-table inet fw4 {
-	chain input {
-		type filter hook input priority filter; policy drop;
-		iifname "lo" accept comment "!fw4: Accept traffic from loopback"
-		ct state established,related accept comment "!fw4: Allow inbound established and related flows"
-		iifname "%[1]s" jump input_wan comment "!fw4: Handle wan IPv4/IPv6 input traffic"
-		jump handle_reject
-	}
-	chain handle_reject {
-		meta l4proto tcp reject with tcp reset
-		reject
-	}
-	chain input_wan {
-		meta nfproto ipv4 udp dport 68 accept comment "!fw4: Allow-DHCP-Renew"
-		jump reject_from_wan
-	}
-	chain reject_from_wan {
-		iifname "%[1]s" jump handle_reject comment "!fw4: reject wan IPv4/IPv6 traffic"
-	}
-}
-EOF`, wan)
-	},
+	// What firewall4 renders, plus two more tables that drop input.
+	install: func(wan string) string { return "nft -f - <<'EOF'\n" + lab.Fw4Ruleset(wan) + "EOF\n" },
 	list:    "nft list ruleset 2>/dev/null",
-	perPort: 1, // one input chain
+	perPort: 3, // inet fw4, ip guard, ip6 guard6
 }
 
 var iptablesFirewall = routerFirewall{
