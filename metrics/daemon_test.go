@@ -18,6 +18,7 @@ import (
 	"wgd/config"
 	"wgd/daemon"
 	"wgd/internal/netnstest"
+	"wgd/metrics/metricstest"
 )
 
 // A real daemon in the test's private namespace: two interfaces that are
@@ -153,29 +154,6 @@ func get(url string) (string, error) {
 	return string(body), nil
 }
 
-// sample returns the value of the series of name whose labels include all
-// of want ("k=\"v\"" pieces), or "" when there is none.
-func sample(out, name string, want ...string) string {
-	for _, line := range strings.Split(out, "\n") {
-		rest, ok := strings.CutPrefix(line, name+"{")
-		if !ok {
-			continue
-		}
-		labels, value, ok := strings.Cut(rest, "} ")
-		if !ok {
-			continue
-		}
-		all := true
-		for _, w := range want {
-			all = all && strings.Contains(","+labels+",", ","+w+",")
-		}
-		if all {
-			return value
-		}
-	}
-	return ""
-}
-
 // TestDaemonScrape: after the two interfaces handshake, a scrape shows it,
 // agrees with the daemon's status, and the never-connected peer exports 0
 // and no delay.
@@ -188,7 +166,7 @@ func TestDaemonScrape(t *testing.T) {
 		if out, err = get(td.url); err != nil {
 			t.Fatal(err)
 		}
-		if v := sample(out, "wireguard_received_bytes_total", `interface="wgma"`, `friendly_name="side b"`); v != "" && v != "0" {
+		if v := metricstest.Sample(out, "wireguard_received_bytes_total", `interface="wgma"`, `friendly_name="side b"`); v != "" && v != "0" {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -196,19 +174,19 @@ func TestDaemonScrape(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	if v := sample(out, "wireguard_latest_handshake_seconds", `interface="wgma"`, `friendly_name="side b"`); v == "" || v == "0" {
+	if v := metricstest.Sample(out, "wireguard_latest_handshake_seconds", `interface="wgma"`, `friendly_name="side b"`); v == "" || v == "0" {
 		t.Errorf("wgma's peer: latest handshake %q after traffic", v)
 	}
-	if v := sample(out, "wireguard_latest_handshake_delay_seconds", `interface="wgma"`, `friendly_name="side b"`); v == "" {
+	if v := metricstest.Sample(out, "wireguard_latest_handshake_delay_seconds", `interface="wgma"`, `friendly_name="side b"`); v == "" {
 		t.Error("wgma's peer: no handshake delay after a handshake")
 	}
 	spare := fmt.Sprintf(`public_key="%s"`, td.spare.PublicKey())
 	for _, name := range []string{"wireguard_latest_handshake_seconds", "wireguard_sent_bytes_total", "wireguard_received_bytes_total"} {
-		if v := sample(out, name, spare, `friendly_name="spare phone"`, `allowed_ips="10.71.0.9/32"`); v != "0" {
+		if v := metricstest.Sample(out, name, spare, `friendly_name="spare phone"`, `allowed_ips="10.71.0.9/32"`); v != "0" {
 			t.Errorf("never-connected peer: %s = %q, want 0", name, v)
 		}
 	}
-	if v := sample(out, "wireguard_latest_handshake_delay_seconds", spare); v != "" {
+	if v := metricstest.Sample(out, "wireguard_latest_handshake_delay_seconds", spare); v != "" {
 		t.Errorf("never-connected peer has a handshake delay: %s", v)
 	}
 	for name, want := range map[string]string{
@@ -342,7 +320,7 @@ func TestScrapeDuringReload(t *testing.T) {
 		t.Fatal(err)
 	}
 	last := fmt.Sprintf(`friendly_name="spare %d"`, reloads-1)
-	if sample(out, "wireguard_sent_bytes_total", `interface="wgma"`, last) != "0" {
+	if metricstest.Sample(out, "wireguard_sent_bytes_total", `interface="wgma"`, last) != "0" {
 		t.Errorf("after the reloads, the scrape lacks the peer %s:\n%s", last, out)
 	}
 }

@@ -17,6 +17,7 @@ import (
 
 	"wgd/config"
 	"wgd/internal/lab"
+	"wgd/metrics/metricstest"
 )
 
 // metricsAddr is where the router serves metrics: its LAN address.
@@ -68,25 +69,8 @@ func parseTransfer(t *testing.T, out string) map[string][2]uint64 {
 // metricValue returns the value of the series of name whose labels include
 // every one of want (`k="v"`), and whether there is one.
 func metricValue(out, name string, want ...string) (float64, bool) {
-	for _, line := range strings.Split(out, "\n") {
-		rest, ok := strings.CutPrefix(line, name+"{")
-		if !ok {
-			continue
-		}
-		labels, value, ok := strings.Cut(rest, "} ")
-		if !ok {
-			continue
-		}
-		match := true
-		for _, w := range want {
-			match = match && strings.Contains(","+labels+",", ","+w+",")
-		}
-		if match {
-			v, err := strconv.ParseFloat(value, 64)
-			return v, err == nil
-		}
-	}
-	return 0, false
+	v, err := strconv.ParseFloat(metricstest.Sample(out, name, want...), 64)
+	return v, err == nil
 }
 
 // TestMetricsGateway: the router serves metrics on its LAN address. After
