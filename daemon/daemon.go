@@ -33,6 +33,9 @@ type Options struct {
 	// Settings, when set, is called with the daemon settings of every
 	// successful reload, on the daemon's goroutine: keep it short.
 	Settings func(config.Daemon)
+	// Applied, when set, is called after every change of the running
+	// state (reload, ifup, ifdown), on the daemon's goroutine.
+	Applied func()
 }
 
 // Daemon runs the interfaces of a configuration.
@@ -237,6 +240,9 @@ func (d *Daemon) apply(cfg *config.Config, res *ReloadResult) {
 		}
 	}
 	d.syncFirewall()
+	if d.opts.Applied != nil {
+		d.opts.Applied()
+	}
 }
 
 func (d *Daemon) desired(c config.Interface) device.Desired {

@@ -130,6 +130,7 @@ func cmdRun(args []string, stderr io.Writer) error {
 		ConfigDir: *configDir, Socket: *socket, UAPIDir: *uapiDir,
 		Logger: log, Level: level,
 		Settings: func(s config.Daemon) { m.set(s.MetricsListen, s.MetricsEndpointLabels, d.Status) },
+		Applied:  pageoutWhenSettled(ctx, log),
 	}
 	if *netifd {
 		opts.Netifd, opts.NetifdState = true, *netifdState

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Arch is a router CPU: how Go builds for it and which qemu-user runs it.
@@ -116,12 +117,18 @@ func BuildProfile(ctx context.Context, bin string) (string, error) {
 	return "", fmt.Errorf("%s does not contain golang.zx2c4.com/wireguard", bin)
 }
 
+// IdleWait is how long an end runs untouched before its idle memory is
+// read: longer than wgd's settle time before it pages out its binary
+// (cmd/wgd/pageout_linux.go).
+const IdleWait = 8 * time.Second
+
 // Mem is a process's resident memory in bytes: now and its peak.
 type Mem struct {
 	RSS, Peak int64
+	Anon      int64 // RssAnon: the part of RSS only swap could take back
 }
 
-// ReadMem reads VmRSS and VmHWM of pid from /proc.
+// ReadMem reads VmRSS, VmHWM and RssAnon of pid from /proc.
 func ReadMem(pid int) (Mem, error) {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
@@ -129,24 +136,22 @@ func ReadMem(pid int) (Mem, error) {
 	}
 	defer f.Close()
 	var m Mem
+	fields := map[string]*int64{"VmRSS": &m.RSS, "VmHWM": &m.Peak, "RssAnon": &m.Anon}
 	s := bufio.NewScanner(f)
 	for s.Scan() {
 		k, v, ok := strings.Cut(s.Text(), ":")
-		if !ok || (k != "VmRSS" && k != "VmHWM") {
+		dst := fields[k]
+		if !ok || dst == nil {
 			continue
 		}
 		kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
 		if err != nil {
 			return Mem{}, fmt.Errorf("/proc/%d/status %s: %w", pid, k, err)
 		}
-		if k == "VmRSS" {
-			m.RSS = kb << 10
-		} else {
-			m.Peak = kb << 10
-		}
+		*dst = kb << 10
 	}
-	if m.RSS == 0 || m.Peak == 0 {
-		return Mem{}, fmt.Errorf("/proc/%d/status: no VmRSS/VmHWM", pid)
+	if m.RSS == 0 || m.Peak == 0 || m.Anon == 0 {
+		return Mem{}, fmt.Errorf("/proc/%d/status: no VmRSS/VmHWM/RssAnon", pid)
 	}
 	return m, s.Err()
 }

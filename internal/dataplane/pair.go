@@ -87,12 +87,40 @@ func NewPair(ctx context.Context, l *lab.Lab, a, b Impl) (*Pair, error) {
 		if err := os.MkdirAll(end.dir, 0o700); err != nil {
 			return nil, err
 		}
+		if end.Impl.Bin, err = ownCopy(e.impl.Bin, end.dir); err != nil {
+			return nil, err
+		}
 		*e.dst = end
 	}
 	if _, err := l.Connect(ctx, p.A.Host, p.B.Host, AWANIP+"/24", BWANIP+"/24"); err != nil {
 		return nil, err
 	}
 	return p, nil
+}
+
+// ownCopy copies bin into dir, so each end maps its own file as it would
+// on a router: the kernel does not page out pages that another process
+// maps too (cmd/wgd/pageout_linux.go), nor dirty ones: the copy is synced
+// as a router's flash would be.
+func ownCopy(bin, dir string) (string, error) {
+	path, err := exec.LookPath(bin)
+	if err != nil {
+		return "", err
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	dst := filepath.Join(dir, filepath.Base(path))
+	f, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o700)
+	if err != nil {
+		return "", err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync() // dirty pages are not paged out
+	}
+	return dst, errors.Join(err, f.Close())
 }
 
 // AddAttacker adds host X with its own link to A.

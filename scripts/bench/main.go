@@ -28,22 +28,23 @@ import (
 // Result is one implementation's figures. Memory in bytes, throughput in
 // bits per second.
 type Result struct {
-	Name             string  `json:"name"`
-	Env              string  `json:"env,omitempty"`
-	Runs             int     `json:"throughput_runs"`
-	Mbps1            float64 `json:"mbps_1_stream"`
-	Mbps4            float64 `json:"mbps_4_streams"`
-	IdleRSS          int64   `json:"idle_rss"`
-	PeakA            int64   `json:"peak_rss_receiver"`
-	PeakB            int64   `json:"peak_rss_sender"`
-	PeakHSFlood      int64   `json:"peak_rss_handshake_flood"`
-	HSFloodSent      int     `json:"handshake_flood_datagrams"`
-	HandshakesOK     int     `json:"legit_handshakes_completed"`
-	HandshakesTried  int     `json:"legit_handshakes_tried"`
-	PeakDataFlood    int64   `json:"peak_rss_transport_flood"`
-	DataFloodSent    int     `json:"transport_flood_datagrams"`
-	RSSPerIdlePeer   int64   `json:"rss_per_idle_peer_at_1000"`
-	IdleRSS1000Peers int64   `json:"idle_rss_1000_peers"`
+	Name            string  `json:"name"`
+	Env             string  `json:"env,omitempty"`
+	Runs            int     `json:"throughput_runs"`
+	Mbps1           float64 `json:"mbps_1_stream"`
+	Mbps4           float64 `json:"mbps_4_streams"`
+	IdleRSS         int64   `json:"idle_rss"`
+	IdleAnon        int64   `json:"idle_rss_anonymous"`
+	PeakA           int64   `json:"peak_rss_receiver"`
+	PeakB           int64   `json:"peak_rss_sender"`
+	PeakHSFlood     int64   `json:"peak_rss_handshake_flood"`
+	HSFloodSent     int     `json:"handshake_flood_datagrams"`
+	HandshakesOK    int     `json:"legit_handshakes_completed"`
+	HandshakesTried int     `json:"legit_handshakes_tried"`
+	PeakDataFlood   int64   `json:"peak_rss_transport_flood"`
+	DataFloodSent   int     `json:"transport_flood_datagrams"`
+	AnonPerIdlePeer int64   `json:"anonymous_per_idle_peer_at_1000"`
+	IdleAnon1000    int64   `json:"idle_rss_anonymous_1000_peers"`
 }
 
 var (
@@ -181,6 +182,7 @@ func summarize(runs []*Result) *Result {
 	r.Mbps1 = median(func(r *Result) float64 { return r.Mbps1 })
 	r.Mbps4 = median(func(r *Result) float64 { return r.Mbps4 })
 	r.IdleRSS = int64(median(func(r *Result) float64 { return float64(r.IdleRSS) }))
+	r.IdleAnon = int64(median(func(r *Result) float64 { return float64(r.IdleAnon) }))
 	for _, run := range runs {
 		r.PeakA, r.PeakB = max(r.PeakA, run.PeakA), max(r.PeakB, run.PeakB)
 	}
@@ -199,12 +201,12 @@ func measureThroughput(ctx context.Context, impl dataplane.Impl) (*Result, error
 		if err := p.Start(ctx); err != nil {
 			return err
 		}
-		time.Sleep(2 * time.Second)
+		time.Sleep(dataplane.IdleWait)
 		m, err := dataplane.ReadMem(p.A.Proc.Pid())
 		if err != nil {
 			return err
 		}
-		r.IdleRSS = m.RSS
+		r.IdleRSS, r.IdleAnon = m.RSS, m.Anon
 		if r.Mbps1, err = p.Iperf(ctx, 1, *secs); err != nil {
 			return err
 		}
@@ -294,7 +296,8 @@ func measureFloods(ctx context.Context, impl, reference dataplane.Impl, r *Resul
 	})
 }
 
-// measurePeers: A alone with 1 peer, then (a fresh process) with 1+N.
+// measurePeers: A alone with 1 peer, then (a fresh process) with 1+N;
+// the anonymous memory, as the binary's pages do not grow with peers.
 func measurePeers(ctx context.Context, impl dataplane.Impl, r *Result) error {
 	var rss [2]int64
 	for i, extra := range []int{0, *peers} {
@@ -307,17 +310,17 @@ func measurePeers(ctx context.Context, impl dataplane.Impl, r *Result) error {
 			if err := p.StartA(ctx, extra); err != nil {
 				return err
 			}
-			time.Sleep(3 * time.Second)
+			time.Sleep(dataplane.IdleWait)
 			m, err := dataplane.ReadMem(p.A.Proc.Pid())
-			rss[i] = m.RSS
+			rss[i] = m.Anon
 			return err
 		})
 		if err != nil {
 			return err
 		}
 	}
-	r.IdleRSS1000Peers = rss[1]
-	r.RSSPerIdlePeer = (rss[1] - rss[0]) / int64(*peers)
+	r.IdleAnon1000 = rss[1]
+	r.AnonPerIdlePeer = (rss[1] - rss[0]) / int64(*peers)
 	return nil
 }
 
@@ -346,19 +349,21 @@ func table(rs []*Result, command string) string {
 	row("throughput, 1 stream", func(r *Result) string { return mbps(r.Mbps1) }, func(r *Result) float64 { return r.Mbps1 }, true)
 	row("throughput, 4 streams", func(r *Result) string { return mbps(r.Mbps4) }, func(r *Result) float64 { return r.Mbps4 }, true)
 	row("idle RSS", func(r *Result) string { return mb(r.IdleRSS) }, func(r *Result) float64 { return float64(r.IdleRSS) }, true)
+	row("idle RSS, anonymous part", func(r *Result) string { return mb(r.IdleAnon) }, func(r *Result) float64 { return float64(r.IdleAnon) }, true)
 	row("peak RSS, receiving end", func(r *Result) string { return mb(r.PeakA) }, func(r *Result) float64 { return float64(r.PeakA) }, true)
 	row("peak RSS, sending end", func(r *Result) string { return mb(r.PeakB) }, func(r *Result) float64 { return float64(r.PeakB) }, true)
 	row("peak RSS, junk handshake flood", func(r *Result) string { return mb(r.PeakHSFlood) }, func(r *Result) float64 { return float64(r.PeakHSFlood) }, false)
 	row("legitimate handshakes during it", func(r *Result) string { return fmt.Sprintf("%d of %d", r.HandshakesOK, r.HandshakesTried) },
 		func(r *Result) float64 { return float64(r.HandshakesOK) }, false)
 	row("peak RSS, junk transport flood", func(r *Result) string { return mb(r.PeakDataFlood) }, func(r *Result) float64 { return float64(r.PeakDataFlood) }, false)
-	row("RSS per idle peer (1000 peers)", func(r *Result) string { return kb(r.RSSPerIdlePeer) }, func(r *Result) float64 { return float64(r.RSSPerIdlePeer) }, false)
+	row("anonymous memory per idle peer (1000 peers)", func(r *Result) string { return kb(r.AnonPerIdlePeer) }, func(r *Result) float64 { return float64(r.AnonPerIdlePeer) }, false)
 	fmt.Fprintf(&b, "\nFloods: %d s each from a third namespace, at most %d datagrams (sent: handshake %d / %d / %d, transport %d / %d / %d for lean / throughput / upstream). "+
 		"iperf3: %d s per run, B to A through the tunnel, MTU %d; %d rounds of throughput runs, every implementation in turn: throughput and idle RSS are the medians, peak RSS while saturating the highest. "+
-		"Peak RSS is VmHWM of the whole process, the binary's mapped pages included. "+
+		"Idle RSS is read after %s untouched; its anonymous part (heap, stacks) is what only swap could take back, the rest is the binary's mapped pages. "+
+		"Peak RSS is VmHWM of the whole process, the binary's mapped pages and the startup included. "+
 		"The legitimate peer is upstream wireguard-go, starting a fresh handshake again and again during the handshake flood.\n",
 		*floodSecs, *floodMax, rs[0].HSFloodSent, rs[1].HSFloodSent, up.HSFloodSent, rs[0].DataFloodSent, rs[1].DataFloodSent, up.DataFloodSent,
-		*secs, dataplane.TunnelMTU, rs[0].Runs)
+		*secs, dataplane.TunnelMTU, rs[0].Runs, dataplane.IdleWait)
 	fmt.Fprintf(&b, "\nCommand: `%s` (%s, %s).\n", command, time.Now().UTC().Format("2006-01-02"), machine())
 	return b.String()
 }

@@ -1,0 +1,40 @@
+package main
+
+import "testing"
+
+func TestExeMapping(t *testing.T) {
+	const exe = "/usr/sbin/wgd"
+	for _, c := range []struct {
+		line   string
+		lo, hi uint64
+		ok     bool
+	}{
+		{"00400000-008e5000 r-xp 00000000 fe:00 1234 /usr/sbin/wgd", 0x400000, 0x8e5000, true},
+		{"008e5000-00e0c000 r--p 004e5000 fe:00 1234 /usr/sbin/wgd", 0x8e5000, 0xe0c000, true},
+		{"00e0c000-00e76000 rw-p 00a0c000 fe:00 1234 /usr/sbin/wgd", 0, 0, false},  // written data
+		{"00400000-008e5000 r-xp 00000000 fe:00 1234 /usr/sbin/wgd2", 0, 0, false}, // another file
+		{"c000000000-c000400000 rw-p 00000000 00:00 0", 0, 0, false},               // heap
+		{"00500000-00400000 r-xp 00000000 fe:00 1234 /usr/sbin/wgd", 0, 0, false},  // reversed
+		{"0040000g-008e5000 r-xp 00000000 fe:00 1234 /usr/sbin/wgd", 0, 0, false},  // not hex
+		{"00400000-008e5000 r-xp 00000000 fe:00 1234 /usr/sbin/wgd (deleted)", 0, 0, false},
+	} {
+		lo, hi, ok := exeMapping(c.line, exe)
+		if lo != c.lo || hi != c.hi || ok != c.ok {
+			t.Errorf("%q: %x-%x %v, want %x-%x %v", c.line, lo, hi, ok, c.lo, c.hi, c.ok)
+		}
+	}
+	// An upgraded binary still running: /proc/self/exe says so too.
+	if _, _, ok := exeMapping("00400000-008e5000 r-xp 00000000 fe:00 1234 /usr/sbin/wgd (deleted)", exe+" (deleted)"); !ok {
+		t.Error("a deleted binary's mapping is not recognised")
+	}
+}
+
+func TestPageoutBinary(t *testing.T) {
+	n, err := pageoutBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n == 0 {
+		t.Fatal("no read-only mapping of the test binary found")
+	}
+}
