@@ -13,6 +13,7 @@ package peers
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -34,16 +35,19 @@ const (
 // LANInterface is the section whose networks a split tunnel reaches.
 const LANInterface = "lan"
 
-// Peer is a peer section as written, whether valid, disabled or not.
+// Peer is a peer section as written, whether valid, disabled or not. It
+// holds no secret: only whether the client's private key is kept.
 type Peer struct {
-	Interface  string
-	Name       string // section name, else description, else @type[N]
-	Ref        string // the section as `uci show` names it
-	Line       int
-	PublicKey  string
-	AllowedIPs []string
-	Disabled   bool
-	KeyKept    bool // the client's private key is in the section
+	Interface   string
+	Name        string // section name, else description, else @type[N]
+	Ref         string // the section as `uci show` names it
+	Line        int
+	Description string
+	PublicKey   string
+	AllowedIPs  []string
+	Endpoint    string // endpoint_host:endpoint_port as written, "" for none
+	Disabled    bool
+	KeyKept     bool // the client's private key is in the section
 }
 
 func peerType(iface string) string { return "wireguard_" + iface }
@@ -107,9 +111,9 @@ func List(network *uci.Package, iface string) []Peer {
 }
 
 func describe(iface string, s *uci.Section) Peer {
-	p := Peer{Interface: iface, Name: s.Name, Ref: s.Ref(), Line: s.Line}
+	p := Peer{Interface: iface, Name: s.Name, Ref: s.Ref(), Line: s.Line, Description: value(s, "description")}
 	if p.Name == "" {
-		p.Name = value(s, "description")
+		p.Name = p.Description
 	}
 	if p.Name == "" {
 		p.Name = s.Ref()
@@ -119,6 +123,13 @@ func describe(iface string, s *uci.Section) Peer {
 		for _, v := range o.Values {
 			p.AllowedIPs = append(p.AllowedIPs, strings.Fields(v)...)
 		}
+	}
+	if host := value(s, "endpoint_host"); host != "" {
+		port := value(s, "endpoint_port")
+		if port == "" {
+			port = strconv.Itoa(config.DefaultEndpointPort)
+		}
+		p.Endpoint = net.JoinHostPort(host, port)
 	}
 	p.Disabled = isTrue(value(s, "disabled"))
 	p.KeyKept = value(s, "private_key") != ""

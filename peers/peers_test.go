@@ -305,3 +305,39 @@ func TestEndpointChoice(t *testing.T) {
 		}
 	}
 }
+
+// List reports each section as written: description, endpoint (port
+// defaulted, IPv6 in brackets) and whether a client key is kept, never
+// the keys themselves.
+func TestListDetails(t *testing.T) {
+	text := network + `
+config wireguard_wg1 'site'
+	option description 'branch office'
+	option public_key 'xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg='
+	option preshared_key 'oK5T0Yk8xZ1n0QqzG2sC3z8vF4Y5sV7m6W1d2E3f4Gs='
+	option private_key 'oK5T0Yk8xZ1n0QqzG2sC3z8vF4Y5sV7m6W1d2E3f4Gs='
+	option endpoint_host '2001:db8::9'
+	list allowed_ips '10.1.0.2/32 192.168.9.0/24'
+
+config wireguard_wg1
+	option public_key 'TrMvSoP4jYQlY6RIzBgbssQqY3vxI2Pi+y71lOWWXX0='
+	option endpoint_host 'vpn.example.com'
+	option endpoint_port '4500'
+`
+	d, _ := docs(t, text, "")
+	l := List(d.Package(), "wg1")
+	if len(l) != 2 {
+		t.Fatalf("wg1 peers: %+v", l)
+	}
+	site, anon := l[0], l[1]
+	if site.Name != "site" || site.Description != "branch office" || site.Ref != "site" || site.Endpoint != "[2001:db8::9]:51820" ||
+		!site.KeyKept || strings.Join(site.AllowedIPs, " ") != "10.1.0.2/32 192.168.9.0/24" {
+		t.Errorf("named peer: %+v", site)
+	}
+	if anon.Name != "@wireguard_wg1[1]" || anon.Description != "" || anon.Endpoint != "vpn.example.com:4500" || anon.KeyKept || anon.AllowedIPs != nil {
+		t.Errorf("anonymous peer: %+v", anon)
+	}
+	if got := List(d.Package(), "wg0"); got[0].Endpoint != "" || got[0].Description != "laptop" {
+		t.Errorf("peer without endpoint: %+v", got[0])
+	}
+}

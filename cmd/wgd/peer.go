@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -25,8 +26,8 @@ const peerUsage = `Usage:
   wgd peer add NAME [--interface IFACE] [--split | --full-tunnel] [--allowed-ips LIST]
                     [--dns LIST|none] [--endpoint HOST[:PORT]] [--keepalive SECONDS]
                     [--keep-key] [--conf FILE] [--qr-png FILE] [--no-qr]
-  wgd peer list [--interface IFACE]
-  wgd peer show NAME [--qr] [--conf FILE] [--qr-png FILE]
+  wgd peer list [--interface IFACE] [--json]
+  wgd peer show NAME [--json | --qr] [--conf FILE] [--qr-png FILE]
   wgd peer remove NAME
   wgd peer disable NAME | wgd peer enable NAME
 
@@ -37,6 +38,10 @@ and --uci-savedir LIST (where uncommitted uci/LuCI changes live, default
 add writes a peer section to DIR/network, reloads the running wgd and prints
 the client's configuration and its QR code. The client's private key is kept
 in the section only with --keep-key (then 'peer show NAME --qr' shows it again).
+
+list --json and show --json print the peers as JSON, without any key but the
+public one; the "live" fields come from the running wgd and are left out when
+it does not run the peer.
 `
 
 // peerTimeout bounds a peer command, waiting for the file lock included.
@@ -112,7 +117,7 @@ func cmdPeer(args []string, stdout, stderr io.Writer) error {
 	case "add":
 		return peerAdd(ctx, args, stdout, stderr)
 	case "list", "ls":
-		return peerList(ctx, args, stdout)
+		return peerList(ctx, args, stdout, stderr)
 	case "show":
 		return peerShow(ctx, args, stdout, stderr)
 	case "remove", "rm", "del":
@@ -393,10 +398,16 @@ func reloadDaemon(ctx context.Context, socket, configDir, iface string, key conf
 	if err := daemon.Call(ctx, socket, "status", nil, &st); err != nil {
 		return fmt.Errorf("wgd reloaded, but its status is not available: %w", err)
 	}
-	running := false
+	running, up := false, false
 	for _, i := range st.Interfaces {
+		if i.Name != iface {
+			continue
+		}
+		// The status lists the configured peers of an interface that is
+		// down too (netifd did not ask for it, or it failed).
+		up = i.Up && i.Error == ""
 		for _, p := range i.Peers {
-			running = running || i.Name == iface && p.PublicKey == key
+			running = running || up && p.PublicKey == key
 		}
 	}
 	switch {
@@ -404,8 +415,10 @@ func reloadDaemon(ctx context.Context, socket, configDir, iface string, key conf
 		fmt.Fprintf(stderr, "wgd reloaded: the peer is live on %s\n", iface)
 	case running == want:
 		fmt.Fprintf(stderr, "wgd reloaded: the peer is off %s\n", iface)
+	case want && !up:
+		fmt.Fprintf(stderr, "wgd reloaded, but %s is not running (see wgd status): the peer runs once it is up\n", iface)
 	case want:
-		fmt.Fprintf(stderr, "wgd reloaded, but %s does not run the peer (is the interface up? see wgd status)\n", iface)
+		fmt.Fprintf(stderr, "wgd reloaded, but %s does not run the peer (see wgd status)\n", iface)
 	default:
 		return fmt.Errorf("wgd reloaded, but %s still runs the peer", iface)
 	}
@@ -418,27 +431,103 @@ func notRunning(err error) bool {
 	return errors.As(err, &op) && op.Op == "dial"
 }
 
-// peerState is what the running daemon knows of each peer, by key; nil
-// when it is not running.
-func peerState(ctx context.Context, socket string) (map[string]daemon.PeerStatus, error) {
+// stateTimeout bounds the question for live state: the peer commands
+// that read work from the file alone.
+const stateTimeout = 10 * time.Second
+
+// peerState is what the running daemon reports of each peer it runs,
+// by interface and key; nil when it is not running or did not answer
+// (said on stderr: the file alone still answers).
+func peerState(ctx context.Context, socket string, stderr io.Writer) map[string]daemon.PeerStatus {
+	ctx, cancel := context.WithTimeout(ctx, stateTimeout)
+	defer cancel()
 	var st daemon.Status
 	if err := daemon.Call(ctx, socket, "status", nil, &st); err != nil {
-		if notRunning(err) {
-			return nil, nil
+		if !notRunning(err) {
+			fmt.Fprintf(stderr, "warning: wgd did not answer, showing the file only: %v\n", err)
 		}
-		return nil, err
+		return nil
 	}
+	return runningPeers(&st)
+}
+
+// runningPeers are the peers of the interfaces st has up, by interface
+// and key.
+func runningPeers(st *daemon.Status) map[string]daemon.PeerStatus {
 	out := map[string]daemon.PeerStatus{}
 	for _, i := range st.Interfaces {
+		if !i.Up {
+			continue // its peers are configured, not running
+		}
 		for _, p := range i.Peers {
 			out[i.Name+" "+p.PublicKey.String()] = p
 		}
 	}
-	return out, nil
+	return out
 }
 
-func peerList(ctx context.Context, args []string, stdout io.Writer) error {
+// peerJSON is one peer in `wgd peer list --json` and `wgd peer show
+// --json`. Fields may be added, never renamed or removed. It holds no
+// private or preshared key.
+type peerJSON struct {
+	Interface     string    `json:"interface"`
+	Name          string    `json:"name"`    // what the peer commands take
+	Section       string    `json:"section"` // network.<section> to uci
+	Description   string    `json:"description,omitempty"`
+	PublicKey     string    `json:"public_key"`
+	AllowedIPs    []string  `json:"allowed_ips"`
+	Endpoint      string    `json:"endpoint,omitempty"` // configured host:port
+	Enabled       bool      `json:"enabled"`
+	State         string    `json:"state"` // disabled, enabled, live, not running: peerStateWord
+	ClientKeyKept bool      `json:"client_key_kept"`
+	Live          *liveJSON `json:"live,omitempty"` // only while wgd runs the peer
+}
+
+// liveJSON is what the running engine reports of a peer.
+type liveJSON struct {
+	LatestHandshake int64  `json:"latest_handshake"` // UNIX seconds, 0: never
+	RxBytes         uint64 `json:"rx_bytes"`
+	TxBytes         uint64 `json:"tx_bytes"`
+	Endpoint        string `json:"endpoint,omitempty"` // in use now
+}
+
+// listJSON is the answer of list --json; daemon_running says whether
+// the live fields could be had at all.
+type listJSON struct {
+	DaemonRunning bool       `json:"daemon_running"`
+	Peers         []peerJSON `json:"peers"`
+}
+
+// showJSON is the answer of show --json.
+type showJSON struct {
+	DaemonRunning bool     `json:"daemon_running"`
+	Peer          peerJSON `json:"peer"`
+}
+
+func toJSON(p peers.Peer, state map[string]daemon.PeerStatus) peerJSON {
+	out := peerJSON{
+		Interface: p.Interface, Name: p.Name, Section: p.Ref, Description: p.Description,
+		PublicKey: p.PublicKey, AllowedIPs: p.AllowedIPs, Endpoint: p.Endpoint,
+		Enabled: !p.Disabled, State: peerStateWord(p, state), ClientKeyKept: p.KeyKept,
+	}
+	if out.AllowedIPs == nil {
+		out.AllowedIPs = []string{}
+	}
+	if s, ok := state[p.Interface+" "+p.PublicKey]; ok && !p.Disabled {
+		out.Live = &liveJSON{LatestHandshake: s.LatestHandshake, RxBytes: s.RxBytes, TxBytes: s.TxBytes, Endpoint: s.Endpoint}
+	}
+	return out
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func peerList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	f := newPeerFlags("list")
+	asJSON := f.fs.Bool("json", false, "print JSON (see peerJSON)")
 	rest, err := f.parse(args)
 	if err != nil {
 		return err
@@ -456,9 +545,13 @@ func peerList(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 	}
 	list := peers.List(network, *f.iface)
-	state, err := peerState(ctx, *f.socket)
-	if err != nil {
-		return err
+	state := peerState(ctx, *f.socket, stderr)
+	if *asJSON {
+		out := listJSON{DaemonRunning: state != nil, Peers: []peerJSON{}}
+		for _, p := range list {
+			out.Peers = append(out.Peers, toJSON(p, state))
+		}
+		return writeJSON(stdout, out)
 	}
 	if len(list) == 0 {
 		fmt.Fprintln(stdout, "no peers")
@@ -485,6 +578,10 @@ func peerList(ctx context.Context, args []string, stdout io.Writer) error {
 	return nil
 }
 
+// peerStateWord is a peer's state: "disabled" in the file, "enabled"
+// when wgd is not running (or did not answer), "live" when wgd runs it,
+// "not running" when wgd runs but not this peer (its interface is down,
+// or the section has errors: see wgd reload).
 func peerStateWord(p peers.Peer, state map[string]daemon.PeerStatus) string {
 	switch {
 	case p.Disabled:
@@ -502,10 +599,15 @@ func peerShow(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	f := newPeerFlags("show")
 	qr := f.fs.Bool("qr", false, "print the client config and its QR code (needs the kept private key)")
 	endpoint := f.fs.String("endpoint", "", "where the client connects: HOST[:PORT]")
+	asJSON := f.fs.Bool("json", false, "print JSON (see peerJSON)")
 	out := outputFlags(f.fs, stderr)
 	name, err := f.name(args, "show")
 	if err != nil {
 		return err
+	}
+	if *asJSON && (*qr || *out.conf != "" || *out.png != "") {
+		// The client config holds its private key; the JSON never does.
+		return fmt.Errorf("%w: --json shows the peer, not its client config: leave out --qr, --conf and --qr-png", errUsage)
 	}
 	network, err := loadNetwork(*f.configDir)
 	if err != nil {
@@ -537,9 +639,9 @@ func peerShow(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			p = q
 		}
 	}
-	state, err := peerState(ctx, *f.socket)
-	if err != nil {
-		return err
+	state := peerState(ctx, *f.socket, stderr)
+	if *asJSON {
+		return writeJSON(stdout, showJSON{DaemonRunning: state != nil, Peer: toJSON(p, state)})
 	}
 	fmt.Fprintf(stdout, "peer %s on %s (%s, line %d of %s)\n", p.Name, iface, p.Ref, p.Line, network.File)
 	fmt.Fprintf(stdout, "  public key:  %s\n", p.PublicKey)

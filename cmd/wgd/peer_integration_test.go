@@ -8,15 +8,18 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"wgd/config"
+	"wgd/daemon"
 	"wgd/internal/lab"
 )
 
@@ -163,19 +166,9 @@ func TestPeerOnboarding(t *testing.T) {
 	// On the router: one command.
 	conf := filepath.Join(phone.Dir, phone.Iface+".conf") // wg-quick names the interface after the file
 	png := filepath.Join(phone.Dir, "phone.png")
-	saveDir := filepath.Join(g.Lab.Dir, "uci-save")
 	peerCmd := func(args ...string) (string, string) {
 		t.Helper()
-		argv := append([]string{wgdBin, "peer"}, args...)
-		argv = append(argv, "--config-dir", g.RouterDir, "--socket", g.RouterSocket, "--uci-savedir", saveDir)
-		stdout, stderr, err := runSplit(ctx, g.Router, argv...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if stderr != "" {
-			t.Logf("wgd peer %s:\n%s", strings.Join(args, " "), stderr)
-		}
-		return stdout, stderr
+		return routerPeerCmd(t, ctx, g, args...)
 	}
 	stdout, stderr := peerCmd("add", "phone", "--conf", conf, "--qr-png", png)
 
@@ -224,6 +217,7 @@ func TestPeerOnboarding(t *testing.T) {
 	if !strings.Contains(out, "phone") || !strings.Contains(out, "live") || strings.Contains(out, "never") {
 		t.Errorf("peer list after traffic:\n%s", out)
 	}
+	checkLiveJSON(t, ctx, g, phone)
 
 	// Disable, enable: the phone is cut off and comes back, the laptop
 	// never notices.
@@ -269,6 +263,68 @@ func TestPeerOnboarding(t *testing.T) {
 	}
 }
 
+// routerPeerCmd runs `wgd peer ARGS` on the router against its running
+// daemon and files; it fails the test unless the command succeeds.
+func routerPeerCmd(t *testing.T, ctx context.Context, g *lab.Gateway, args ...string) (stdout, stderr string) {
+	t.Helper()
+	argv := append([]string{wgdBin, "peer"}, args...)
+	argv = append(argv, "--config-dir", g.RouterDir, "--socket", g.RouterSocket, "--uci-savedir", filepath.Join(g.Lab.Dir, "uci-save"))
+	stdout, stderr, err := runSplit(ctx, g.Router, argv...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stderr != "" {
+		t.Logf("wgd peer %s:\n%s", strings.Join(args, " "), stderr)
+	}
+	return stdout, stderr
+}
+
+// checkLiveJSON: after traffic, `peer list --json` and `peer show --json`
+// on the router carry the live fields of lt, a peer the router runs, and
+// no private or preshared key of the router's file.
+func checkLiveJSON(t *testing.T, ctx context.Context, g *lab.Gateway, lt *lab.Laptop) listJSON {
+	t.Helper()
+	out, _ := routerPeerCmd(t, ctx, g, "list", "--json")
+	var list listJSON
+	if err := json.Unmarshal([]byte(out), &list); err != nil {
+		t.Fatalf("peer list --json: %v:\n%s", err, out)
+	}
+	secrets := secretsOf(t, g.RouterDir)
+	if len(secrets) < 2 {
+		t.Fatalf("the router's file holds %d secrets, want its key and a preshared key at least", len(secrets))
+	}
+	for _, k := range secrets {
+		if strings.Contains(out, k) {
+			t.Errorf("a private or preshared key is in peer list --json:\n%s", out)
+		}
+	}
+	if !list.DaemonRunning {
+		t.Errorf("peer list --json: daemon_running false with wgd running:\n%s", out)
+	}
+	var p *peerJSON
+	for i := range list.Peers {
+		if list.Peers[i].Name == lt.Name {
+			p = &list.Peers[i]
+		}
+	}
+	if p == nil {
+		t.Fatalf("peer list --json lacks %s:\n%s", lt.Name, out)
+	}
+	if p.State != "live" || p.Live == nil || p.Live.LatestHandshake == 0 || p.Live.RxBytes == 0 || p.Live.TxBytes == 0 ||
+		!strings.HasPrefix(p.Live.Endpoint, lt.WANIP+":") || p.Interface != g.RouterIface || p.PublicKey == "" || len(p.AllowedIPs) == 0 {
+		t.Errorf("peer list --json, %s after traffic: %+v (live %+v)", lt.Name, p, p.Live)
+	}
+	out, _ = routerPeerCmd(t, ctx, g, "show", lt.Name, "--json")
+	var show showJSON
+	if err := json.Unmarshal([]byte(out), &show); err != nil {
+		t.Fatalf("peer show --json: %v:\n%s", err, out)
+	}
+	if !show.DaemonRunning || show.Peer.Live == nil || show.Peer.PublicKey != p.PublicKey || show.Peer.Live.RxBytes < p.Live.RxBytes {
+		t.Errorf("peer show --json %s: %+v, list had %+v", lt.Name, show, p)
+	}
+	return list
+}
+
 func firstLine(text, prefix string) string {
 	for _, l := range strings.Split(text, "\n") {
 		if strings.HasPrefix(l, prefix) {
@@ -276,4 +332,178 @@ func firstLine(text, prefix string) string {
 		}
 	}
 	return ""
+}
+
+// routerStatus is the router daemon's `wgd status --json`.
+func routerStatus(t *testing.T, ctx context.Context, g *lab.Gateway) *daemon.Status {
+	t.Helper()
+	out, err := g.WGDCmd(ctx, g.Router, "status", "--json", "--socket", g.RouterSocket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st daemon.Status
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		t.Fatalf("wgd status --json: %v:\n%s", err, out)
+	}
+	return &st
+}
+
+func interfaceUp(st *daemon.Status, name string) (up, listed bool) {
+	for _, i := range st.Interfaces {
+		if i.Name == name {
+			return i.Up, true
+		}
+	}
+	return false, false
+}
+
+// netifdIfup does what netifd and the wgd protocol handler do for an
+// interface: `wgd ifup`, then the link up with the answer's MTU,
+// addresses and routes (wgd leaves layer 3 to netifd in this mode).
+func netifdIfup(t *testing.T, ctx context.Context, g *lab.Gateway, iface string) *daemon.IfupResult {
+	t.Helper()
+	out, err := g.WGDCmd(ctx, g.Router, "ifup", "--socket", g.RouterSocket, iface)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var up daemon.IfupResult
+	if err := json.Unmarshal([]byte(out), &up); err != nil {
+		t.Fatalf("wgd ifup: %v:\n%s", err, out)
+	}
+	if up.Interface != iface {
+		t.Fatalf("wgd ifup %s answered for %q:\n%s", iface, up.Interface, out)
+	}
+	link := []string{"link", "set", "dev", iface, "up"}
+	if up.MTU > 0 {
+		link = append(link, "mtu", fmt.Sprint(up.MTU))
+	}
+	steps := [][]string{link}
+	for _, a := range up.Addresses {
+		steps = append(steps, []string{"addr", "add", a.String(), "dev", iface})
+	}
+	for _, r := range up.Routes {
+		steps = append(steps, []string{"route", "replace", r.String(), "dev", iface})
+	}
+	for _, s := range steps {
+		if _, err := g.Router.IP(ctx, s...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return &up
+}
+
+// TestPeerAddNetifd: `wgd peer add` against a daemon in netifd mode. The
+// router runs two wgd interfaces of which netifd asked for one (`wgd
+// ifup`); the phone added with `wgd peer add` reaches the LAN and the
+// router's tunnel address over the requested interface, which keeps its
+// link (same ifindex); the other interface stays down, also when a peer
+// is added to it, and `peer add` says so rather than calling it live.
+func TestPeerAddNetifd(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	g := newGateway(t, ctx)
+	phone := addLaptop(t, ctx, g, "phone", lab.ClientWireGuardGo)
+	if err := g.RemovePeer("phone"); err != nil {
+		t.Fatal(err)
+	}
+	idle := "wgi" + g.Lab.ID
+	g.Lab.RemoveOnClose(lab.UAPISocket(idle))
+	idleKey, err := g.GenKey(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.WriteRouterConfig(); err != nil {
+		t.Fatal(err)
+	}
+	network := g.RouterNetworkConfig() + fmt.Sprintf(`
+config interface '%s'
+	option proto 'wgd'
+	option private_key '%s'
+	option listen_port '%d'
+	list addresses '10.98.0.1/24'
+`, idle, idleKey.Private, lab.ListenPort+1)
+	if err := os.WriteFile(filepath.Join(g.RouterDir, "network"), []byte(network), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	state := filepath.Join(g.Lab.Dir, "router.netifd")
+	p, err := g.Router.Start(g.WGD, "run", "--netifd", "--netifd-state", state, "--config-dir", g.RouterDir, "--socket", g.RouterSocket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.RouterProc = p
+	if err := lab.Poll(ctx, 20*time.Second, func(ctx context.Context) error {
+		if p.Exited() {
+			return lab.GiveUp(fmt.Errorf("wgd exited (%s)", p.ExitStatus()))
+		}
+		_, err := g.WGDCmd(ctx, g.Router, "status", "--socket", g.RouterSocket)
+		return err
+	}); err != nil {
+		t.Fatalf("wgd run --netifd did not come up: %v", err)
+	}
+	linkAbsent := func(name, when string) {
+		t.Helper()
+		if out, err := g.Router.IP(ctx, "link", "show", "dev", name); err == nil {
+			t.Errorf("%s: link %s exists, netifd did not ask for it:\n%s", when, name, out)
+		}
+		up, listed := interfaceUp(routerStatus(t, ctx, g), name)
+		if up || !listed {
+			t.Errorf("%s: wgd status lists %s: %v, up: %v; want listed and down", when, name, listed, up)
+		}
+	}
+	linkAbsent(g.RouterIface, "before ifup")
+	linkAbsent(idle, "before ifup")
+
+	up := netifdIfup(t, ctx, g, g.RouterIface)
+	if len(up.Addresses) != 1 || up.Addresses[0].String() != lab.RouterTunIP+"/24" {
+		t.Errorf("ifup answer's addresses: %v", up.Addresses)
+	}
+	ifindex, err := lab.LinkIndex(ctx, g.Router, g.RouterIface)
+	if err != nil {
+		t.Fatal(err)
+	}
+	linkAbsent(idle, "after ifup of "+g.RouterIface)
+
+	conf := filepath.Join(phone.Dir, phone.Iface+".conf")
+	_, stderr := routerPeerCmd(t, ctx, g, "add", "phone", "--interface", g.RouterIface, "--conf", conf, "--no-qr")
+	if !strings.Contains(stderr, "the peer is live on "+g.RouterIface) {
+		t.Errorf("wgd peer add messages:\n%s", stderr)
+	}
+	wgQuickUp(t, ctx, phone, conf)
+	mustReach(t, ctx, phone)
+	if _, err := lab.Ping(ctx, phone.Host, lab.RouterTunIP, 3); err != nil {
+		t.Errorf("phone cannot reach the router's tunnel address: %v", err)
+	}
+
+	// A peer for the interface netifd did not ask for: written, not run.
+	_, stderr = routerPeerCmd(t, ctx, g, "add", "tablet", "--interface", idle, "--no-qr", "--endpoint", "vpn.example.com")
+	if strings.Contains(stderr, "live") || !strings.Contains(stderr, idle+" is not running") {
+		t.Errorf("wgd peer add on an interface that is down:\n%s", stderr)
+	}
+	linkAbsent(idle, "after peer add")
+
+	list := checkLiveJSON(t, ctx, g, phone)
+	for _, p := range list.Peers {
+		if p.Name == "tablet" && (p.State != "not running" || p.Live != nil || p.Interface != idle) {
+			t.Errorf("peer list --json: the tablet of the idle interface: %+v", p)
+		}
+	}
+	if out, _ := routerPeerCmd(t, ctx, g, "list"); !regexp.MustCompile(idle + ` +tablet +10\.98\.0\.2/32 +not running`).MatchString(out) {
+		t.Errorf("peer list: the tablet of the idle interface:\n%s", out)
+	}
+
+	// The requested interface was never taken down: same link, and the
+	// address netifd gave it is still there.
+	if now, err := lab.LinkIndex(ctx, g.Router, g.RouterIface); err != nil || now != ifindex {
+		t.Errorf("router's TUN was recreated: ifindex %d -> %d (%v)", ifindex, now, err)
+	}
+	if addrs, err := g.Router.IP(ctx, "-o", "addr", "show", "dev", g.RouterIface); err != nil || !strings.Contains(addrs, lab.RouterTunIP+"/24") {
+		t.Errorf("the address netifd set is gone: %v\n%s", err, addrs)
+	}
+	if b, err := os.ReadFile(state); err != nil || strings.TrimSpace(string(b)) != g.RouterIface {
+		t.Errorf("netifd state file %q (%v), want %s only", b, err, g.RouterIface)
+	}
+	if p.Exited() {
+		t.Errorf("wgd exited: %s", p.ExitStatus())
+	}
 }

@@ -2,18 +2,23 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 
 	"wgd/config"
+	"wgd/daemon"
 	"wgd/internal/lab"
+	"wgd/peers"
 	"wgd/uci"
 )
 
@@ -297,15 +302,10 @@ func TestPeerLifecycleCLI(t *testing.T) {
 	}
 }
 
-// TestPeerHelperProcess is `wgd` for TestPeerAddParallel when the test
-// does not run as root (only root builds the wgd binary, see TestMain).
-func TestPeerHelperProcess(t *testing.T) {
-	args := os.Getenv("WGD_PEER_HELPER_ARGS")
-	if args == "" {
-		t.Skip("helper process for TestPeerAddParallel")
-	}
-	os.Exit(run(strings.Split(args, "\n"), os.Stdin, os.Stdout, os.Stderr))
-}
+// wgdArgsEnv makes the test binary run as `wgd` (TestMain): the wgd of
+// TestPeerAddParallel when the test does not run as root (only root
+// builds the wgd binary). It holds the arguments, one a line.
+const wgdArgsEnv = "WGD_TEST_RUN_WGD"
 
 // Parallel `wgd peer add` processes never hand out one address twice and
 // lose no peer: the file lock serialises them.
@@ -322,8 +322,8 @@ func TestPeerAddParallel(t *testing.T) {
 		if wgdBin != "" {
 			cmd = exec.Command(wgdBin, args...)
 		} else {
-			cmd = exec.Command(os.Args[0], "-test.run=^TestPeerHelperProcess$")
-			cmd.Env = append(os.Environ(), "WGD_PEER_HELPER_ARGS="+strings.Join(args, "\n"))
+			cmd = exec.Command(os.Args[0])
+			cmd.Env = append(os.Environ(), wgdArgsEnv+"="+strings.Join(args, "\n"))
 		}
 		wg.Add(1)
 		go func() {
@@ -365,5 +365,184 @@ func TestPeerAddParallel(t *testing.T) {
 		if a := netip.MustParsePrefix(v4).Addr(); a == netip.MustParseAddr("10.7.0.1") || a == netip.MustParseAddr("10.7.0.2") {
 			t.Errorf("%s got a taken address %s", s.Name, a)
 		}
+	}
+}
+
+// The keys of each JSON object of `peer list --json` and `peer show
+// --json`: the documented shape (README), which scripts rely on.
+var (
+	peerJSONKeys = []string{"interface", "name", "section", "description", "public_key", "allowed_ips", "endpoint", "enabled", "state", "client_key_kept", "live"}
+	liveJSONKeys = []string{"latest_handshake", "rx_bytes", "tx_bytes", "endpoint"}
+)
+
+// checkJSONKeys fails when obj has a key outside allowed or lacks one of
+// required.
+func checkJSONKeys(t *testing.T, what string, obj map[string]any, allowed, required []string) {
+	t.Helper()
+	for k := range obj {
+		if !slices.Contains(allowed, k) {
+			t.Errorf("%s: unknown key %q in %v", what, k, obj)
+		}
+	}
+	for _, k := range required {
+		if _, ok := obj[k]; !ok {
+			t.Errorf("%s: no key %q in %v", what, k, obj)
+		}
+	}
+}
+
+// secretsOf are the private and preshared keys in dir's network file.
+func secretsOf(t *testing.T, dir string) []string {
+	t.Helper()
+	pkg, errs := uci.Load(dir, "network")
+	if len(errs) != 0 {
+		t.Fatal(errs)
+	}
+	var out []string
+	for _, s := range pkg.Sections {
+		for _, name := range []string{"private_key", "preshared_key"} {
+			if o := s.Get(name); o != nil {
+				out = append(out, o.Values...)
+			}
+		}
+	}
+	return out
+}
+
+// Without a daemon, list --json and show --json answer from the file:
+// every peer with its configured fields, no live ones, and no private or
+// preshared key although the file holds some.
+func TestPeerListJSONFromFile(t *testing.T) {
+	dir := peerDir(t, "")
+	if _, stderr, code := wgdPeer(dir, "add", "tablet", "--keep-key", "--no-qr", "--endpoint", "vpn.example.com"); code != 0 {
+		t.Fatalf("add: %s", stderr)
+	}
+	if _, stderr, code := wgdPeer(dir, "disable", "Bob's laptop"); code != 0 {
+		t.Fatalf("disable: %s", stderr)
+	}
+	secrets := secretsOf(t, dir)
+	if len(secrets) != 3 { // the router's key, the tablet's private and preshared keys
+		t.Fatalf("want 3 secrets in the file, have %d", len(secrets))
+	}
+	stdout, stderr, code := wgdPeer(dir, "list", "--json")
+	if code != 0 || stderr != "" {
+		t.Fatalf("list --json: exit %d: %s", code, stderr)
+	}
+	for _, k := range secrets {
+		if strings.Contains(stdout, k) || strings.Contains(stdout, mustSecretKey(t, k).Hex()) {
+			t.Errorf("a private or preshared key is in the JSON:\n%s", stdout)
+		}
+	}
+	var raw struct {
+		DaemonRunning *bool            `json:"daemon_running"`
+		Peers         []map[string]any `json:"peers"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &raw); err != nil {
+		t.Fatalf("%v:\n%s", err, stdout)
+	}
+	if raw.DaemonRunning == nil || *raw.DaemonRunning || len(raw.Peers) != 2 {
+		t.Fatalf("list --json:\n%s", stdout)
+	}
+	for _, p := range raw.Peers {
+		checkJSONKeys(t, "peer", p, peerJSONKeys, []string{"interface", "name", "section", "public_key", "allowed_ips", "enabled", "state", "client_key_kept"})
+		if _, ok := p["live"]; ok {
+			t.Errorf("live fields without a daemon: %v", p)
+		}
+	}
+
+	var list listJSON
+	if err := json.Unmarshal([]byte(stdout), &list); err != nil {
+		t.Fatal(err)
+	}
+	bob, tablet := list.Peers[0], list.Peers[1]
+	if bob.Interface != "wg0" || bob.Name != "Bob's laptop" || bob.Section != "@wireguard_wg0[0]" || bob.Description != "Bob's laptop" ||
+		bob.PublicKey != "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=" || !slices.Equal(bob.AllowedIPs, []string{"10.7.0.2/32"}) ||
+		bob.Endpoint != "" || bob.Enabled || bob.State != "disabled" || bob.ClientKeyKept {
+		t.Errorf("Bob's LuCI peer: %+v", bob)
+	}
+	if tablet.Name != "tablet" || tablet.Section != "tablet" || !tablet.Enabled || tablet.State != "enabled" || !tablet.ClientKeyKept ||
+		!slices.Equal(tablet.AllowedIPs, []string{"10.7.0.3/32", "fd00:7::2/128"}) {
+		t.Errorf("tablet: %+v", tablet)
+	}
+
+	stdout, stderr, code = wgdPeer(dir, "show", "tablet", "--json")
+	if code != 0 || stderr != "" {
+		t.Fatalf("show --json: exit %d: %s", code, stderr)
+	}
+	var show showJSON
+	if err := json.Unmarshal([]byte(stdout), &show); err != nil {
+		t.Fatalf("%v:\n%s", err, stdout)
+	}
+	if show.DaemonRunning || !reflect.DeepEqual(show.Peer, tablet) {
+		t.Errorf("show --json: %+v\nlist had %+v", show, tablet)
+	}
+	for _, k := range secrets {
+		if strings.Contains(stdout, k) {
+			t.Errorf("a private or preshared key is in show --json:\n%s", stdout)
+		}
+	}
+	// The JSON never carries the client config, which holds its key.
+	for _, extra := range [][]string{{"--qr"}, {"--conf", filepath.Join(dir, "t.conf")}, {"--qr-png", filepath.Join(dir, "t.png")}} {
+		stdout, stderr, code := wgdPeer(dir, append([]string{"show", "tablet", "--json"}, extra...)...)
+		if code != 2 || stdout != "" || !strings.Contains(stderr, "--json shows the peer") {
+			t.Errorf("show --json %v: exit %d, %q %q", extra, code, stdout, stderr)
+		}
+	}
+
+	// An interface without peers: an empty list, not null.
+	for _, name := range []string{"tablet", "Bob's laptop"} {
+		if _, stderr, code := wgdPeer(dir, "remove", name); code != 0 {
+			t.Fatalf("remove %s: %s", name, stderr)
+		}
+	}
+	stdout, _, code = wgdPeer(dir, "list", "--json")
+	if code != 0 || !strings.Contains(stdout, `"peers": []`) {
+		t.Errorf("list --json without peers: exit %d:\n%s", code, stdout)
+	}
+}
+
+// The live fields come from the daemon's status, only for peers of
+// interfaces that are up: a peer of an interface that is down (netifd
+// did not ask for it) is configured, not running.
+func TestPeerJSONLive(t *testing.T) {
+	k1, k2, k3 := mustSecretKey(t, peerRouterKey).PublicKey(), config.Key{1}, config.Key{2}
+	st := &daemon.Status{Interfaces: []daemon.InterfaceStatus{
+		{Name: "wg0", Up: true, Peers: []daemon.PeerStatus{
+			{PublicKey: k1, LatestHandshake: 1700000000, RxBytes: 1234, TxBytes: 5678, Endpoint: "198.51.100.7:40000", EndpointHost: "vpn.example.com:51820"},
+			{PublicKey: k2},
+		}},
+		{Name: "wg1", Up: false, Peers: []daemon.PeerStatus{{PublicKey: k3}}},
+	}}
+	state := runningPeers(st)
+	for _, c := range []struct {
+		peer  peers.Peer
+		state string
+		live  *liveJSON
+	}{
+		{peers.Peer{Interface: "wg0", Name: "a", PublicKey: k1.String()}, "live", &liveJSON{LatestHandshake: 1700000000, RxBytes: 1234, TxBytes: 5678, Endpoint: "198.51.100.7:40000"}},
+		{peers.Peer{Interface: "wg0", Name: "never", PublicKey: k2.String()}, "live", &liveJSON{}},
+		{peers.Peer{Interface: "wg0", Name: "off", PublicKey: k2.String(), Disabled: true}, "disabled", nil},
+		{peers.Peer{Interface: "wg0", Name: "bad key", PublicKey: "x"}, "not running", nil},
+		{peers.Peer{Interface: "wg1", Name: "down", PublicKey: k3.String()}, "not running", nil},
+		{peers.Peer{Interface: "wg1", Name: "other iface", PublicKey: k1.String()}, "not running", nil},
+	} {
+		j := toJSON(c.peer, state)
+		if j.State != c.state || !reflect.DeepEqual(j.Live, c.live) {
+			t.Errorf("%s: state %q live %+v, want %q %+v", c.peer.Name, j.State, j.Live, c.state, c.live)
+		}
+		if j.AllowedIPs == nil {
+			t.Errorf("%s: allowed_ips is null", c.peer.Name)
+		}
+		var obj map[string]any
+		b, _ := json.Marshal(j)
+		json.Unmarshal(b, &obj)
+		checkJSONKeys(t, c.peer.Name, obj, peerJSONKeys, nil)
+		if live, ok := obj["live"].(map[string]any); ok {
+			checkJSONKeys(t, c.peer.Name+" live", live, liveJSONKeys, []string{"latest_handshake", "rx_bytes", "tx_bytes"})
+		}
+	}
+	// Without a daemon there is no live state at all.
+	if j := toJSON(peers.Peer{Interface: "wg0", PublicKey: k1.String()}, nil); j.State != "enabled" || j.Live != nil {
+		t.Errorf("no daemon: %+v", j)
 	}
 }
