@@ -7,8 +7,9 @@ import "wgd/firewall"
 // left. A backend that cannot be had is reported; the tunnels stay up.
 func (d *Daemon) setFirewall(kind string) {
 	if kind == "" && d.opts.Netifd {
-		// Under netifd the rule travels with the interface's data to fw4
-		// (the protocol handler reports it): nothing to do here.
+		// Under netifd the protocol handler records the ports `wgd ifup`
+		// answers and /etc/init.d/wgd publishes them as procd service
+		// data, which fw4 reads: nothing to do here.
 		kind = "none"
 	}
 	if d.fw != nil && kind == d.fwKind {

@@ -16,8 +16,10 @@ import (
 
 // Under netifd, netifd owns addresses, routes and link state, and decides
 // when an interface is up: its wgd protocol handler asks the daemon
-// (`wgd ifup`, `wgd ifdown`), and reports the answer's addresses, routes,
-// host dependencies and firewall rule to netifd itself.
+// (`wgd ifup`, `wgd ifdown`), and reports the answer's addresses, routes
+// and host dependencies to netifd itself. The answer's firewall rule goes
+// to the wgd service instead, whose procd data fw4 reads
+// (package/wgd/files/wgd.init).
 
 // endpointWait bounds how long ifup waits for endpoint names, so that
 // netifd can add host routes to them; later answers still reach the

@@ -12,15 +12,15 @@ import (
 
 // Fw4Rule is one entry of a "firewall" array in procd service data or in
 // netifd interface data: the same options as a `config rule` section of
-// /etc/config/firewall. firewall4 reads both through ubus on every start
-// and reload and renders the rules into its own table, so they survive
-// `fw4 reload`; fw3 reads them too (from instance data only).
+// /etc/config/firewall. firewall4 and fw3 read both through ubus on every
+// start and reload and render the rules into their own tables, so they
+// survive `fw4 reload`.
 //
 // fw4 replaces name with "ubus:<service>[<instance>] rule <n>"; it is kept
 // for people reading the data. In netifd interface data a rule without
 // device is bound to the interface's own device (the tunnel, not the WAN),
 // so a listen-port rule published there needs Device set to the WAN
-// device; procd service data has no such binding.
+// device; procd data has no such binding.
 type Fw4Rule struct {
 	Type     string `json:"type"` // "rule"
 	Name     string `json:"name"`
@@ -62,28 +62,24 @@ func (r Fw4Rule) key() string {
 }
 
 // fw4 checks that the rules for the holes are published as procd data of
-// the wgd service. It publishes nothing itself: procd's service object has
-// no set_data method, and `service set` with data alone drops the
-// service's triggers. The init script publishes them, from the same
-// configuration the daemon reads:
+// the wgd service, at service or instance level. It publishes nothing
+// itself: procd's service object has no set_data method, and `service
+// set` with data alone drops the service's triggers. An init script
+// publishes them from its service_data hook, as the OpenWrt package's
+// does (package/wgd/files/wgd.init):
 //
-//	procd_open_instance
-//	procd_set_param command /usr/sbin/wgd run
-//	procd_open_data
-//	json_add_array firewall
-//	  (one object per Fw4Rules entry)
-//	json_close_array
-//	procd_close_data
-//	procd_close_instance
+//	service_data() {
+//		json_add_array firewall
+//		  (one object per Fw4Rules entry)
+//		json_close_array
+//	}
 //
-// procd announces instance data (service.data.update) when an instance is
-// set up, when its data changes and when it goes away, and the firewall's
-// init script reloads on that (procd_add_reload_data_trigger firewall). So
-// re-running start_service on reload moves the rule without restarting wgd
-// (data is not part of what restarts an instance), and when wgd stops the
-// rule goes with its instance: Flush has nothing to do. Instance data
-// rather than service data, because fw3 reads only that. A listen_port
-// left to the kernel cannot be published in advance.
+// Service data, not instance data: procd before 2025 restarts an instance
+// whose data changed. procd announces data changes (service.data.update)
+// only from 2025 on; with an older procd the init script tells the
+// firewall itself (procd_set_config_changed firewall), also when the
+// service stops and procd drops its data silently. A listen_port left to
+// the kernel cannot be published in advance.
 type fw4 struct {
 	run     runner
 	log     *slog.Logger

@@ -55,20 +55,29 @@ func TestInitStartService(t *testing.T) {
 	}
 }
 
-// reload is a live reload (`wgd reload`), not a restart; a daemon that
-// does not answer gets started.
+// reload is a live reload (`wgd reload`), not a restart: the service is
+// then sent again (its firewall data may have changed) with the instance
+// exactly as start sends it, which procd keeps running. A daemon that
+// does not answer gets started by the same message.
 func TestInitReload(t *testing.T) {
 	r := NewRoot(t)
 	r.InstallWGD()
 	r.FakeWGD()
+	r.MustRun("/etc/init.d/wgd start")
+	started := r.UbusCalls("service", "set")[0]["instances"]
 
+	r.ClearRecords()
 	r.Answer("reload", "reloaded: none up, none down, wg0 updated\n", "", 0)
 	r.MustRun("/etc/init.d/wgd reload")
 	if calls := r.Calls("wgd"); !reflect.DeepEqual(calls, [][]string{{"reload"}}) {
 		t.Errorf("wgd calls on reload: %v", calls)
 	}
-	if sets := r.UbusCalls("service", "set"); len(sets) != 0 {
-		t.Errorf("a live reload must not (re)start the service: %v", sets)
+	sets := r.UbusCalls("service", "set")
+	if len(sets) != 1 || !reflect.DeepEqual(sets[0]["instances"], started) {
+		t.Errorf("reload: want the service sent with the instance unchanged (%v), got %v", started, sets)
+	}
+	if len(r.UbusCalls("service", "delete")) != 0 {
+		t.Errorf("reload stopped the service: %v", r.Records())
 	}
 
 	r.ClearRecords()

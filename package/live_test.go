@@ -192,14 +192,17 @@ func TestRPCDStatusLive(t *testing.T) {
 
 // The proto handler against the real daemon in netifd mode: the daemon
 // brings the device up (TUN, keys, peers, port) and leaves its addresses
-// to netifd; the handler reports them, the routes, the host dependency
-// and the firewall rule; teardown removes the device.
+// to netifd; the handler reports them, the routes and the host
+// dependency, and the wgd service publishes the listen port for fw4;
+// teardown removes the device and the rule.
 func TestProtoLive(t *testing.T) {
 	getTools(t)
 	wg := needTool(t, "wg")
 	s := newLive(t, "wgn")
 	s.startDaemon(t, "run", "--netifd")
 	r := s.r
+	r.WriteFile("etc/config/firewall", firewallConfig, 0o644)
+	serviceKnown(r)
 
 	out, err := s.inRoot(t, `cd /lib/netifd/proto && ./wgd.sh wgd setup "$IF" "$DATA" "$IF"`, "IF="+s.iface, "DATA="+s.protoDat)
 	if err != nil {
@@ -225,15 +228,16 @@ func TestProtoLive(t *testing.T) {
 		t.Errorf("the disabled peer's route is in %s", routes)
 	}
 	jsonEqual(t, "host dependencies", n[6], fmt.Sprintf(`[{"action":6,"host":"192.0.2.7","ifname":"wan","interface":%q}]`, s.iface))
-	data, _ := u["data"].(map[string]any)
-	fw, _ := data["firewall"].([]any)
-	if len(fw) != 1 {
-		t.Fatalf("firewall data %v", u["data"])
+	if d, ok := u["data"]; ok {
+		t.Errorf("netifd data %v, want none", d)
 	}
-	rule, _ := fw[0].(map[string]any)
-	if rule["type"] != "rule" || rule["proto"] != "udp" || rule["dest_port"] != "51820" || rule["target"] != "ACCEPT" {
-		t.Errorf("firewall rule %v", rule)
+	sets := r.UbusCalls("service", "set")
+	if len(sets) != 1 {
+		t.Fatalf("want the service sent once, got %v", r.Records())
 	}
+	jsonEqual(t, "service data", sets[0]["data"], fmt.Sprintf(`{"firewall":[{"type":"rule","name":"Allow-wgd-%s",`+
+		`"src":"wan","proto":"udp","dest_port":"51820","target":"ACCEPT"}]}`, s.iface))
+	wantOnly(t, fw4Collect(t, r, s.iface), "input_wan", "udp dport 51820 counter accept")
 	noSecret(t, r)
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -256,6 +260,9 @@ func TestProtoLive(t *testing.T) {
 
 	if out, err := s.inRoot(t, `cd /lib/netifd/proto && ./wgd.sh wgd teardown "$IF" "$DATA" "$IF"`, "IF="+s.iface, "DATA="+s.protoDat); err != nil {
 		t.Fatalf("teardown: %v\n%s", err, out)
+	}
+	if rules := fw4Collect(t, r); len(rules) != 0 {
+		t.Errorf("after teardown fw4 would still get %v", rules)
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for {

@@ -3,7 +3,9 @@
 // read and written with wgd's own libuci-grammar package. Like the real
 // tool, set stages a change (under SAVEDIR, default /tmp/.uci) that only
 // commit writes to CONFDIR/<package>, get sees staged changes, and set on
-// a package whose file does not exist fails.
+// a package whose file does not exist fails. A section is named as libuci
+// names it: its name, or @type[N] (N counting sections of that type from
+// 0, or from the end when negative).
 package main
 
 import (
@@ -14,6 +16,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"wgd/uci"
@@ -190,12 +193,40 @@ func parsePath(path string) (pkg, section, option string, err error) {
 }
 
 func section(p *uci.Package, name string) *uci.Section {
+	if typ, n, ok := typeIndex(name); ok {
+		var of []*uci.Section
+		for _, s := range p.Sections {
+			if s.Type == typ {
+				of = append(of, s)
+			}
+		}
+		if n < 0 {
+			n += len(of)
+		}
+		if n < 0 || n >= len(of) {
+			return nil
+		}
+		return of[n]
+	}
 	for _, s := range p.Sections {
 		if s.Name == name {
 			return s
 		}
 	}
 	return nil
+}
+
+// typeIndex reads @type[N].
+func typeIndex(ref string) (typ string, n int, ok bool) {
+	if !strings.HasPrefix(ref, "@") || !strings.HasSuffix(ref, "]") {
+		return "", 0, false
+	}
+	typ, num, ok := strings.Cut(ref[1:len(ref)-1], "[")
+	if !ok || typ == "" {
+		return "", 0, false
+	}
+	n, err := strconv.Atoi(num)
+	return typ, n, err == nil
 }
 
 // apply sets PKG.SECTION=TYPE or PKG.SECTION.OPTION=VALUE in p; an empty
@@ -207,6 +238,9 @@ func apply(p *uci.Package, path, value string) error {
 	}
 	s := section(p, sec)
 	if opt == "" {
+		if _, _, ref := typeIndex(sec); ref && s == nil {
+			return errNotFound
+		}
 		if s == nil {
 			p.Sections = append(p.Sections, &uci.Section{Type: value, Name: sec})
 		} else {

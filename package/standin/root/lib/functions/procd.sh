@@ -3,7 +3,9 @@
 # format. Like upstream, each builds its message with jshn in the "procd"
 # namespace and sends it with `ubus call service set|delete|signal JSON`;
 # the ubus stand-in records it, and tests read what procd would have got.
-# Left out: jails, validation, mount and data triggers, procd_running.
+# It is the procd.sh of a procd that announces changes of service data
+# (service.data.update), which has procd_add_reload_data_trigger.
+# Left out: jails, validation, mount triggers, procd_running.
 
 # busybox ash, the only shell this runs in, has `local`.
 # shellcheck disable=SC3043
@@ -212,12 +214,39 @@ _procd_add_reload_trigger() {
 	_procd_close_trigger
 }
 
+_procd_add_data_trigger() {
+	local name="$1"
+	shift
+	_procd_add_trigger service.data.update name "$name" "$@"
+}
+
+_procd_add_reload_data_trigger() {
+	local name t
+	name=$(_procd_service_name)
+	_procd_open_trigger
+	for t in "$@"; do
+		_procd_add_data_trigger "$t" "/etc/init.d/$name" reload
+	done
+	_procd_close_trigger
+}
+
 _procd_add_reload_interface_trigger() {
 	local name
 	name=$(_procd_service_name)
 	_procd_open_trigger
 	_procd_add_interface_trigger "interface.*" "$1" "/etc/init.d/$name" reload
 	_procd_close_trigger
+}
+
+# An event as if PACKAGE's configuration had been committed: procd runs
+# the reload triggers of the services watching that package.
+_procd_set_config_changed() {
+	json_init
+	json_add_string type config.change
+	json_add_object data
+	json_add_string package "$1"
+	json_close_object
+	ubus call service event "$(json_dump)"
 }
 
 _procd_kill() {
@@ -251,6 +280,8 @@ procd_add_config_trigger() { _procd_call _procd_add_config_trigger "$@"; }
 procd_add_interface_trigger() { _procd_call _procd_add_interface_trigger "$@"; }
 procd_add_reload_trigger() { _procd_call _procd_add_reload_trigger "$@"; }
 procd_add_reload_interface_trigger() { _procd_call _procd_add_reload_interface_trigger "$@"; }
+procd_add_reload_data_trigger() { _procd_call _procd_add_reload_data_trigger "$@"; }
+procd_set_config_changed() { _procd_call _procd_set_config_changed "$@"; }
 procd_kill() { _procd_call _procd_kill "$@"; }
 procd_send_signal() { _procd_call _procd_send_signal "$@"; }
 
