@@ -7,6 +7,8 @@ import (
 	"slices"
 
 	"golang.org/x/sys/unix"
+
+	nl "wgd/internal/rtnl"
 )
 
 // A peer's endpoint inside the networks routed into the tunnel (a full
@@ -25,45 +27,38 @@ type hostRoute struct {
 // and the host routes own are ignored: the longest matching unicast
 // prefix, then the lowest metric.
 func (r *rtnl) pathTo(dst netip.Addr, exclude int, own []hostRoute) (hostRoute, error) {
-	fam, _ := addrFamily(dst)
-	msgs, err := r.dump(unix.RTM_GETROUTE, rtMsg{family: fam}.append(nil))
+	family := uint8(unix.AF_INET6)
+	if dst.Is4() {
+		family = unix.AF_INET
+	}
+	routes, err := r.Routes(family)
 	if err != nil {
 		return hostRoute{}, fmt.Errorf("route to %s: %w", dst, err)
 	}
-	var best routeInfo
+	var best nl.Route
 	found := false
-	for _, m := range msgs {
-		if m.typ != unix.RTM_NEWROUTE {
+	for _, rt := range routes {
+		if rt.Table != unix.RT_TABLE_MAIN || rt.Type != unix.RTN_UNICAST || rt.OIF == 0 || rt.OIF == exclude ||
+			rt.Flags&unix.RTM_F_CLONED != 0 || !rt.Dst.Contains(dst) {
 			continue
 		}
-		rt, err := parseRouteMsg(m.data)
-		if err != nil {
-			return hostRoute{}, fmt.Errorf("route to %s: %w", dst, err)
-		}
-		if rt.table != unix.RT_TABLE_MAIN || rt.typ != unix.RTN_UNICAST || rt.oif == 0 || rt.oif == exclude ||
-			rt.flags&unix.RTM_F_CLONED != 0 || !rt.dst.Contains(dst) {
+		if rt.Dst.IsSingleIP() && slices.Contains(own, hostRoute{dst: rt.Dst.Addr(), gateway: rt.Gateway, oif: rt.OIF}) {
 			continue
 		}
-		if rt.dst.IsSingleIP() && slices.Contains(own, hostRoute{dst: rt.dst.Addr(), gateway: rt.gateway, oif: rt.oif}) {
-			continue
-		}
-		if !found || rt.dst.Bits() > best.dst.Bits() || rt.dst.Bits() == best.dst.Bits() && rt.priority < best.priority {
+		if !found || rt.Dst.Bits() > best.Dst.Bits() || rt.Dst.Bits() == best.Dst.Bits() && rt.Priority < best.Priority {
 			best, found = rt, true
 		}
 	}
 	if !found {
 		return hostRoute{}, fmt.Errorf("route to %s: none outside the tunnel", dst)
 	}
-	return hostRoute{dst: dst, gateway: best.gateway, oif: best.oif}, nil
+	return hostRoute{dst: dst, gateway: best.Gateway, oif: best.OIF}, nil
 }
 
-func hostRouteRequest(h hostRoute, scope, typ uint8) []byte {
-	b := routeRequest(h.oif, netip.PrefixFrom(h.dst, h.dst.BitLen()), scope, typ)
-	if h.gateway.IsValid() {
-		_, gw := addrFamily(h.gateway)
-		b = appendAttr(b, unix.RTA_GATEWAY, gw)
-	}
-	return b
+// route is h as a static main-table route.
+func (h hostRoute) route(scope, typ uint8) nl.Route {
+	return nl.Route{Dst: netip.PrefixFrom(h.dst, h.dst.BitLen()), Gateway: h.gateway, OIF: h.oif,
+		Table: unix.RT_TABLE_MAIN, Protocol: unix.RTPROT_STATIC, Scope: scope, Type: typ}
 }
 
 func (r *rtnl) addHostRoute(h hostRoute) error {
@@ -71,7 +66,7 @@ func (r *rtnl) addHostRoute(h hostRoute) error {
 	if h.gateway.IsValid() {
 		scope = unix.RT_SCOPE_UNIVERSE
 	}
-	_, err := r.request(unix.RTM_NEWROUTE, unix.NLM_F_CREATE|unix.NLM_F_REPLACE, hostRouteRequest(h, scope, unix.RTN_UNICAST))
+	_, err := r.Request(unix.RTM_NEWROUTE, unix.NLM_F_CREATE|unix.NLM_F_REPLACE, h.route(scope, unix.RTN_UNICAST).Append(nil))
 	if err != nil {
 		return fmt.Errorf("add host route to endpoint %s: %w", h.dst, err)
 	}
@@ -79,7 +74,8 @@ func (r *rtnl) addHostRoute(h hostRoute) error {
 }
 
 func (r *rtnl) delHostRoute(h hostRoute) error {
-	_, err := r.request(unix.RTM_DELROUTE, 0, hostRouteRequest(h, unix.RT_SCOPE_NOWHERE, 0))
+	// Scope "nowhere" and type 0 are the kernel's wildcards for a delete.
+	_, err := r.Request(unix.RTM_DELROUTE, 0, h.route(unix.RT_SCOPE_NOWHERE, 0).Append(nil))
 	if err != nil && !errors.Is(err, unix.ESRCH) && !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.ENODEV) {
 		return fmt.Errorf("delete host route to endpoint %s: %w", h.dst, err)
 	}

@@ -5,11 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"slices"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"wgd/internal/rtnl"
 )
 
 // Netlink watches the kernel's links, addresses and routes and reports a
@@ -33,70 +34,56 @@ func (n *Netlink) Run(ctx context.Context, emit func(Event)) error {
 	if log == nil {
 		log = slog.Default()
 	}
-	sub, err := openRtnl(netlinkGroups, unix.SOCK_NONBLOCK)
+	mon, err := rtnl.Listen(netlinkGroups)
 	if err != nil {
 		return err
 	}
-	// A pollable file: a read deadline ends the wait when ctx ends.
-	f := os.NewFile(uintptr(sub.fd), "rtnetlink")
-	defer f.Close()
-	raw, err := f.SyscallConn()
-	if err != nil {
-		return err
-	}
-	stop := context.AfterFunc(ctx, func() { f.SetReadDeadline(time.Now()) })
+	defer mon.Close()
+	// Closing ends the wait for the next notification.
+	stop := context.AfterFunc(ctx, func() { mon.Close() })
 	defer stop()
 
-	dumper, err := openRtnl(0, 0)
+	dumper, err := rtnl.Open()
 	if err != nil {
 		return err
 	}
 	defer dumper.Close()
 	cfg := n.Config()
-	snap, err := dumper.snapshot()
+	snap, err := dumper.Snapshot()
 	if err != nil {
 		return err
 	}
-	view := snap.wan(cfg)
+	view := wan(snap, cfg)
 	log.Info("watching the WAN through netlink", "wan", view.names())
 
-	buf := make([]byte, 64<<10)
 	for {
-		var got int
-		var rerr error
-		err := raw.Read(func(fd uintptr) bool {
-			got, _, rerr = unix.Recvfrom(int(fd), buf, 0)
-			return rerr != unix.EAGAIN
-		})
+		msgs, err := mon.Receive()
 		if ctx.Err() != nil {
 			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("netlink: %w", err)
 		}
 		cfg = n.Config()
 		relevant := false
 		switch {
-		case errors.Is(rerr, unix.ENOBUFS):
+		case errors.Is(err, unix.ENOBUFS):
 			// Notifications were lost: look again at everything.
 			relevant = true
-		case rerr != nil:
-			return fmt.Errorf("netlink: %w", rerr)
-		default:
-			msgs, _ := splitMessages(buf[:got])
-			for _, m := range msgs {
-				relevant = relevant || concerns(m, view, cfg)
-			}
+		case errors.Is(err, rtnl.ErrMalformed):
+			// The messages before the fault still count.
+		case err != nil:
+			return fmt.Errorf("netlink: %w", err)
+		}
+		for _, m := range msgs {
+			relevant = relevant || concerns(m, view, cfg)
 		}
 		if !relevant {
 			continue
 		}
-		s, err := dumper.snapshot()
+		s, err := dumper.Snapshot()
 		if err != nil {
 			log.Warn("netlink: reading the WAN state", "error", err)
 			continue
 		}
-		next := s.wan(cfg)
+		next := wan(s, cfg)
 		if next.equal(view) {
 			continue
 		}
@@ -109,18 +96,49 @@ func (n *Netlink) Run(ctx context.Context, emit func(Event)) error {
 
 // concerns tells whether a notification may change the WAN view: any
 // default route, and links and addresses of WAN devices.
-func concerns(m nlMsg, view wanView, cfg WANConfig) bool {
-	switch m.typ {
+func concerns(m rtnl.Message, view wanView, cfg WANConfig) bool {
+	switch m.Type {
 	case unix.RTM_NEWROUTE, unix.RTM_DELROUTE:
-		return len(m.data) >= rtMsgLen && m.data[1] == 0
+		h, _, err := rtnl.ParseRtMsg(m.Data)
+		return err == nil && h.DstLen == 0
 	case unix.RTM_NEWLINK, unix.RTM_DELLINK:
-		l, ok := parseLink(m.data)
-		return ok && (slices.Contains(view.indexes(), l.index) || slices.Contains(cfg.Names, l.name))
+		l, err := rtnl.ParseLink(m.Data)
+		return err == nil && (slices.Contains(view.indexes(), l.Index) || slices.Contains(cfg.Names, l.Name))
 	case unix.RTM_NEWADDR, unix.RTM_DELADDR:
-		a, ok := parseAddr(m.data)
-		return ok && slices.Contains(view.indexes(), a.index)
+		a, err := rtnl.ParseAddr(m.Data)
+		return err == nil && a.Prefix.IsValid() && slices.Contains(view.indexes(), a.Index)
 	}
 	return false
+}
+
+// readSnapshot reads the links, addresses and default routes of the
+// network namespace the caller runs in.
+func readSnapshot() (*rtnl.Snapshot, error) {
+	c, err := rtnl.Open()
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	return c.Snapshot()
+}
+
+// defaultDevices names the devices holding a default route, per family.
+func defaultDevices(s *rtnl.Snapshot) (v4, v6 map[string]bool) {
+	v4, v6 = map[string]bool{}, map[string]bool{}
+	for _, r := range s.Defaults {
+		for _, oif := range r.Links() {
+			l, ok := s.Links[oif]
+			if !ok {
+				continue
+			}
+			if r.Dst.Addr().Is4() {
+				v4[l.Name] = true
+			} else {
+				v6[l.Name] = true
+			}
+		}
+	}
+	return v4, v6
 }
 
 func (v wanView) names() []string {

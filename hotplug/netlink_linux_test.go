@@ -3,14 +3,19 @@ package hotplug
 import (
 	"context"
 	"log/slog"
+	"net/netip"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"wgd/internal/netnstest"
+	"wgd/internal/rtnl"
 )
 
 func ip(t *testing.T, args ...string) {
@@ -191,5 +196,81 @@ func TestIsWAN(t *testing.T) {
 		if got := IsWAN(c.ev, c.cfg); got != c.want {
 			t.Errorf("IsWAN(%+v, %+v) = %v", c.ev, c.cfg, got)
 		}
+	}
+}
+
+// The WAN view of a snapshot: the devices of default routes (each link of
+// a multipath one), never wgd's own, with their reachable addresses and
+// gateways.
+func TestWANView(t *testing.T) {
+	s := &rtnl.Snapshot{
+		Links: map[int]rtnl.Link{
+			2: {Index: 2, Name: "wan0", Flags: unix.IFF_UP | unix.IFF_LOWER_UP},
+			3: {Index: 3, Name: "wan1", Flags: unix.IFF_UP},
+			4: {Index: 4, Name: "lan0", Flags: unix.IFF_UP | unix.IFF_LOWER_UP},
+			5: {Index: 5, Name: "wg0", Flags: unix.IFF_UP | unix.IFF_LOWER_UP},
+		},
+		Addrs: []rtnl.Addr{
+			{Index: 2, Prefix: netip.MustParsePrefix("192.0.2.2/24")},
+			{Index: 2, Prefix: netip.MustParsePrefix("2001:db8::2/64"), Flags: unix.IFA_F_TENTATIVE},
+			{Index: 2, Prefix: netip.MustParsePrefix("fe80::2/64"), Scope: unix.RT_SCOPE_LINK},
+			{Index: 3, Prefix: netip.MustParsePrefix("198.51.100.2/24")},
+			{Index: 4, Prefix: netip.MustParsePrefix("192.168.1.1/24")},
+		},
+		Defaults: []rtnl.Route{
+			{Dst: netip.MustParsePrefix("0.0.0.0/0"), Gateway: netip.MustParseAddr("192.0.2.1"), Nexthops: []int{2, 3}},
+			{Dst: netip.MustParsePrefix("::/0"), OIF: 5},
+		},
+	}
+	v4, v6 := defaultDevices(s)
+	if !v4["wan0"] || !v4["wan1"] || len(v4) != 2 || !v6["wg0"] || len(v6) != 1 {
+		t.Errorf("default devices %v %v", v4, v6)
+	}
+	view := wan(s, WANConfig{Own: []string{"wg0"}})
+	want := wanView{
+		{name: "wan0", index: 2, running: true, addrs: []netip.Prefix{netip.MustParsePrefix("192.0.2.2/24")}, gateways: []netip.Addr{netip.MustParseAddr("192.0.2.1")}},
+		{name: "wan1", index: 3, addrs: []netip.Prefix{netip.MustParsePrefix("198.51.100.2/24")}, gateways: []netip.Addr{netip.MustParseAddr("192.0.2.1")}},
+	}
+	if !view.equal(want) {
+		t.Errorf("view %+v, want %+v", view, want)
+	}
+	if view := wan(s, WANConfig{Names: []string{"lan0"}}); len(view) != 1 || view[0].name != "lan0" || !view.usable() {
+		t.Errorf("configured WAN: %+v", view)
+	}
+}
+
+// Which notifications make the monitor look again.
+func TestConcerns(t *testing.T) {
+	view := wanView{{name: "wan0", index: 2}}
+	cfg := WANConfig{Names: []string{"upl0"}}
+	addr := func(index int, p string) []byte {
+		return rtnl.Addr{Index: index, Prefix: netip.MustParsePrefix(p)}.Append(nil)
+	}
+	for _, c := range []struct {
+		name string
+		typ  uint16
+		data []byte
+		want bool
+	}{
+		{"default route", unix.RTM_NEWROUTE, rtnl.Route{Dst: netip.MustParsePrefix("::/0"), OIF: 9}.Append(nil), true},
+		{"default route gone", unix.RTM_DELROUTE, rtnl.Route{Dst: netip.MustParsePrefix("0.0.0.0/0"), OIF: 9}.Append(nil), true},
+		{"other route", unix.RTM_NEWROUTE, rtnl.Route{Dst: netip.MustParsePrefix("10.0.0.0/8"), OIF: 2}.Append(nil), false},
+		{"WAN link", unix.RTM_NEWLINK, rtnl.Link{Index: 2, Name: "wan0"}.Append(nil), true},
+		{"configured link appears", unix.RTM_NEWLINK, rtnl.Link{Index: 9, Name: "upl0"}.Append(nil), true},
+		{"other link", unix.RTM_DELLINK, rtnl.Link{Index: 9, Name: "lan0"}.Append(nil), false},
+		{"WAN address", unix.RTM_NEWADDR, addr(2, "192.0.2.3/24"), true},
+		{"WAN address gone", unix.RTM_DELADDR, addr(2, "2001:db8::3/64"), true},
+		{"other address", unix.RTM_NEWADDR, addr(9, "192.0.2.3/24"), false},
+		{"short route", unix.RTM_NEWROUTE, make([]byte, 11), false},
+		{"short link", unix.RTM_NEWLINK, make([]byte, 15), false},
+		{"short address", unix.RTM_NEWADDR, []byte{unix.AF_INET, 24, 0, 0, 2, 0, 0}, false},
+		{"other message", unix.RTM_NEWNEIGH, make([]byte, 64), false},
+	} {
+		if got := concerns(rtnl.Message{Type: c.typ, Data: c.data}, view, cfg); got != c.want {
+			t.Errorf("%s: %v", c.name, got)
+		}
+	}
+	if !slices.Equal(view.indexes(), []int{2}) {
+		t.Errorf("indexes %v", view.indexes())
 	}
 }

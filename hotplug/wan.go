@@ -5,6 +5,10 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"wgd/internal/rtnl"
 )
 
 // WANConfig says which links are the WAN.
@@ -35,7 +39,7 @@ func IsWAN(ev Event, cfg WANConfig) bool {
 	}
 	if ev.Device != "" {
 		if s, err := readSnapshot(); err == nil {
-			v4, v6 := s.defaultDevices()
+			v4, v6 := defaultDevices(s)
 			if v4[ev.Device] || v6[ev.Device] {
 				return true
 			}
@@ -54,8 +58,8 @@ func Families() (v4, v6 bool) {
 	if err != nil {
 		return true, true
 	}
-	for _, r := range s.defaults {
-		if r.family == 2 { // AF_INET
+	for _, r := range s.Defaults {
+		if r.Dst.Addr().Is4() {
 			v4 = true
 		} else {
 			v6 = true
@@ -71,7 +75,7 @@ func Families() (v4, v6 bool) {
 // strand the tunnels' sockets and NAT mappings.
 type wanDevice struct {
 	name     string
-	index    int32
+	index    int
 	running  bool
 	addrs    []netip.Prefix
 	gateways []netip.Addr
@@ -80,29 +84,29 @@ type wanDevice struct {
 // wanView is the WAN as a snapshot shows it.
 type wanView []wanDevice
 
-func (s *snapshot) wan(cfg WANConfig) wanView {
-	v4, v6 := s.defaultDevices()
+func wan(s *rtnl.Snapshot, cfg WANConfig) wanView {
+	v4, v6 := defaultDevices(s)
 	var view wanView
-	for _, l := range s.links {
-		if slices.Contains(cfg.Own, l.name) {
+	for _, l := range s.Links {
+		if slices.Contains(cfg.Own, l.Name) {
 			continue
 		}
 		if len(cfg.Names) > 0 {
-			if !slices.Contains(cfg.Names, l.name) {
+			if !slices.Contains(cfg.Names, l.Name) {
 				continue
 			}
-		} else if !v4[l.name] && !v6[l.name] {
+		} else if !v4[l.Name] && !v6[l.Name] {
 			continue
 		}
-		d := wanDevice{name: l.name, index: l.index, running: l.running()}
-		for _, a := range s.addrs {
-			if a.index == l.index && a.usable() {
-				d.addrs = append(d.addrs, a.prefix)
+		d := wanDevice{name: l.Name, index: l.Index, running: l.Running()}
+		for _, a := range s.Addrs {
+			if a.Index == l.Index && reachable(a) {
+				d.addrs = append(d.addrs, a.Prefix)
 			}
 		}
-		for _, r := range s.defaults {
-			if slices.Contains(r.oifs, l.index) && r.gateway.IsValid() && !slices.Contains(d.gateways, r.gateway) {
-				d.gateways = append(d.gateways, r.gateway)
+		for _, r := range s.Defaults {
+			if slices.Contains(r.Links(), l.Index) && r.Gateway.IsValid() && !slices.Contains(d.gateways, r.Gateway) {
+				d.gateways = append(d.gateways, r.Gateway)
 			}
 		}
 		slices.SortFunc(d.addrs, func(a, b netip.Prefix) int { return a.Addr().Compare(b.Addr()) })
@@ -113,8 +117,14 @@ func (s *snapshot) wan(cfg WANConfig) wanView {
 	return view
 }
 
-func (v wanView) indexes() []int32 {
-	var out []int32
+// reachable: an address other hosts can reach, not one still checked for
+// duplicates or found duplicate.
+func reachable(a rtnl.Addr) bool {
+	return a.Scope == unix.RT_SCOPE_UNIVERSE && a.Flags&(unix.IFA_F_TENTATIVE|unix.IFA_F_DADFAILED) == 0
+}
+
+func (v wanView) indexes() []int {
+	var out []int
 	for _, d := range v {
 		out = append(out, d.index)
 	}
