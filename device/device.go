@@ -18,6 +18,7 @@ import (
 	"golang.zx2c4.com/wireguard/tun"
 
 	"wgd/config"
+	"wgd/internal/rtnl"
 )
 
 // DefaultUAPIDir is where wg(8) looks for userspace interfaces.
@@ -50,7 +51,7 @@ type Interface struct {
 	tun     tun.Device
 	dev     *wgdevice.Device
 	uapi    net.Listener
-	rtnl    *rtnl
+	netlink *rtnl.Conn
 	index   int
 	applied Desired
 	// hostRoutes pin endpoints outside the tunnel (standalone).
@@ -86,12 +87,14 @@ func Open(d Desired, opts Options) (_ *Interface, err error) {
 		return nil, fmt.Errorf("create TUN %s: %w", name, err)
 	}
 	i.dev = wgdevice.NewDevice(i.tun, conn.NewDefaultBind(), engineLogger(i.log))
-	if i.rtnl, err = openRtnl(); err != nil {
+	if i.netlink, err = rtnl.Open(); err != nil {
 		return nil, err
 	}
-	if i.index, err = i.rtnl.linkIndex(name); err != nil {
+	link, err := i.netlink.LinkByName(name)
+	if err != nil {
 		return nil, err
 	}
+	i.index = link.Index
 	if err := i.Update(d); err != nil {
 		return nil, err
 	}
@@ -130,12 +133,12 @@ func (i *Interface) Update(d Desired) error {
 	}
 	var errs []error
 	if !fresh && mtuOf(old.Config) != mtuOf(d.Config) {
-		errs = append(errs, i.rtnl.setMTU(i.index, mtuOf(d.Config)))
+		errs = append(errs, i.netlink.SetMTU(i.index, mtuOf(d.Config)))
 	}
 	errs = append(errs, i.syncAddrs(old.Config.Addresses, d.Config.Addresses))
 	if fresh {
 		// Routes via a link can only be added once it is up.
-		errs = append(errs, i.rtnl.setLinkUp(i.index))
+		errs = append(errs, i.netlink.SetLinkUp(i.index))
 	}
 	// Endpoints first: the tunnel's routes may cover them.
 	errs = append(errs, i.syncHostRoutes())
@@ -155,10 +158,10 @@ func mtuOf(c config.Interface) int {
 func (i *Interface) syncAddrs(old, new []netip.Prefix) error {
 	var errs []error
 	for _, p := range minus(old, new) {
-		errs = append(errs, i.rtnl.delAddr(i.index, p))
+		errs = append(errs, i.netlink.DelAddr(i.index, p))
 	}
 	for _, p := range minus(new, old) {
-		errs = append(errs, i.rtnl.addAddr(i.index, p))
+		errs = append(errs, i.netlink.AddAddr(i.index, p))
 	}
 	return errors.Join(errs...)
 }
@@ -166,10 +169,10 @@ func (i *Interface) syncAddrs(old, new []netip.Prefix) error {
 func (i *Interface) syncRoutes(old, new []netip.Prefix) error {
 	var errs []error
 	for _, p := range minus(old, new) {
-		errs = append(errs, i.rtnl.delRoute(i.index, p))
+		errs = append(errs, i.netlink.DelRoute(i.index, p))
 	}
 	for _, p := range minus(new, old) {
-		errs = append(errs, i.rtnl.addRoute(i.index, p))
+		errs = append(errs, i.netlink.AddRoute(i.index, p))
 	}
 	return errors.Join(errs...)
 }
@@ -229,7 +232,7 @@ func (i *Interface) Close() error {
 	}
 	i.mu.Unlock()
 	i.wg.Wait()
-	if i.rtnl != nil && i.opts.ManageL3 && i.dev != nil {
+	if i.netlink != nil && i.opts.ManageL3 && i.dev != nil {
 		errs = append(errs, i.syncRoutes(linkRoutes(i.applied.Config), nil))
 		errs = append(errs, i.setHostRoutes(nil))
 	}
@@ -238,8 +241,8 @@ func (i *Interface) Close() error {
 	} else if i.tun != nil {
 		errs = append(errs, i.tun.Close())
 	}
-	if i.rtnl != nil {
-		errs = append(errs, i.rtnl.Close())
+	if i.netlink != nil {
+		errs = append(errs, i.netlink.Close())
 	}
 	return errors.Join(errs...)
 }

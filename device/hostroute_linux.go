@@ -8,7 +8,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	nl "wgd/internal/rtnl"
+	"wgd/internal/rtnl"
 )
 
 // A peer's endpoint inside the networks routed into the tunnel (a full
@@ -26,7 +26,7 @@ type hostRoute struct {
 // pathTo finds the main-table route that dst takes when the link exclude
 // and the host routes own are ignored: the longest matching unicast
 // prefix, then the lowest metric.
-func (r *rtnl) pathTo(dst netip.Addr, exclude int, own []hostRoute) (hostRoute, error) {
+func pathTo(r *rtnl.Conn, dst netip.Addr, exclude int, own []hostRoute) (hostRoute, error) {
 	family := uint8(unix.AF_INET6)
 	if dst.Is4() {
 		family = unix.AF_INET
@@ -35,7 +35,7 @@ func (r *rtnl) pathTo(dst netip.Addr, exclude int, own []hostRoute) (hostRoute, 
 	if err != nil {
 		return hostRoute{}, fmt.Errorf("route to %s: %w", dst, err)
 	}
-	var best nl.Route
+	var best rtnl.Route
 	found := false
 	for _, rt := range routes {
 		if rt.Table != unix.RT_TABLE_MAIN || rt.Type != unix.RTN_UNICAST || rt.OIF == 0 || rt.OIF == exclude ||
@@ -56,12 +56,12 @@ func (r *rtnl) pathTo(dst netip.Addr, exclude int, own []hostRoute) (hostRoute, 
 }
 
 // route is h as a static main-table route.
-func (h hostRoute) route(scope, typ uint8) nl.Route {
-	return nl.Route{Dst: netip.PrefixFrom(h.dst, h.dst.BitLen()), Gateway: h.gateway, OIF: h.oif,
+func (h hostRoute) route(scope, typ uint8) rtnl.Route {
+	return rtnl.Route{Dst: netip.PrefixFrom(h.dst, h.dst.BitLen()), Gateway: h.gateway, OIF: h.oif,
 		Table: unix.RT_TABLE_MAIN, Protocol: unix.RTPROT_STATIC, Scope: scope, Type: typ}
 }
 
-func (r *rtnl) addHostRoute(h hostRoute) error {
+func addHostRoute(r *rtnl.Conn, h hostRoute) error {
 	scope := uint8(unix.RT_SCOPE_LINK)
 	if h.gateway.IsValid() {
 		scope = unix.RT_SCOPE_UNIVERSE
@@ -73,7 +73,7 @@ func (r *rtnl) addHostRoute(h hostRoute) error {
 	return nil
 }
 
-func (r *rtnl) delHostRoute(h hostRoute) error {
+func delHostRoute(r *rtnl.Conn, h hostRoute) error {
 	// Scope "nowhere" and type 0 are the kernel's wildcards for a delete.
 	_, err := r.Request(unix.RTM_DELROUTE, 0, h.route(unix.RT_SCOPE_NOWHERE, 0).Append(nil))
 	if err != nil && !errors.Is(err, unix.ESRCH) && !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.ENODEV) {
@@ -100,7 +100,7 @@ func (i *Interface) syncHostRoutes() error {
 		}
 		slices.SortFunc(dsts, netip.Addr.Compare)
 		for _, a := range dsts {
-			h, err := i.rtnl.pathTo(a, i.index, i.hostRoutes)
+			h, err := pathTo(i.netlink, a, i.index, i.hostRoutes)
 			if err != nil {
 				errs = append(errs, err)
 				continue
@@ -116,12 +116,12 @@ func (i *Interface) setHostRoutes(want []hostRoute) error {
 	var errs []error
 	for _, h := range i.hostRoutes {
 		if !slices.Contains(want, h) {
-			errs = append(errs, i.rtnl.delHostRoute(h))
+			errs = append(errs, delHostRoute(i.netlink, h))
 		}
 	}
 	for _, h := range want {
 		if !slices.Contains(i.hostRoutes, h) {
-			errs = append(errs, i.rtnl.addHostRoute(h))
+			errs = append(errs, addHostRoute(i.netlink, h))
 		}
 	}
 	i.hostRoutes = want

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"wgd/internal/netnstest"
+	"wgd/internal/rtnl"
 )
 
 // The codec and the link, address and route operations are tested in
@@ -27,16 +28,16 @@ func hrVeth(t *testing.T, name string, addrs ...string) int {
 	for _, a := range addrs {
 		ipRun(t, "addr", "add", a, "dev", name, "nodad")
 	}
-	r, err := openRtnl()
+	r, err := rtnl.Open()
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	index, err := r.linkIndex(name)
+	link, err := r.LinkByName(name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return index
+	return link.Index
 }
 
 func TestPathToAndHostRoutes(t *testing.T) {
@@ -50,7 +51,7 @@ func TestPathToAndHostRoutes(t *testing.T) {
 	ipRun(t, "-6", "route", "add", "default", "via", "fe80::1", "dev", "hra0")
 	t.Cleanup(func() { exec.Command("ip", "-6", "route", "del", "default").Run() })
 
-	r, err := openRtnl()
+	r, err := rtnl.Open()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,40 +73,40 @@ func TestPathToAndHostRoutes(t *testing.T) {
 		{"default", "100.64.0.5", 0, nil, hostRoute{dst: netip.MustParseAddr("100.64.0.5"), gateway: netip.MustParseAddr("192.0.2.254"), oif: a}},
 		{"ipv6 default", "2001:db8:5::9", 0, nil, hostRoute{dst: netip.MustParseAddr("2001:db8:5::9"), gateway: netip.MustParseAddr("fe80::1"), oif: a}},
 	} {
-		got, err := r.pathTo(netip.MustParseAddr(c.dst), c.exclude, c.own)
+		got, err := pathTo(r, netip.MustParseAddr(c.dst), c.exclude, c.own)
 		if err != nil || got != c.want {
 			t.Errorf("%s: pathTo(%s) = %+v, %v; want %+v", c.name, c.dst, got, err, c.want)
 		}
 	}
-	if _, err := r.pathTo(ep, a, []hostRoute{}); err != nil {
+	if _, err := pathTo(r, ep, a, []hostRoute{}); err != nil {
 		t.Errorf("path with the default's link excluded: %v", err)
 	}
 
 	// A pinned host route is the longest match: pathTo must see through
 	// its own pins, and only those.
 	for range 2 {
-		if err := r.addHostRoute(viaA); err != nil {
+		if err := addHostRoute(r, viaA); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if got := ipRun(t, "route", "show", "198.51.100.9/32"); !strings.Contains(got, "via 192.0.2.254 dev hra0 proto static") {
 		t.Errorf("host route: %q", got)
 	}
-	if got, err := r.pathTo(ep, 0, nil); err != nil || got != viaA {
+	if got, err := pathTo(r, ep, 0, nil); err != nil || got != viaA {
 		t.Errorf("pathTo with a foreign /32 = %+v, %v; want %+v", got, err, viaA)
 	}
-	if got, err := r.pathTo(ep, 0, []hostRoute{viaA}); err != nil || got != viaB {
+	if got, err := pathTo(r, ep, 0, []hostRoute{viaA}); err != nil || got != viaB {
 		t.Errorf("pathTo through its own pin = %+v, %v; want %+v", got, err, viaB)
 	}
 	onLink := hostRoute{dst: netip.MustParseAddr("203.0.113.9"), oif: b}
-	if err := r.addHostRoute(onLink); err != nil {
+	if err := addHostRoute(r, onLink); err != nil {
 		t.Fatal(err)
 	}
 	if got := ipRun(t, "route", "show", "203.0.113.9/32"); !strings.Contains(got, "dev hrb0 proto static scope link") {
 		t.Errorf("on-link host route: %q", got)
 	}
 	for _, h := range []hostRoute{viaA, viaA, onLink, {dst: ep, oif: 999999}} {
-		if err := r.delHostRoute(h); err != nil {
+		if err := delHostRoute(r, h); err != nil {
 			t.Errorf("delHostRoute(%+v): %v", h, err)
 		}
 	}
@@ -113,12 +114,12 @@ func TestPathToAndHostRoutes(t *testing.T) {
 		t.Errorf("host routes left:\n%s", got)
 	}
 
-	err = r.addHostRoute(hostRoute{dst: ep, oif: 999999})
+	err = addHostRoute(r, hostRoute{dst: ep, oif: 999999})
 	if !errors.Is(err, unix.ENODEV) || !strings.HasPrefix(err.Error(), "add host route to endpoint 198.51.100.9: ") {
 		t.Errorf("host route through a missing link: %v", err)
 	}
 	ipRun(t, "route", "del", "default")
-	if _, err := r.pathTo(netip.MustParseAddr("100.64.0.5"), 0, nil); err == nil || err.Error() != "route to 100.64.0.5: none outside the tunnel" {
+	if _, err := pathTo(r, netip.MustParseAddr("100.64.0.5"), 0, nil); err == nil || err.Error() != "route to 100.64.0.5: none outside the tunnel" {
 		t.Errorf("no route: %v", err)
 	}
 }
@@ -126,15 +127,15 @@ func TestPathToAndHostRoutes(t *testing.T) {
 // The glue keeps the messages that name the operation and the link.
 func TestRtnlErrorsNameTheLink(t *testing.T) {
 	netnstest.Root(t)
-	r, err := openRtnl()
+	r, err := rtnl.Open()
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	if idx, err := r.linkIndex("lo"); err != nil || idx != 1 {
-		t.Errorf("linkIndex(lo) = %d, %v", idx, err)
+	if l, err := r.LinkByName("lo"); err != nil || l.Index != 1 {
+		t.Errorf("LinkByName(lo): index %d, %v", l.Index, err)
 	}
-	_, err = r.linkIndex("nosuch0")
+	_, err = r.LinkByName("nosuch0")
 	if !errors.Is(err, unix.ENODEV) || !strings.HasPrefix(err.Error(), `look up link "nosuch0": no such device`) {
 		t.Errorf("missing link: %v", err)
 	}
@@ -143,20 +144,20 @@ func TestRtnlErrorsNameTheLink(t *testing.T) {
 		err  error
 		want string
 	}{
-		{r.setLinkUp(999999), "set link up on ifindex 999999: "},
-		{r.setMTU(999999, 1400), "set mtu 1400 on ifindex 999999: "},
-		{r.addAddr(999999, p), "add address 10.2.0.0/16 on ifindex 999999: "},
-		{r.addRoute(999999, p), "add route 10.2.0.0/16 via ifindex 999999: "},
+		{r.SetLinkUp(999999), "set link up on ifindex 999999: "},
+		{r.SetMTU(999999, 1400), "set mtu 1400 on ifindex 999999: "},
+		{r.AddAddr(999999, p), "add address 10.2.0.0/16 on ifindex 999999: "},
+		{r.AddRoute(999999, p), "add route 10.2.0.0/16 via ifindex 999999: "},
 	} {
 		if !errors.Is(c.err, unix.ENODEV) || !strings.HasPrefix(c.err.Error(), c.want) {
 			t.Errorf("%v, want ENODEV after %q", c.err, c.want)
 		}
 	}
 	// Removing what is not there is not an error.
-	if err := r.delAddr(1, netip.MustParsePrefix("10.2.0.1/16")); err != nil {
+	if err := r.DelAddr(1, netip.MustParsePrefix("10.2.0.1/16")); err != nil {
 		t.Errorf("delAddr of a missing address: %v", err)
 	}
-	if err := r.delRoute(1, p); err != nil {
+	if err := r.DelRoute(1, p); err != nil {
 		t.Errorf("delRoute of a missing route: %v", err)
 	}
 }
