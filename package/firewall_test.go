@@ -36,6 +36,23 @@ type fw4Rule map[string]any
 func fw4Collect(t *testing.T, r *Root, up ...string) []fw4Rule {
 	t.Helper()
 	var rules []fw4Rule
+	// add collects the rules of one firewall array; a rule without a
+	// device gets device, when one is given.
+	add := func(list any, label string, device any) {
+		l, _ := list.([]any)
+		for n, x := range l {
+			spec, _ := x.(map[string]any)
+			rule := fw4Rule{}
+			for k, v := range spec {
+				rule[k] = v
+			}
+			rule["name"] = fmt.Sprintf("ubus:%s rule %d", label, n)
+			if device != nil && rule["device"] == nil {
+				rule["device"] = device
+			}
+			rules = append(rules, rule)
+		}
+	}
 	updates := map[string]map[string]any{}
 	for _, m := range r.UbusCalls("network.interface", "notify_proto") {
 		if a, _ := m["action"].(float64); a == 0 {
@@ -45,19 +62,7 @@ func fw4Collect(t *testing.T, r *Root, up ...string) []fw4Rule {
 	for _, ifc := range up {
 		u := updates[ifc]
 		data, _ := u["data"].(map[string]any)
-		list, _ := data["firewall"].([]any)
-		for n, x := range list {
-			spec, _ := x.(map[string]any)
-			rule := fw4Rule{}
-			for k, v := range spec {
-				rule[k] = v
-			}
-			rule["name"] = fmt.Sprintf("ubus:%s[wgd] rule %d", ifc, n)
-			if rule["device"] == nil {
-				rule["device"] = u["ifname"]
-			}
-			rules = append(rules, rule)
-		}
+		add(data["firewall"], ifc+"[wgd]", u["ifname"])
 	}
 	services := map[string]map[string]any{}
 	var order []string
@@ -85,30 +90,18 @@ func fw4Collect(t *testing.T, r *Root, up ...string) []fw4Rule {
 			}
 		}
 	}
-	add := func(list any, label string) {
-		l, _ := list.([]any)
-		for n, x := range l {
-			spec, _ := x.(map[string]any)
-			rule := fw4Rule{}
-			for k, v := range spec {
-				rule[k] = v
-			}
-			rule["name"] = fmt.Sprintf("ubus:%s rule %d", label, n)
-			rules = append(rules, rule)
-		}
-	}
 	for _, name := range order {
 		msg := services[name]
 		if msg == nil {
 			continue
 		}
 		data, _ := msg["data"].(map[string]any)
-		add(data["firewall"], name)
+		add(data["firewall"], name, nil)
 		instances, _ := msg["instances"].(map[string]any)
 		for iname, i := range instances {
 			inst, _ := i.(map[string]any)
 			idata, _ := inst["data"].(map[string]any)
-			add(idata["firewall"], name+"["+iname+"]")
+			add(idata["firewall"], name+"["+iname+"]", nil)
 		}
 	}
 	return rules
