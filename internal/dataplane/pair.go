@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -107,16 +108,17 @@ func ownCopy(bin, dir string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	data, err := os.ReadFile(path)
+	src, err := os.Open(path)
 	if err != nil {
 		return "", err
 	}
+	defer src.Close()
 	dst := filepath.Join(dir, filepath.Base(path))
 	f, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o700)
 	if err != nil {
 		return "", err
 	}
-	_, err = f.Write(data)
+	_, err = io.Copy(f, src)
 	if err == nil {
 		err = f.Sync() // dirty pages are not paged out
 	}

@@ -680,3 +680,36 @@ func TestMonitorOverflow(t *testing.T) {
 		t.Errorf("receive after an overflow: %v", err)
 	}
 }
+
+// Errors name the operation and the link, and unwrap to the errno.
+func TestErrorsNameTheLink(t *testing.T) {
+	r := newTestConn(t)
+	if l, err := r.LinkByName("lo"); err != nil || l.Index != 1 {
+		t.Errorf("LinkByName(lo): index %d, %v", l.Index, err)
+	}
+	_, err := r.LinkByName("nosuch0")
+	if !errors.Is(err, unix.ENODEV) || !strings.HasPrefix(err.Error(), `look up link "nosuch0": no such device`) {
+		t.Errorf("missing link: %v", err)
+	}
+	p := netip.MustParsePrefix("10.2.0.0/16")
+	for _, c := range []struct {
+		err  error
+		want string
+	}{
+		{r.SetLinkUp(999999), "set link up on ifindex 999999: "},
+		{r.SetMTU(999999, 1400), "set mtu 1400 on ifindex 999999: "},
+		{r.AddAddr(999999, p), "add address 10.2.0.0/16 on ifindex 999999: "},
+		{r.AddRoute(999999, p), "add route 10.2.0.0/16 via ifindex 999999: "},
+	} {
+		if !errors.Is(c.err, unix.ENODEV) || !strings.HasPrefix(c.err.Error(), c.want) {
+			t.Errorf("%v, want ENODEV after %q", c.err, c.want)
+		}
+	}
+	// Removing what is not there is not an error.
+	if err := r.DelAddr(1, netip.MustParsePrefix("10.2.0.1/16")); err != nil {
+		t.Errorf("delAddr of a missing address: %v", err)
+	}
+	if err := r.DelRoute(1, p); err != nil {
+		t.Errorf("delRoute of a missing route: %v", err)
+	}
+}

@@ -299,7 +299,7 @@ func measureFloods(ctx context.Context, impl, reference dataplane.Impl, r *Resul
 // measurePeers: A alone with 1 peer, then (a fresh process) with 1+N;
 // the anonymous memory, as the binary's pages do not grow with peers.
 func measurePeers(ctx context.Context, impl dataplane.Impl, r *Result) error {
-	var rss [2]int64
+	var anon [2]int64
 	for i, extra := range []int{0, *peers} {
 		err := withLab(func(l *lab.Lab) error {
 			logf("%s: idle with %d peers", impl.Name, 1+extra)
@@ -312,15 +312,15 @@ func measurePeers(ctx context.Context, impl dataplane.Impl, r *Result) error {
 			}
 			time.Sleep(dataplane.IdleWait)
 			m, err := dataplane.ReadMem(p.A.Proc.Pid())
-			rss[i] = m.Anon
+			anon[i] = m.Anon
 			return err
 		})
 		if err != nil {
 			return err
 		}
 	}
-	r.IdleAnon1000 = rss[1]
-	r.AnonPerIdlePeer = (rss[1] - rss[0]) / int64(*peers)
+	r.IdleAnon1000 = anon[1]
+	r.AnonPerIdlePeer = (anon[1] - anon[0]) / int64(*peers)
 	return nil
 }
 
