@@ -1,18 +1,27 @@
-// Command ipk builds wgd's opkg packages without the OpenWrt SDK:
+// Command ipk builds wgd's OpenWrt packages without the SDK:
 //
-//	go run ./scripts/ipk -arch mipsel_24kc [-version V] [-binary FILE] [-out DIR]
+//	go run ./scripts/ipk -arch mipsel_24kc [-format ipk|apk] [-build N] [-binary FILE] [-out DIR]
 //
-// (`make ipk ARCH=...` runs it). It cross-builds wgd for the opkg
-// architecture (or packs -binary) and writes DIR/wgd_VERSION_ARCH.ipk and
-// DIR/luci-proto-wgd_VERSION_all.ipk, laid out as OpenWrt's ipkg-build lays
-// them out: a gzip'ed tar of ./debian-binary, ./data.tar.gz and
-// ./control.tar.gz, owner root, sorted, with the control file, conffiles
-// and the stock postinst/prerm that call default_postinst/default_prerm.
+// (`make ipk ARCH=...` and `make apk ARCH=...` run it). It cross-builds wgd
+// for the OpenWrt architecture (or packs -binary) and writes, for
+// -format ipk (opkg, OpenWrt 24.10 and older), DIR/wgd_VERSION_ARCH.ipk
+// and DIR/luci-proto-wgd_VERSION_all.ipk, laid out as OpenWrt's
+// ipkg-build lays them out: a gzip'ed tar of ./debian-binary,
+// ./data.tar.gz and ./control.tar.gz, owner root, sorted, with the
+// control file, conffiles and the stock postinst/prerm that call
+// default_postinst/default_prerm; for -format apk (apk-tools v3, OpenWrt
+// 25.12), DIR/wgd-VERSION.apk and DIR/luci-proto-wgd-VERSION.apk as
+// `apk mkpkg` writes them for OpenWrt (apk.go).
 //
 // The feed Makefiles under package/ are the single source of what goes in:
-// name, version, section, dependencies, description, conffiles, the files
-// `define Package/wgd/install` installs and its postinst; for LuCI's
-// package, luci.mk's layout (htdocs/ to /www, root/ to /).
+// name, version, licence, maintainer, URL, section, dependencies,
+// description, conffiles, the files `define Package/wgd/install` installs
+// and its postinst; for LuCI's package, luci.mk's layout (htdocs/ to
+// /www, root/ to /).
+//
+// Building wgd needs the patched data plane that make names in GOWORK
+// (`make wireguard`); without it ipk refuses to build rather than pack
+// upstream's.
 package main
 
 import (
@@ -76,22 +85,31 @@ func (a Arch) Env() []string {
 
 func main() {
 	arch := flag.String("arch", "", "opkg architecture, e.g. mipsel_24kc")
-	version := flag.String("version", "", "build version (git describe); appended to the package version")
+	build := flag.Int("build", -1, "development build counter (git rev-list --count HEAD): version PKG_VERSION_pN; -1 for a release")
+	format := flag.String("format", "ipk", "ipk (opkg) or apk (apk-tools v3)")
 	binary := flag.String("binary", "", "wgd binary to pack instead of building one")
 	out := flag.String("out", "bin/ipk", "output directory")
 	pkgDir := flag.String("pkgdir", "package", "directory of the feed packages")
 	metrics := flag.Bool("metrics", false, "build with Prometheus metrics (the feed's CONFIG_WGD_METRICS)")
 	flag.Parse()
-	if err := run(*arch, *version, *binary, *out, *pkgDir, *metrics); err != nil {
+	if err := run(*arch, *format, *build, *binary, *out, *pkgDir, *metrics); err != nil {
 		fmt.Fprintln(os.Stderr, "ipk:", err)
 		os.Exit(1)
 	}
 }
 
-func run(archName, gitVersion, binary, out, pkgDir string, metrics bool) error {
+func run(archName, format string, build int, binary, out, pkgDir string, metrics bool) error {
 	arch, err := LookupArch(archName)
 	if err != nil {
 		return err
+	}
+	if format != "ipk" && format != "apk" {
+		return fmt.Errorf("unknown -format %q (ipk or apk)", format)
+	}
+	if binary == "" {
+		if err := checkDataPlane(os.Getenv("GOWORK")); err != nil {
+			return err
+		}
 	}
 	wgd, err := ReadMakefile(filepath.Join(pkgDir, "wgd", "Makefile"))
 	if err != nil {
@@ -101,7 +119,13 @@ func run(archName, gitVersion, binary, out, pkgDir string, metrics bool) error {
 	if err != nil {
 		return err
 	}
-	version := PackageVersion(wgd.Var("PKG_VERSION"), wgd.Var("PKG_RELEASE"), gitVersion)
+	version := PackageVersion(wgd.Var("PKG_VERSION"), wgd.Var("PKG_RELEASE"), build)
+	luciVersion := PackageVersion(luci.Var("PKG_VERSION"), luci.Var("PKG_RELEASE"), build)
+	for _, v := range []string{version, luciVersion} {
+		if err := checkVersion(v); err != nil {
+			return err
+		}
+	}
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err
 	}
@@ -117,17 +141,23 @@ func run(archName, gitVersion, binary, out, pkgDir string, metrics bool) error {
 	if err != nil {
 		return err
 	}
-	lp, err := LuciPackage(luci, filepath.Join(pkgDir, "luci-proto-wgd"),
-		PackageVersion(luci.Var("PKG_VERSION"), luci.Var("PKG_RELEASE"), gitVersion))
+	lp, err := LuciPackage(luci, filepath.Join(pkgDir, "luci-proto-wgd"), luciVersion)
 	if err != nil {
 		return err
 	}
 	for _, pkg := range []*Package{p, lp} {
-		data, err := pkg.IPK(mtime)
+		var data []byte
+		var file string
+		if format == "apk" {
+			data, err = pkg.APK(pkg.APKMeta(), StockAPKScripts(pkg.Name, pkg.PostinstPkg, ""), mtime)
+			file = filepath.Join(out, pkg.APKFileName())
+		} else {
+			data, err = pkg.IPK(mtime)
+			file = filepath.Join(out, pkg.FileName())
+		}
 		if err != nil {
 			return err
 		}
-		file := filepath.Join(out, pkg.FileName())
 		if err := os.WriteFile(file, data, 0o644); err != nil {
 			return err
 		}
@@ -144,6 +174,20 @@ func buildTime() time.Time {
 		}
 	}
 	return time.Now().UTC().Truncate(time.Second)
+}
+
+// checkDataPlane refuses to build without the patched data plane: a
+// GOWORK naming the overlay's go.work (make sets it), as scripts/cross.sh
+// refuses.
+func checkDataPlane(gowork string) error {
+	if gowork == "" || gowork == "off" {
+		return fmt.Errorf("GOWORK does not name the patched data plane: run through `make ipk`/`make apk`, " +
+			"or `make wireguard` and export GOWORK=$PWD/bin/.wireguard-lean/go.work")
+	}
+	if _, err := os.Stat(gowork); err != nil {
+		return fmt.Errorf("GOWORK %s: %v (run `make wireguard`)", gowork, err)
+	}
+	return nil
 }
 
 // Build cross-builds wgd: static, stripped, -trimpath, version stamped,
@@ -164,24 +208,6 @@ func Build(a Arch, version, out string, metrics bool) error {
 		return fmt.Errorf("go build for %s: %w", a.Opkg, err)
 	}
 	return nil
-}
-
-var versionJunk = regexp.MustCompile(`[^A-Za-z0-9.]+`)
-
-// PackageVersion is the opkg Version: PKG_VERSION-rPKG_RELEASE as the SDK
-// writes it, with a development build's git description after a "+" (so
-// that it sorts after the release it starts from). Characters opkg would
-// read as separators become dots.
-func PackageVersion(pkgVersion, release, git string) string {
-	git = strings.TrimPrefix(git, "v")
-	v := pkgVersion
-	if git != "" && git != pkgVersion {
-		v += "+git." + strings.Trim(versionJunk.ReplaceAllString(git, "."), ".")
-	}
-	if release != "" {
-		v += "-r" + release
-	}
-	return v
 }
 
 // Makefile is what ReadMakefile takes from a feed Makefile: top-level
@@ -259,7 +285,10 @@ func (m *Makefile) Script(define string) (string, bool, error) {
 
 // Depends turns a DEPENDS value into the control field: build conditions
 // ($(...), @...) dropped, + removed, libc first as the SDK adds it.
-func Depends(value string) string {
+func Depends(value string) string { return strings.Join(DependsList(value), ", ") }
+
+// DependsList is Depends as a list of names.
+func DependsList(value string) []string {
 	deps := []string{"libc"}
 	for _, w := range strings.Fields(value) {
 		if strings.HasPrefix(w, "$(") || strings.HasPrefix(w, "@") {
@@ -270,7 +299,7 @@ func Depends(value string) string {
 			deps = append(deps, w)
 		}
 	}
-	return strings.Join(deps, ", ")
+	return deps
 }
 
 // File is one file in a package's data.
@@ -288,6 +317,28 @@ type Package struct {
 	Conffiles           []string
 	PostinstPkg         string // package-specific part of the postinst, "" for none
 	Files               []File
+	Meta                APKMeta // what the .apk's info says beyond name, version and description
+}
+
+// APKMeta is the package's apk info: as package-pack.mk passes it to
+// `apk mkpkg` (OpenWrt's arch "all" is apk's "noarch"; every package
+// provides NAME-any).
+func (p *Package) APKMeta() APKMeta {
+	m := p.Meta
+	m.Arch = p.Arch
+	if m.Arch == "all" {
+		m.Arch = "noarch"
+	}
+	m.Provides = append([]string{p.Name + "-any"}, m.Provides...)
+	return m
+}
+
+// feedMeta is what every feed package declares about its origin.
+func feedMeta(m *Makefile, depends, url string) APKMeta {
+	return APKMeta{
+		License: m.Var("PKG_LICENSE"), Origin: "package/" + m.Var("PKG_NAME"),
+		URL: url, Maintainer: m.Var("PKG_MAINTAINER"), Depends: DependsList(depends),
+	}
 }
 
 // FileName is NAME_VERSION_ARCH.ipk, as opkg names packages.
@@ -302,7 +353,7 @@ var installModes = map[string]int64{"INSTALL_BIN": 0o755, "INSTALL_DATA": 0o644,
 
 // WGDPackage is the wgd package for one architecture: the files
 // `define Package/wgd/install` installs, ./files/* from dir and the
-// built binary for $(PKG_INSTALL_DIR)/usr/bin/wgd.
+// built binary for $(GO_PKG_BUILD_BIN_DIR)/wgd.
 func WGDPackage(m *Makefile, dir, binary, arch, version string) (*Package, error) {
 	name := m.Var("PKG_NAME")
 	p := &Package{
@@ -310,9 +361,14 @@ func WGDPackage(m *Makefile, dir, binary, arch, version string) (*Package, error
 		Fields: [][2]string{
 			{"Depends", Depends(m.Field("Package/"+name, "DEPENDS"))},
 			{"Source", "package/" + name},
+			{"SourceName", name},
 			{"License", m.Var("PKG_LICENSE")},
+			{"LicenseFiles", m.Var("PKG_LICENSE_FILES")},
 			{"Section", m.Field("Package/"+name, "SECTION")},
+			{"URL", m.Field("Package/"+name, "URL")},
+			{"Maintainer", m.Var("PKG_MAINTAINER")},
 		},
+		Meta: feedMeta(m, m.Field("Package/"+name, "DEPENDS"), m.Field("Package/"+name, "URL")),
 	}
 	desc, _ := m.Define("Package/" + name + "/description")
 	p.Description = strings.Join(desc, "\n")
@@ -339,7 +395,7 @@ func WGDPackage(m *Makefile, dir, binary, arch, version string) (*Package, error
 		}
 		src := match[2]
 		switch {
-		case src == "$(PKG_INSTALL_DIR)/usr/bin/"+name:
+		case src == "$(GO_PKG_BUILD_BIN_DIR)/"+name:
 			src = binary
 		case strings.HasPrefix(src, "./"):
 			src = filepath.Join(dir, src)
@@ -380,9 +436,14 @@ func LuciPackage(m *Makefile, dir, version string) (*Package, error) {
 		Fields: [][2]string{
 			{"Depends", Depends(m.Var("LUCI_DEPENDS"))},
 			{"Source", "package/" + m.Var("PKG_NAME")},
+			{"SourceName", m.Var("PKG_NAME")},
 			{"License", m.Var("PKG_LICENSE")},
+			{"LicenseFiles", m.Var("PKG_LICENSE_FILES")},
 			{"Section", "luci"},
+			{"URL", m.Var("LUCI_URL")},
+			{"Maintainer", m.Var("PKG_MAINTAINER")},
 		},
+		Meta:        feedMeta(m, m.Var("LUCI_DEPENDS"), m.Var("LUCI_URL")),
 		Description: m.Var("LUCI_TITLE"),
 		PostinstPkg: luciPostinst,
 	}

@@ -30,14 +30,29 @@ func TestArchTable(t *testing.T) {
 }
 
 func TestPackageVersion(t *testing.T) {
-	for _, c := range []struct{ v, r, git, want string }{
-		{"0.1.0", "1", "", "0.1.0-r1"},
-		{"0.1.0", "1", "v0.1.0", "0.1.0-r1"},
-		{"0.1.0", "1", "a871808-dirty", "0.1.0+git.a871808.dirty-r1"},
-		{"0.1.0", "2", "v0.1.0-3-gabc_d", "0.1.0+git.0.1.0.3.gabc.d-r2"},
+	for _, c := range []struct {
+		v, r  string
+		build int
+		want  string
+	}{
+		{"0.1.0", "1", -1, "0.1.0-r1"},
+		{"0.1.0", "1", 0, "0.1.0_p0-r1"},
+		{"0.1.0", "2", 137, "0.1.0_p137-r2"},
 	} {
-		if got := PackageVersion(c.v, c.r, c.git); got != c.want {
-			t.Errorf("PackageVersion(%q, %q, %q) = %q, want %q", c.v, c.r, c.git, got, c.want)
+		if got := PackageVersion(c.v, c.r, c.build); got != c.want {
+			t.Errorf("PackageVersion(%q, %q, %d) = %q, want %q", c.v, c.r, c.build, got, c.want)
+		}
+	}
+}
+
+// Building wgd without the patched data plane is refused, as
+// scripts/cross.sh refuses it.
+func TestRefusesUpstreamDataPlane(t *testing.T) {
+	for _, gowork := range []string{"", "off", filepath.Join(t.TempDir(), "missing/go.work")} {
+		t.Setenv("GOWORK", gowork)
+		err := run("x86_64", "ipk", -1, "", t.TempDir(), "../../package", false)
+		if err == nil || !strings.Contains(err.Error(), "GOWORK") {
+			t.Errorf("GOWORK=%q: %v", gowork, err)
 		}
 	}
 }
