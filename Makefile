@@ -5,7 +5,8 @@
 #   make demo   the home-gateway demo in network namespaces (root)
 #   make cross  static router binaries bin/wgd-linux-* and their sizes
 #   make bench  lean vs throughput vs upstream wireguard-go (root)
-#   make ipk ARCH=<opkg arch>  bin/ipk/wgd_*_<arch>.ipk and luci-proto-wgd_*_all.ipk
+#   make ipk ARCH=<opkg arch>  bin/ipk/wgd_*_<arch>.ipk and luci-proto-wgd_*_all.ipk (OpenWrt 24.10)
+#   make apk ARCH=<arch>       bin/apk/wgd-*.apk and luci-proto-wgd-*.apk (OpenWrt 25.12)
 #   PROFILE=lean|throughput  the data plane's buffer profile (default lean)
 
 GO ?= go
@@ -25,7 +26,7 @@ export GOWORK := $(CURDIR)/$(call WIREGUARD_DIR,$(PROFILE))/go.work
 # The patched packages whose tests also run in `make test`.
 WIREGUARD_PKGS := golang.zx2c4.com/wireguard/conn golang.zx2c4.com/wireguard/device golang.zx2c4.com/wireguard/tun
 
-.PHONY: build test demo deps fmt-check vet clean bin/wgd wireguard patches-check cross bench ipk
+.PHONY: build test demo deps fmt-check vet clean bin/wgd wireguard patches-check cross bench ipk apk
 
 build: bin/wgd
 
@@ -61,11 +62,17 @@ bench: deps build
 	./scripts/bench.sh
 	$(GO) run ./scripts/hotplugbench -wgd bin/wgd -watchdog=false
 
-# opkg packages without the SDK; scripts/ipk cross-builds wgd for ARCH
+# OpenWrt packages without the SDK; scripts/ipk cross-builds wgd for ARCH
 # (mipsel_24kc, mips_24kc, arm_cortex-a7_neon-vfpv4, aarch64_cortex-a53,
-# x86_64) from the feed Makefiles under package/.
+# x86_64) from the feed Makefiles under package/. The package version is
+# PKG_VERSION_pN-rPKG_RELEASE, N counting the commits (both opkg and apk
+# order it); RELEASE=1 leaves _pN out.
+PKG_BUILD_COUNT = $(if $(RELEASE),-1,$(shell git rev-list --count HEAD 2>/dev/null || echo 0))
 ipk: wireguard
-	$(GO) run ./scripts/ipk -arch '$(ARCH)' -version $(VERSION) -out bin/ipk
+	$(GO) run ./scripts/ipk -format ipk -arch '$(ARCH)' -build $(PKG_BUILD_COUNT) -out bin/ipk
+
+apk: wireguard
+	$(GO) run ./scripts/ipk -format apk -arch '$(ARCH)' -build $(PKG_BUILD_COUNT) -out bin/apk
 
 # testdata is not Go source of the module (go tools skip it too).
 fmt-check:

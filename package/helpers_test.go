@@ -36,6 +36,12 @@ import (
 // repo is the repository root, seen from this package's directory.
 const repo = ".."
 
+// The build counter the test packages are made with, and their version.
+const (
+	testBuild   = "7"
+	testVersion = "0.1.0_p7-r1"
+)
+
 // tools are built once per test run, static, for the scratch roots.
 type tools struct {
 	dir        string
@@ -43,6 +49,8 @@ type tools struct {
 	jshn, uci  string // the stand-ins of OpenWrt's jshn and uci
 	wgdIPK     string // the wgd package for x86_64, holding wgd above
 	luciIPK    string
+	wgdAPK     string // the same as apk-tools v3 packages
+	luciAPK    string
 	buildError error
 }
 
@@ -95,16 +103,20 @@ func getTools(t testing.TB) *tools {
 			}
 		}
 		out := filepath.Join(dir, "ipks")
-		cmd := exec.Command(filepath.Join(dir, "ipk"), "-arch", "x86_64", "-binary", built.wgd,
-			"-out", out, "-pkgdir", "package", "-version", "test")
-		cmd.Dir = repo
-		cmd.Env = append(os.Environ(), "SOURCE_DATE_EPOCH=1700000000")
-		if b, err := cmd.CombinedOutput(); err != nil {
-			built.buildError = fmt.Errorf("scripts/ipk: %v\n%s", err, b)
-			return
+		for _, format := range []string{"ipk", "apk"} {
+			cmd := exec.Command(filepath.Join(dir, "ipk"), "-format", format, "-arch", "x86_64", "-binary", built.wgd,
+				"-out", out, "-pkgdir", "package", "-build", testBuild)
+			cmd.Dir = repo
+			cmd.Env = append(os.Environ(), "SOURCE_DATE_EPOCH=1700000000")
+			if b, err := cmd.CombinedOutput(); err != nil {
+				built.buildError = fmt.Errorf("scripts/ipk -format %s: %v\n%s", format, err, b)
+				return
+			}
 		}
-		built.wgdIPK = filepath.Join(out, "wgd_0.1.0+git.test-r1_x86_64.ipk")
-		built.luciIPK = filepath.Join(out, "luci-proto-wgd_0.1.0+git.test-r1_all.ipk")
+		built.wgdIPK = filepath.Join(out, "wgd_"+testVersion+"_x86_64.ipk")
+		built.luciIPK = filepath.Join(out, "luci-proto-wgd_"+testVersion+"_all.ipk")
+		built.wgdAPK = filepath.Join(out, "wgd-"+testVersion+".apk")
+		built.luciAPK = filepath.Join(out, "luci-proto-wgd-"+testVersion+".apk")
 	})
 	if built.buildError != nil {
 		t.Fatal(built.buildError)

@@ -48,7 +48,7 @@ func TestWGDIPKLayout(t *testing.T) {
 
 	f := p.Fields()
 	for k, want := range map[string]string{
-		"Package": "wgd", "Version": "0.1.0+git.test-r1", "Depends": "libc, kmod-tun",
+		"Package": "wgd", "Version": testVersion, "Depends": "libc, kmod-tun",
 		"Architecture": "x86_64", "Section": "net", "Source": "package/wgd",
 	} {
 		if f[k] != want {
@@ -229,12 +229,12 @@ func TestIPKArchitectures(t *testing.T) {
 	} {
 		t.Run(a.opkg, func(t *testing.T) {
 			cmd := exec.Command(filepath.Join(tl.dir, "ipk"), "-arch", a.opkg, "-out", out,
-				"-pkgdir", "package", "-version", "test")
+				"-pkgdir", "package", "-build", testBuild)
 			cmd.Dir = repo
 			if b, err := cmd.CombinedOutput(); err != nil {
 				t.Fatalf("scripts/ipk -arch %s: %v\n%s", a.opkg, err, b)
 			}
-			p := ReadIPK(t, filepath.Join(out, "wgd_0.1.0+git.test-r1_"+a.opkg+".ipk"))
+			p := ReadIPK(t, filepath.Join(out, "wgd_"+testVersion+"_"+a.opkg+".ipk"))
 			if got := p.Fields()["Architecture"]; got != a.opkg {
 				t.Errorf("Architecture %q", got)
 			}
@@ -253,7 +253,7 @@ func TestIPKArchitectures(t *testing.T) {
 				argv = append([]string{q}, argv...)
 			}
 			b, err := exec.Command(argv[0], argv[1:]...).CombinedOutput()
-			if err != nil || strings.TrimSpace(string(b)) != "wgd 0.1.0+git.test-r1 (lean data plane)" {
+			if err != nil || strings.TrimSpace(string(b)) != "wgd "+testVersion+" (lean data plane)" {
 				t.Errorf("%v: %q %v", argv, b, err)
 			}
 		})

@@ -35,13 +35,30 @@ get_bool() {
 	esac
 }
 
+# The package's file list: opkg keeps it in /usr/lib/opkg/info, an .apk
+# ships it as /lib/apk/packages/NAME.list. Under apk the scripts export
+# pkgname and call default_postinst/default_prerm without arguments;
+# under opkg the name comes from the script's path ($1).
 _default_filelist() {
-	echo "${IPKG_INSTROOT}/usr/lib/opkg/info/$1.list"
+	if [ -f "${IPKG_INSTROOT}/lib/apk/packages/$1.list" ] && [ ! -e "${IPKG_INSTROOT}/usr/lib/opkg/info/$1.list" ]; then
+		echo "${IPKG_INSTROOT}/lib/apk/packages/$1.list"
+	else
+		echo "${IPKG_INSTROOT}/usr/lib/opkg/info/$1.list"
+	fi
+}
+
+# Users and groups a package asks for (Require-User): none in these
+# packages, so nothing to do.
+add_group_and_user() {
+	:
 }
 
 default_postinst() {
-	local root="${IPKG_INSTROOT}" pkgname filelist ret=0 i
-	pkgname="$(basename "${1%.*}")"
+	local root="${IPKG_INSTROOT}" filelist ret=0 i
+	if [ -z "$pkgname" ]; then
+		local pkgname
+		pkgname="$(basename "${1%.*}")"
+	fi
 	filelist="$(_default_filelist "$pkgname")"
 
 	if [ -z "$root" ]; then
@@ -74,8 +91,11 @@ default_postinst() {
 }
 
 default_prerm() {
-	local root="${IPKG_INSTROOT}" pkgname filelist ret=0 i
-	pkgname="$(basename "${1%.*}")"
+	local root="${IPKG_INSTROOT}" filelist ret=0 i
+	if [ -z "$pkgname" ]; then
+		local pkgname
+		pkgname="$(basename "${1%.*}")"
+	fi
 	filelist="$(_default_filelist "$pkgname")"
 
 	if [ -f "$root/usr/lib/opkg/info/${pkgname}.prerm-pkg" ]; then
