@@ -8,10 +8,13 @@ busybox
 conntrack
 dbus
 dnsmasq-base
+gcc
 iperf3
 iproute2
 iptables
 iputils-ping
+libc6-dev
+make
 nftables
 nodejs
 patch
