@@ -1,11 +1,13 @@
 package chacha20poly1305
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/cipher"
 	"encoding/hex"
 	"flag"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	xcrypto "golang.org/x/crypto/chacha20poly1305"
@@ -239,5 +241,20 @@ func benchSeal(b *testing.B, mk func([]byte) cipher.AEAD) {
 	b.SetBytes(1420)
 	for b.Loop() {
 		a.Seal(buf[:0], nonce, buf[:1420], nil)
+	}
+}
+
+func TestIsaHasR2(t *testing.T) {
+	for _, c := range []struct {
+		cpuinfo string
+		want    bool
+	}{
+		{"system type\t\t: MediaTek MT7621 ver:1 eco:3\ncpu model\t\t: MIPS 1004Kc V2.15\nisa\t\t\t: mips1 mips2 mips32r1 mips32r2\nASEs implemented\t: mips16 dsp mt\n", true},
+		{"cpu model\t\t: Broadcom BMIPS4350 V7.5\nisa\t\t\t: mips1 mips2 mips32r1\n", false},
+		{"processor\t: 0\nvendor_id\t: GenuineIntel\n", true}, // not a MIPS kernel: qemu-user
+	} {
+		if got := isaHasR2(bufio.NewScanner(strings.NewReader(c.cpuinfo))); got != c.want {
+			t.Errorf("isaHasR2(%q) = %v, want %v", c.cpuinfo, got, c.want)
+		}
 	}
 }
