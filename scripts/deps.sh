@@ -12,6 +12,7 @@ iperf3
 iproute2
 iptables
 iputils-ping
+ncat
 nftables
 nodejs
 patch
