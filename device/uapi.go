@@ -95,12 +95,23 @@ type State struct {
 	// The packet buffer pool: its bound (0: unbounded or not reported by
 	// this build's engine) and the buffers in use.
 	PoolCapacity, PoolInUse int
+	// Packets dropped for being larger than the data plane's buffers
+	// (patches/0014, 0015): read from the TUN after the link's MTU was
+	// raised, of which TooBigSent were answered with an ICMP error; and
+	// datagrams from the network too large to receive. Zero when this
+	// build's engine does not count them.
+	OversizedFromTUN, OversizedFromNetwork, TooBigSent uint64
 }
 
 // poolStats is what the patched engine adds (patches/0011); plain
 // upstream builds have no such method and report no pool.
 type poolStats interface {
 	BufferPoolStats() (capacity, inUse int)
+}
+
+// oversizedDrops is what the patched engine adds (patches/0014).
+type oversizedDrops interface {
+	OversizedDrops() (fromTUN, fromNetwork, icmpSent uint64)
 }
 
 // State reads the running state from the engine.
@@ -112,6 +123,9 @@ func (i *Interface) State() (State, error) {
 	s, err := parseState(text)
 	if ps, ok := any(i.dev).(poolStats); ok {
 		s.PoolCapacity, s.PoolInUse = ps.BufferPoolStats()
+	}
+	if od, ok := any(i.dev).(oversizedDrops); ok {
+		s.OversizedFromTUN, s.OversizedFromNetwork, s.TooBigSent = od.OversizedDrops()
 	}
 	return s, err
 }

@@ -15,6 +15,7 @@ iptables
 iputils-ping
 libc6-dev
 make
+ncat
 nftables
 nodejs
 patch

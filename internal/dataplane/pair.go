@@ -63,6 +63,11 @@ type End struct {
 	Proc   *lab.Proc
 	dir    string
 	socket string // wgd control socket
+	// cli is a copy of a wgd Bin for the status polls: the kernel does
+	// not page out pages another process maps, so polling with the
+	// daemon's own file would keep its startup pages mapped, as nothing
+	// does on a router (cmd/wgd/pageout_linux.go).
+	cli string
 }
 
 // NewPair makes the hosts and the link and generates both key pairs with
@@ -90,6 +95,15 @@ func NewPair(ctx context.Context, l *lab.Lab, a, b Impl) (*Pair, error) {
 		}
 		if end.Impl.Bin, err = ownCopy(e.impl.Bin, end.dir); err != nil {
 			return nil, err
+		}
+		if end.Impl.WGD {
+			cliDir := filepath.Join(end.dir, "cli")
+			if err := os.Mkdir(cliDir, 0o700); err != nil {
+				return nil, err
+			}
+			if end.cli, err = ownCopy(e.impl.Bin, cliDir); err != nil {
+				return nil, err
+			}
 		}
 		*e.dst = end
 	}
@@ -189,7 +203,7 @@ func (e *End) startWGD(ctx context.Context, peer *End, extra []string) error {
 		if proc.Exited() {
 			return lab.GiveUp(fmt.Errorf("%s: wgd exited (%s): %s", e.Host, proc.ExitStatus(), proc.Output()))
 		}
-		out, err := exec.CommandContext(ctx, e.Impl.Bin, "status", "--json", "--socket", e.socket).Output()
+		out, err := exec.CommandContext(ctx, e.cli, "status", "--json", "--socket", e.socket).Output()
 		if err != nil {
 			return err
 		}
