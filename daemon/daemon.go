@@ -16,6 +16,7 @@ import (
 	"wgd/config"
 	"wgd/device"
 	"wgd/firewall"
+	"wgd/hotplug"
 )
 
 // Options configure a daemon.
@@ -50,7 +51,8 @@ type Daemon struct {
 	ifaces    map[string]*device.Interface
 	ifaceErrs map[string]string // interfaces that failed to come up
 	endpoints map[string]map[config.Key]netip.AddrPort
-	hp        *hotplugState   // WAN events: hotplug.go
+	hp        *hotplugState // WAN events: hotplug.go
+	wan       *hotplug.Monitor
 	requested map[string]bool // interfaces netifd asked for: netifd.go
 	fw        firewall.Backend
 	fwKind    string // as configured
@@ -74,7 +76,9 @@ func New(opts Options) *Daemon {
 		endpoints: map[string]map[config.Key]netip.AddrPort{},
 		requested: map[string]bool{},
 	}
+	d.wan = &hotplug.Monitor{Log: d.log}
 	d.resolver = newResolver(d.log, d.do, d.setEndpoint)
+	d.resolver.families = d.wan.Families
 	d.hp = newHotplugState()
 	return d
 }
