@@ -319,3 +319,41 @@ func TestMonitorKeepsTheSnapshot(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// The router's WAN address: the primary address of the best default
+// route's link, IPv4 before IPv6.
+func TestAddress(t *testing.T) {
+	links := map[int]rtnl.Link{2: {Index: 2, Name: "wan0"}, 3: {Index: 3, Name: "lte0"}, 4: {Index: 4, Name: "lan0"}}
+	v4 := func(oif int, metric uint32) rtnl.Route {
+		return rtnl.Route{Dst: netip.MustParsePrefix("0.0.0.0/0"), OIF: oif, Priority: metric}
+	}
+	v6 := rtnl.Route{Dst: netip.MustParsePrefix("::/0"), OIF: 2}
+	addr := func(index int, p string, flags uint32) rtnl.Addr {
+		return rtnl.Addr{Index: index, Prefix: netip.MustParsePrefix(p), Flags: flags}
+	}
+	addrs := []rtnl.Addr{
+		addr(4, "192.168.1.1/24", 0),
+		addr(2, "fe80::1/64", 0),
+		addr(2, "2001:db8::9/64", unix.IFA_F_TENTATIVE),
+		addr(2, "2001:db8::2/64", 0),
+		addr(3, "100.64.0.9/10", unix.IFA_F_SECONDARY),
+		addr(3, "100.64.0.2/10", 0),
+		addr(2, "198.51.100.2/24", 0),
+	}
+	addrs[1].Scope = unix.RT_SCOPE_LINK
+	for _, c := range []struct {
+		name     string
+		defaults []rtnl.Route
+		want     string
+	}{
+		{"lowest metric wins", []rtnl.Route{v4(2, 100), v4(3, 10), v6}, "100.64.0.2"},
+		{"IPv4 before IPv6", []rtnl.Route{v6, v4(2, 0)}, "198.51.100.2"},
+		{"IPv6 only", []rtnl.Route{v6}, "2001:db8::2"},
+		{"no default route", nil, ""},
+	} {
+		a, ok := Address(&rtnl.Snapshot{Links: links, Addrs: addrs, Defaults: c.defaults})
+		if got := map[bool]string{true: a.String(), false: ""}[ok]; got != c.want {
+			t.Errorf("%s: %q, want %q", c.name, got, c.want)
+		}
+	}
+}

@@ -243,3 +243,30 @@ func delta[T comparable](what string, old, new []T) []string {
 	}
 	return out
 }
+
+// Address is the router's own address on the WAN as s shows it: the
+// primary address of the link of the best default route, IPv4 first,
+// which is what the internet sees unless something on the way
+// translates it.
+func Address(s *rtnl.Snapshot) (netip.Addr, bool) {
+	for _, v4 := range []bool{true, false} {
+		var best *rtnl.Route
+		for i, r := range s.Defaults {
+			if r.Dst.Addr().Is4() == v4 && (best == nil || r.Priority < best.Priority) {
+				best = &s.Defaults[i]
+			}
+		}
+		if best == nil {
+			continue
+		}
+		for _, index := range best.Links() {
+			for _, a := range s.Addrs {
+				if a.Index == index && a.Prefix.Addr().Is4() == v4 && reachable(a) &&
+					a.Flags&(unix.IFA_F_SECONDARY|unix.IFA_F_DEPRECATED) == 0 {
+					return a.Prefix.Addr(), true
+				}
+			}
+		}
+	}
+	return netip.Addr{}, false
+}
