@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"reflect"
+	"sync/atomic"
 	"time"
 
 	"wgd/config"
@@ -52,7 +53,11 @@ type Daemon struct {
 	ifaceErrs map[string]string // interfaces that failed to come up
 	endpoints map[string]map[config.Key]netip.AddrPort
 	hp        *hotplugState // WAN events: hotplug.go
+	// wan is the kernel's network state: where the WAN is. wanCfg says
+	// which links it may be, published by every apply for the monitor,
+	// which must not wait for this goroutine on each notification.
 	wan       *hotplug.Monitor
+	wanCfg    atomic.Pointer[hotplug.WANConfig]
 	requested map[string]bool // interfaces netifd asked for: netifd.go
 	fw        firewall.Backend
 	fwKind    string // as configured
@@ -244,6 +249,7 @@ func (d *Daemon) apply(cfg *config.Config, res *ReloadResult) {
 		}
 	}
 	d.syncFirewall()
+	d.publishWANConfig()
 	if d.opts.Applied != nil {
 		d.opts.Applied()
 	}

@@ -156,6 +156,13 @@ func (d *Daemon) hotplugRequest(_ context.Context, args json.RawMessage) (any, e
 	return HotplugAnswer{Queued: d.hp.emit(ev)}, nil
 }
 
+// publishWANConfig makes what wanConfig says readable off the daemon
+// goroutine.
+func (d *Daemon) publishWANConfig() {
+	c := d.wanConfig()
+	d.wanCfg.Store(&c)
+}
+
 // wanConfig says which links are the WAN, on the daemon goroutine.
 func (d *Daemon) wanConfig() hotplug.WANConfig {
 	c := hotplug.WANConfig{Names: slices.Clone(d.cfg.Daemon.WANInterfaces)}
@@ -186,9 +193,10 @@ func (d *Daemon) startHotplug(ctx context.Context) {
 		}()
 	}
 	d.wan.Config = func() hotplug.WANConfig {
-		var c hotplug.WANConfig
-		d.do(ctx, func() { c = d.wanConfig() })
-		return c
+		if c := d.wanCfg.Load(); c != nil {
+			return *c
+		}
+		return hotplug.WANConfig{}
 	}
 	// Standalone, nobody else tells us about the WAN; under netifd,
 	// hotplug.d does, and the monitor only keeps the snapshot.
