@@ -16,7 +16,6 @@ import (
 
 	"wgd/config"
 	"wgd/device"
-	"wgd/firewall"
 	"wgd/hotplug"
 )
 
@@ -59,10 +58,8 @@ type Daemon struct {
 	wan       *hotplug.Monitor
 	wanCfg    atomic.Pointer[hotplug.WANConfig]
 	requested map[string]bool // interfaces netifd asked for: netifd.go
-	fw        firewall.Backend
-	fwKind    string // as configured
-	fwErr     string // why the configured backend is not in use
-	fwStatus  firewall.Status
+	fw        *firewallKeeper
+	fwGen     uint64   // the firewall wish of the last apply
 	counters  Counters // reloads; resolutions are counted by the resolver
 }
 
@@ -82,6 +79,7 @@ func New(opts Options) *Daemon {
 		requested: map[string]bool{},
 	}
 	d.wan = &hotplug.Monitor{Log: d.log}
+	d.fw = newFirewallKeeper(d.log)
 	d.resolver = newResolver(d.log, d.do, d.setEndpoint)
 	d.resolver.families = d.wan.Families
 	d.hp = newHotplugState()
@@ -100,9 +98,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if d.opts.Netifd {
 		d.loadRequested()
 	}
+	fwCtx, fwStop := context.WithCancel(context.Background())
+	fwDone := make(chan struct{})
+	go func() { defer close(fwDone); d.fw.run(fwCtx) }()
 	if _, err := d.reload(); err != nil {
 		d.log.Error("initial configuration", "error", err)
 	}
+	d.fw.wait(ctx, d.fwGen)
 	go serveControl(ctx, l, d.handlers(), d.log)
 	d.startHotplug(ctx)
 	d.log.Info("wgd running", "interfaces", len(d.ifaces), "control", d.opts.Socket)
@@ -115,9 +117,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.stopHotplug()
 			d.resolver.stop()
 			d.shutdown()
-			if err := d.fw.Flush(); err != nil {
-				d.log.Error("firewall", "error", err)
-			}
+			fwStop() // removes the rules
+			<-fwDone
 			d.log.Info("wgd stopped")
 			return nil
 		}
@@ -137,13 +138,16 @@ func (d *Daemon) do(ctx context.Context, f func()) error {
 	return nil
 }
 
-// Reload asks the running loop to re-read the configuration.
+// Reload asks the running loop to re-read the configuration, and
+// answers once the firewall follows.
 func (d *Daemon) Reload(ctx context.Context) (*ReloadResult, error) {
 	var res *ReloadResult
 	var err error
-	if e := d.do(ctx, func() { res, err = d.reload() }); e != nil {
+	var fw uint64
+	if e := d.do(ctx, func() { res, err = d.reload(); fw = d.fwGen }); e != nil {
 		return nil, e
 	}
+	d.fw.wait(ctx, fw)
 	return res, err
 }
 
@@ -208,7 +212,6 @@ func (d *Daemon) load() (*ReloadResult, error) {
 		}
 	}
 	d.problems, d.lastLoad = problems, time.Now()
-	d.setFirewall(cfg.Daemon.Firewall)
 	d.apply(cfg, res)
 	return res, nil
 }
