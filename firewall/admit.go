@@ -11,9 +11,9 @@ import (
 // Probe is an incoming packet whose fate Admits works out: a new UDP
 // flow from the WAN to a port of this host.
 type Probe struct {
-	IPv6    bool
-	Device  string // the link it arrives on
-	Port    uint16
+	IPv6   bool
+	Device string // the link it arrives on
+	Port   uint16
 }
 
 // Admission is what the input-hook chains do with a probe.
