@@ -26,9 +26,9 @@ type firewallKeeper struct {
 	stopped chan struct{}
 
 	// Only the keeper's goroutine touches these.
-	backend  firewall.Backend
-	kind     string // as configured
-	kindErr  string // why the configured backend is not in use
+	backend firewall.Backend
+	kind    string // as configured
+	kindErr string // why the configured backend is not in use
 }
 
 type firewallWish struct {

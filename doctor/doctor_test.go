@@ -81,11 +81,11 @@ func TestCheck(t *testing.T) {
 		t.Fatalf("a healthy router: %+v", fs)
 	}
 	for _, c := range []struct {
-		name  string
+		name   string
 		break_ func(f *Facts)
-		check string
-		want  Severity
-		words string
+		check  string
+		want   Severity
+		words  string
 	}{
 		{"daemon down", func(f *Facts) { f.Status, f.StatusErr = nil, errors.New("connection refused") }, "daemon", Fail, "connection refused"},
 		{"clock unset", func(f *Facts) { f.Now = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC) }, "clock", Fail, "not been set"},

@@ -145,4 +145,3 @@ func TestDoctor(t *testing.T) {
 	r, _ = run()
 	expect("carrier-grade NAT", r, map[string]doctor.Severity{"wan": doctor.Fail}, map[string]string{"wan": "carrier-grade NAT"})
 }
-
