@@ -11,11 +11,12 @@ import (
 	"log/slog"
 	"net/netip"
 	"reflect"
+	"sync/atomic"
 	"time"
 
 	"wgd/config"
 	"wgd/device"
-	"wgd/firewall"
+	"wgd/hotplug"
 )
 
 // Options configure a daemon.
@@ -50,12 +51,15 @@ type Daemon struct {
 	ifaces    map[string]*device.Interface
 	ifaceErrs map[string]string // interfaces that failed to come up
 	endpoints map[string]map[config.Key]netip.AddrPort
-	hp        *hotplugState   // WAN events: hotplug.go
+	hp        *hotplugState // WAN events: hotplug.go
+	// wan is the kernel's network state: where the WAN is. wanCfg says
+	// which links it may be, published by every apply for the monitor,
+	// which must not wait for this goroutine on each notification.
+	wan       *hotplug.Monitor
+	wanCfg    atomic.Pointer[hotplug.WANConfig]
 	requested map[string]bool // interfaces netifd asked for: netifd.go
-	fw        firewall.Backend
-	fwKind    string // as configured
-	fwErr     string // why the configured backend is not in use
-	fwStatus  firewall.Status
+	fw        *firewallKeeper
+	fwGen     uint64   // the firewall wish of the last apply
 	counters  Counters // reloads; resolutions are counted by the resolver
 }
 
@@ -74,7 +78,10 @@ func New(opts Options) *Daemon {
 		endpoints: map[string]map[config.Key]netip.AddrPort{},
 		requested: map[string]bool{},
 	}
+	d.wan = &hotplug.Monitor{Log: d.log}
+	d.fw = newFirewallKeeper(d.log)
 	d.resolver = newResolver(d.log, d.do, d.setEndpoint)
+	d.resolver.families = d.wan.Families
 	d.hp = newHotplugState()
 	return d
 }
@@ -91,9 +98,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if d.opts.Netifd {
 		d.loadRequested()
 	}
+	fwCtx, fwStop := context.WithCancel(context.Background())
+	fwDone := make(chan struct{})
+	go func() { defer close(fwDone); d.fw.run(fwCtx) }()
 	if _, err := d.reload(); err != nil {
 		d.log.Error("initial configuration", "error", err)
 	}
+	d.fw.wait(ctx, d.fwGen)
 	go serveControl(ctx, l, d.handlers(), d.log)
 	d.startHotplug(ctx)
 	d.log.Info("wgd running", "interfaces", len(d.ifaces), "control", d.opts.Socket)
@@ -106,9 +117,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.stopHotplug()
 			d.resolver.stop()
 			d.shutdown()
-			if err := d.fw.Flush(); err != nil {
-				d.log.Error("firewall", "error", err)
-			}
+			fwStop() // removes the rules
+			<-fwDone
 			d.log.Info("wgd stopped")
 			return nil
 		}
@@ -128,13 +138,16 @@ func (d *Daemon) do(ctx context.Context, f func()) error {
 	return nil
 }
 
-// Reload asks the running loop to re-read the configuration.
+// Reload asks the running loop to re-read the configuration, and
+// answers once the firewall follows.
 func (d *Daemon) Reload(ctx context.Context) (*ReloadResult, error) {
 	var res *ReloadResult
 	var err error
-	if e := d.do(ctx, func() { res, err = d.reload() }); e != nil {
+	var fw uint64
+	if e := d.do(ctx, func() { res, err = d.reload(); fw = d.fwGen }); e != nil {
 		return nil, e
 	}
+	d.fw.wait(ctx, fw)
 	return res, err
 }
 
@@ -199,7 +212,6 @@ func (d *Daemon) load() (*ReloadResult, error) {
 		}
 	}
 	d.problems, d.lastLoad = problems, time.Now()
-	d.setFirewall(cfg.Daemon.Firewall)
 	d.apply(cfg, res)
 	return res, nil
 }
@@ -240,6 +252,7 @@ func (d *Daemon) apply(cfg *config.Config, res *ReloadResult) {
 		}
 	}
 	d.syncFirewall()
+	d.publishWANConfig()
 	if d.opts.Applied != nil {
 		d.opts.Applied()
 	}

@@ -9,12 +9,14 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"golang.zx2c4.com/wireguard/device"
 
 	"wgd/config"
+	"wgd/firewall"
 	"wgd/internal/netnstest"
 )
 
@@ -233,4 +235,49 @@ func TestBadRequestsDoNotHurt(t *testing.T) {
 		}
 	}
 	td.status(t) // still serving
+}
+
+// heldBackend is a firewall whose syncs after the first wait for release.
+type heldBackend struct {
+	syncs   atomic.Int32
+	holding chan struct{}
+	release chan struct{}
+}
+
+func (b *heldBackend) Name() string { return "held" }
+func (b *heldBackend) Flush() error { return nil }
+func (b *heldBackend) Sync([]firewall.Hole) error {
+	if b.syncs.Add(1) > 1 {
+		b.holding <- struct{}{}
+		<-b.release
+	}
+	return nil
+}
+
+// A firewall command that takes long (nft, iptables and ubus may) holds
+// up neither status nor the daemon's other work; the reload that asked
+// for it answers once it is done.
+func TestSlowFirewallBlocksNothingElse(t *testing.T) {
+	netnstest.Root(t)
+	fw := &heldBackend{holding: make(chan struct{}), release: make(chan struct{})}
+	dir := t.TempDir()
+	writeNetwork(t, dir, "")
+	td := startDaemonWith(t, dir, Options{}, func(d *Daemon) {
+		d.fw.open = func(string, *slog.Logger) (firewall.Backend, error) { return fw, nil }
+	})
+	reloaded := make(chan error, 1)
+	go func() { _, err := td.Reload(context.Background()); reloaded <- err }()
+	<-fw.holding
+	if s := td.status(t); s.Firewall.Backend != "held" {
+		t.Errorf("firewall status %+v", s.Firewall)
+	}
+	select {
+	case err := <-reloaded:
+		t.Fatalf("reload answered (%v) before the firewall followed", err)
+	default:
+	}
+	close(fw.release)
+	if err := <-reloaded; err != nil {
+		t.Fatal(err)
+	}
 }

@@ -156,6 +156,13 @@ func (d *Daemon) hotplugRequest(_ context.Context, args json.RawMessage) (any, e
 	return HotplugAnswer{Queued: d.hp.emit(ev)}, nil
 }
 
+// publishWANConfig makes what wanConfig says readable off the daemon
+// goroutine.
+func (d *Daemon) publishWANConfig() {
+	c := d.wanConfig()
+	d.wanCfg.Store(&c)
+}
+
 // wanConfig says which links are the WAN, on the daemon goroutine.
 func (d *Daemon) wanConfig() hotplug.WANConfig {
 	c := hotplug.WANConfig{Names: slices.Clone(d.cfg.Daemon.WANInterfaces)}
@@ -185,15 +192,25 @@ func (d *Daemon) startHotplug(ctx context.Context) {
 			}
 		}()
 	}
-	if !d.opts.Netifd {
-		// Standalone: nobody else tells us about the WAN. Under netifd,
-		// hotplug.d does.
-		nl := &hotplug.Netlink{Log: d.log, Config: func() hotplug.WANConfig {
-			var c hotplug.WANConfig
-			d.do(ctx, func() { c = d.wanConfig() })
-			return c
-		}}
-		run(string(hotplug.SourceNetlink), nl.Run)
+	d.wan.Config = func() hotplug.WANConfig {
+		if c := d.wanCfg.Load(); c != nil {
+			return *c
+		}
+		return hotplug.WANConfig{}
+	}
+	// Standalone, nobody else tells us about the WAN; under netifd,
+	// hotplug.d does, and the monitor only keeps the snapshot.
+	d.wan.Events = !d.opts.Netifd
+	if d.wan.Events {
+		run(string(hotplug.SourceNetlink), d.wan.Run)
+	} else {
+		h.wg.Add(1)
+		go func() {
+			defer h.wg.Done()
+			if err := d.wan.Run(ctx, nil); err != nil {
+				d.log.Warn("network monitor stopped", "error", err)
+			}
+		}()
 	}
 	run(string(hotplug.SourceDBus), (&hotplug.DBus{Log: d.log}).Run)
 	h.wg.Add(2)
@@ -274,7 +291,12 @@ func (d *Daemon) noteEvent(ctx context.Context, ev hotplug.Event, inBurst bool) 
 	if d.do(ctx, func() { cfg, react = d.wanConfig(), d.cfg.Daemon.Hotplug }) != nil {
 		return false
 	}
-	ev.WAN = hotplug.IsWAN(ev, cfg) // may read the routes: off the daemon goroutine
+	if !ev.WAN && ev.Device != "" {
+		// netifd runs hotplug.d after it changed the routes: read them
+		// again rather than trust a snapshot that may not have caught up.
+		d.wan.Refresh()
+	}
+	ev.WAN = hotplug.IsWAN(d.wan.Snapshot(), ev, cfg)
 	d.do(ctx, func() {
 		h := d.hp
 		h.received++

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -265,5 +266,37 @@ func TestHotplugRefusesBadEvents(t *testing.T) {
 	}
 	if s := td.status(t); s.Hotplug == nil || s.Hotplug.Events != 0 || !s.Hotplug.Reacting || s.Hotplug.Watchdog.AgeSeconds != 150 {
 		t.Errorf("status %+v", s.Hotplug)
+	}
+}
+
+// The network monitor follows the kernel while the daemon's goroutine is
+// busy (a firewall command, a slow apply): it never waits for it.
+func TestMonitorDoesNotWaitForTheDaemon(t *testing.T) {
+	netnstest.Root(t)
+	td := startDaemon(t, "")
+	release := make(chan struct{})
+	blocked := make(chan struct{})
+	go td.do(context.Background(), func() { close(blocked); <-release })
+	<-blocked
+	defer close(release)
+
+	for _, args := range [][]string{
+		{"link", "add", "mwan0", "type", "veth", "peer", "name", "mwan0p"},
+		{"link", "set", "mwan0", "up"},
+		{"link", "set", "mwan0p", "up"},
+		{"addr", "add", "192.0.2.2/24", "dev", "mwan0"},
+		{"route", "add", "default", "via", "192.0.2.1"},
+	} {
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %v: %v: %s", args, err, out)
+		}
+	}
+	t.Cleanup(func() { exec.Command("ip", "link", "del", "mwan0").Run() })
+	deadline := time.Now().Add(5 * time.Second)
+	for td.wan.Snapshot() == nil || len(td.wan.Snapshot().Defaults) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the default route never reached the monitor while the daemon was busy")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"wgd/config"
-	"wgd/hotplug"
 )
 
 // Bounds of the retry delay of an endpoint name that does not resolve.
@@ -59,7 +58,7 @@ func newResolver(log *slog.Logger, do func(context.Context, func()) error, found
 		lookup: func(ctx context.Context, network, host string) ([]netip.Addr, error) {
 			return net.DefaultResolver.LookupNetIP(ctx, network, host)
 		},
-		families: hotplug.Families,
+		families: func() (bool, bool) { return true, true },
 		ctx:      ctx, cancel: cancel,
 		jobs: map[jobKey]*job{},
 	}

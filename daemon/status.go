@@ -62,7 +62,7 @@ type PeerStatus struct {
 }
 
 func (d *Daemon) status() *Status {
-	s := &Status{ConfigDir: d.opts.ConfigDir, LastReload: d.lastLoad, Interfaces: []InterfaceStatus{}, Hotplug: d.hotplugStatus(), Firewall: d.fwStatus, Counters: d.counters}
+	s := &Status{ConfigDir: d.opts.ConfigDir, LastReload: d.lastLoad, Interfaces: []InterfaceStatus{}, Hotplug: d.hotplugStatus(), Firewall: d.fw.Status(), Counters: d.counters}
 	s.Counters.ResolutionsOK, s.Counters.ResolutionsFail = d.resolver.resolvedOK.Load(), d.resolver.resolvedFailed.Load()
 	for _, p := range d.problems {
 		s.Problems = append(s.Problems, p.Error())

@@ -23,10 +23,12 @@ type WANConfig struct {
 	Own []string
 }
 
-// IsWAN reports whether ev concerns the WAN. Events whose source already
-// knows (netlink, NetworkManager) say so themselves; a hotplug.d event's
-// device is checked against the default routes now.
-func IsWAN(ev Event, cfg WANConfig) bool {
+// IsWAN reports whether ev concerns the WAN, as the snapshot s shows it
+// (a Monitor's latest, or nil when the kernel could not be read). Events
+// whose source already knows (netlink, NetworkManager) say so
+// themselves; a hotplug.d event's device is checked against the default
+// routes.
+func IsWAN(s *rtnl.Snapshot, ev Event, cfg WANConfig) bool {
 	if ev.WAN {
 		return true
 	}
@@ -37,12 +39,10 @@ func IsWAN(ev Event, cfg WANConfig) bool {
 		return (ev.Interface != "" && slices.Contains(cfg.Names, ev.Interface)) ||
 			(ev.Device != "" && slices.Contains(cfg.Names, ev.Device))
 	}
-	if ev.Device != "" {
-		if s, err := readSnapshot(); err == nil {
-			v4, v6 := defaultDevices(s)
-			if v4[ev.Device] || v6[ev.Device] {
-				return true
-			}
+	if ev.Device != "" && s != nil {
+		v4, v6 := defaultDevices(s)
+		if v4[ev.Device] || v6[ev.Device] {
+			return true
 		}
 	}
 	// A link going down has already lost its routes: fall back on the
@@ -50,12 +50,12 @@ func IsWAN(ev Event, cfg WANConfig) bool {
 	return ev.Interface == "wan" || ev.Interface == "wan6"
 }
 
-// Families reports which address families have a default route now, so
+// Families reports which address families have a default route in s, so
 // endpoint names are resolved to addresses the WAN can reach. With no
-// default route at all both are reported: nothing is known.
-func Families() (v4, v6 bool) {
-	s, err := readSnapshot()
-	if err != nil {
+// default route at all, or no snapshot, both are reported: nothing is
+// known.
+func Families(s *rtnl.Snapshot) (v4, v6 bool) {
+	if s == nil {
 		return true, true
 	}
 	for _, r := range s.Defaults {
@@ -67,6 +67,25 @@ func Families() (v4, v6 bool) {
 	}
 	if !v4 && !v6 {
 		return true, true
+	}
+	return v4, v6
+}
+
+// defaultDevices names the devices holding a default route, per family.
+func defaultDevices(s *rtnl.Snapshot) (v4, v6 map[string]bool) {
+	v4, v6 = map[string]bool{}, map[string]bool{}
+	for _, r := range s.Defaults {
+		for _, oif := range r.Links() {
+			l, ok := s.Links[oif]
+			if !ok {
+				continue
+			}
+			if r.Dst.Addr().Is4() {
+				v4[l.Name] = true
+			} else {
+				v6[l.Name] = true
+			}
+		}
 	}
 	return v4, v6
 }
@@ -223,4 +242,31 @@ func delta[T comparable](what string, old, new []T) []string {
 		}
 	}
 	return out
+}
+
+// Address is the router's own address on the WAN as s shows it: the
+// primary address of the link of the best default route, IPv4 first,
+// which is what the internet sees unless something on the way
+// translates it.
+func Address(s *rtnl.Snapshot) (netip.Addr, bool) {
+	for _, v4 := range []bool{true, false} {
+		var best *rtnl.Route
+		for i, r := range s.Defaults {
+			if r.Dst.Addr().Is4() == v4 && (best == nil || r.Priority < best.Priority) {
+				best = &s.Defaults[i]
+			}
+		}
+		if best == nil {
+			continue
+		}
+		for _, index := range best.Links() {
+			for _, a := range s.Addrs {
+				if a.Index == index && a.Prefix.Addr().Is4() == v4 && reachable(a) &&
+					a.Flags&(unix.IFA_F_SECONDARY|unix.IFA_F_DEPRECATED) == 0 {
+					return a.Prefix.Addr(), true
+				}
+			}
+		}
+	}
+	return netip.Addr{}, false
 }

@@ -2,13 +2,14 @@ package metrics
 
 import (
 	"context"
-	"encoding/binary"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"syscall"
+
+	"wgd/internal/rtnl"
 )
 
 // DefaultListen is where metrics are served unless configured otherwise.
@@ -31,7 +32,7 @@ const DefaultListen = "127.0.0.1:9586"
 // The check holds when Listen runs; a link that gains a default route
 // later keeps the listener until it is opened again.
 func Listen(ctx context.Context, addr string) (net.Listener, error) {
-	ap, dev, err := checkAddr(addr)
+	ap, dev, err := checkAddr(addr, rtnl.ReadSnapshot)
 	if err != nil {
 		return nil, err
 	}
@@ -59,13 +60,14 @@ func Listen(ctx context.Context, addr string) (net.Listener, error) {
 
 // CheckAddr tells whether Listen would accept addr now, and why not.
 func CheckAddr(addr string) error {
-	_, _, err := checkAddr(addr)
+	_, _, err := checkAddr(addr, rtnl.ReadSnapshot)
 	return err
 }
 
-// checkAddr applies Listen's rule and returns the link to bind to ("" for
-// loopback).
-func checkAddr(addr string) (netip.AddrPort, string, error) {
+// checkAddr applies Listen's rule to the host's state as snapshot reads
+// it (only for a private address) and returns the link to bind to (""
+// for loopback).
+func checkAddr(addr string, snapshot func() (*rtnl.Snapshot, error)) (netip.AddrPort, string, error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return netip.AddrPort{}, "", fmt.Errorf("metrics address %q: want IP:port, e.g. %s", addr, DefaultListen)
@@ -90,100 +92,29 @@ func checkAddr(addr string) (netip.AddrPort, string, error) {
 	case !ip.IsPrivate():
 		return ap, "", fmt.Errorf("metrics address %q: a public address may be reachable from the WAN; use a private LAN address (RFC 1918 or fc00::/7) or loopback", addr)
 	}
-	link, err := linkOf(ip)
+	s, err := snapshot()
 	if err != nil {
-		return ap, "", fmt.Errorf("metrics address %q: %w", addr, err)
+		return ap, "", fmt.Errorf("metrics address %q: reading the links: %w", addr, err)
 	}
-	wan, err := defaultRouteLinks()
-	if err != nil {
-		return ap, "", fmt.Errorf("metrics address %q: reading routes: %w", addr, err)
+	link, ok := linkOf(s, ip)
+	if !ok {
+		return ap, "", fmt.Errorf("metrics address %q: %s is not an address of this host", addr, ip)
 	}
-	if wan[link.Index] {
-		return ap, "", fmt.Errorf("metrics address %q: %s carries a default route, so it leads to the WAN; use a LAN address or loopback", addr, link.Name)
+	for _, r := range s.Defaults {
+		if slices.Contains(r.Links(), link.Index) {
+			return ap, "", fmt.Errorf("metrics address %q: %s carries a default route, so it leads to the WAN; use a LAN address or loopback", addr, link.Name)
+		}
 	}
 	return ap, link.Name, nil
 }
 
 // linkOf finds the link ip is assigned to.
-func linkOf(ip netip.Addr) (*net.Interface, error) {
-	links, err := net.Interfaces()
-	if err != nil {
-		return nil, err
-	}
-	for k := range links {
-		addrs, err := links[k].Addrs()
-		if err != nil {
-			return nil, err
-		}
-		for _, a := range addrs {
-			if n, ok := a.(*net.IPNet); ok {
-				if x, ok := netip.AddrFromSlice(n.IP); ok && x.Unmap() == ip {
-					return &links[k], nil
-				}
-			}
+func linkOf(s *rtnl.Snapshot, ip netip.Addr) (rtnl.Link, bool) {
+	for _, a := range s.Addrs {
+		if a.Prefix.Addr() == ip {
+			l, ok := s.Links[a.Index]
+			return l, ok
 		}
 	}
-	return nil, fmt.Errorf("%s is not an address of this host", ip)
-}
-
-// defaultRouteLinks returns the index of every link that a default route
-// (IPv4 or IPv6, any table, any nexthop of a multipath route) leaves by.
-func defaultRouteLinks() (map[int]bool, error) {
-	links := map[int]bool{}
-	for _, family := range []int{syscall.AF_INET, syscall.AF_INET6} {
-		rib, err := syscall.NetlinkRIB(syscall.RTM_GETROUTE, family)
-		if err != nil {
-			return nil, err
-		}
-		msgs, err := syscall.ParseNetlinkMessage(rib)
-		if err != nil {
-			return nil, err
-		}
-		for _, m := range msgs {
-			if m.Header.Type != syscall.RTM_NEWROUTE || len(m.Data) < syscall.SizeofRtMsg {
-				continue
-			}
-			// struct rtmsg: family, dst_len, src_len, tos, table, protocol,
-			// scope, type (one byte each), flags.
-			dstLen, typ := m.Data[1], m.Data[7]
-			if dstLen != 0 || typ != syscall.RTN_UNICAST {
-				continue // not a default route, or one that goes nowhere (unreachable, blackhole)
-			}
-			attrs, err := syscall.ParseNetlinkRouteAttr(&m)
-			if err != nil {
-				return nil, err
-			}
-			for _, a := range attrs {
-				switch a.Attr.Type {
-				case syscall.RTA_OIF:
-					if len(a.Value) >= 4 {
-						links[int(binary.NativeEndian.Uint32(a.Value))] = true
-					}
-				case syscall.RTA_MULTIPATH:
-					if err := nexthopLinks(a.Value, links); err != nil {
-						return nil, err
-					}
-				}
-			}
-		}
-	}
-	return links, nil
-}
-
-// nexthopLinks reads the links of RTA_MULTIPATH's struct rtnexthop list:
-// len (2 bytes), flags, hops, ifindex (4 bytes), then attributes.
-func nexthopLinks(b []byte, links map[int]bool) error {
-	for len(b) >= 8 {
-		n := int(binary.NativeEndian.Uint16(b))
-		if n < 8 || n > len(b) {
-			return errors.New("malformed multipath route")
-		}
-		links[int(int32(binary.NativeEndian.Uint32(b[4:])))] = true
-		step := (n + 3) &^ 3 // entries are 4-byte aligned
-		if step >= len(b) {
-			break
-		}
-		b = b[step:]
-	}
-	return nil
+	return rtnl.Link{}, false
 }

@@ -8,11 +8,9 @@ import (
 	"strconv"
 
 	"wgd/config"
+	"wgd/hotplug"
+	"wgd/internal/rtnl"
 )
-
-// routeProbes are the destinations whose route tells the WAN address.
-// Connecting a UDP socket only looks the route up: nothing is sent.
-var routeProbes = []string{"192.0.2.1:9", "[2001:db8::1]:9"} // documentation ranges
 
 // Endpoint is where a client connects: host:port.
 //
@@ -53,19 +51,14 @@ func Endpoint(given, public string, listenPort uint16) (endpoint, warning string
 	return net.JoinHostPort(host, strconv.Itoa(int(port))), warning, nil
 }
 
-// WANAddress is the source address of the route to the internet, IPv4
-// first.
+// WANAddress is the router's address on the WAN, IPv4 first.
 func WANAddress() (netip.Addr, error) {
-	for _, probe := range routeProbes {
-		c, err := net.Dial("udp", probe)
-		if err != nil {
-			continue
-		}
-		a := c.LocalAddr().(*net.UDPAddr).AddrPort().Addr().Unmap()
-		c.Close()
-		if a.IsValid() && !a.IsUnspecified() {
-			return a, nil
-		}
+	s, err := rtnl.ReadSnapshot()
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("reading the routes: %w", err)
+	}
+	if a, ok := hotplug.Address(s); ok {
+		return a, nil
 	}
 	return netip.Addr{}, errors.New("no route to the internet to take the router's public address from")
 }

@@ -542,3 +542,7 @@ func SetDisabled(network *uci.Doc, iface, name string, disabled bool) (ifaceName
 	}
 	return iface, true, network.DeleteOption(s, "disabled")
 }
+
+// LANNetworks are the networks of the router's LAN interface, as
+// lanNetworks reads them.
+func LANNetworks(network *uci.Package) []netip.Prefix { return lanNetworks(network).prefixes }

@@ -32,6 +32,7 @@ Usage:
   wgd hotplug [--socket PATH]                  pass a hotplug.d event (environment) to the daemon
   wgd peer add|list|show|remove|disable|enable ...
                                                add a phone or laptop with a QR code (wgd peer help)
+  wgd doctor [IFACE] [--json]                  check the router: what keeps devices from connecting
   wgd ifup IFACE | wgd ifdown IFACE            netifd's protocol handler: bring an interface up or down
   wgd genkey                                   print a new private key
   wgd pubkey                                   read a private key on stdin, print its public key
@@ -61,6 +62,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = cmdStatus(args, stdout)
 	case "hotplug":
 		err = cmdHotplug(args, stdout)
+	case "doctor":
+		err = cmdDoctor(args, stdout)
 	case "peer":
 		err = cmdPeer(args, stdout, stderr)
 	case "ifup", "ifdown":
@@ -78,6 +81,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	default:
 		fmt.Fprintf(stderr, "wgd: unknown command %q\n\n%s", cmd, usage)
 		return 2
+	}
+	if errors.Is(err, errProblems) {
+		return 1 // the report said it
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "wgd %s: %v\n", cmd, err)

@@ -42,3 +42,14 @@ func (c *Conn) Snapshot() (*Snapshot, error) {
 	}
 	return s, nil
 }
+
+// ReadSnapshot reads a snapshot through a connection of its own, for a
+// process that keeps none open (the command line).
+func ReadSnapshot() (*Snapshot, error) {
+	c, err := Open()
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	return c.Snapshot()
+}

@@ -46,7 +46,7 @@ func startNetlink(t *testing.T, cfg WANConfig) *recorder {
 	var wg sync.WaitGroup
 	wg.Add(1)
 	var mu sync.Mutex
-	n := &Netlink{Log: slog.New(slog.DiscardHandler), Config: func() WANConfig { mu.Lock(); defer mu.Unlock(); return cfg }}
+	n := &Monitor{Log: slog.New(slog.DiscardHandler), Events: true, Config: func() WANConfig { mu.Lock(); defer mu.Unlock(); return cfg }}
 	go func() {
 		defer wg.Done()
 		if err := n.Run(ctx, func(ev Event) { r.ch <- ev }); err != nil {
@@ -125,7 +125,7 @@ func TestNetlinkFollowsTheDefaultRoute(t *testing.T) {
 	r.expect(t, Update, "+address 2001:db8::2/64")
 	ip(t, "-6", "route", "add", "default", "via", "2001:db8::1", "dev", "wan0")
 	r.expect(t, Update, "+gateway 2001:db8::1")
-	if v4, v6 := Families(); !v4 || !v6 {
+	if v4, v6 := Families(snapshot(t)); !v4 || !v6 {
 		t.Errorf("families %v %v, want both", v4, v6)
 	}
 
@@ -134,6 +134,15 @@ func TestNetlinkFollowsTheDefaultRoute(t *testing.T) {
 	r.expect(t, Down, "not running")
 	ip(t, "link", "set", "wan0p", "up")
 	r.expect(t, Up, "running")
+}
+
+func snapshot(t *testing.T) *rtnl.Snapshot {
+	t.Helper()
+	s, err := rtnl.ReadSnapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 func drain(r *recorder) {
@@ -193,7 +202,7 @@ func TestIsWAN(t *testing.T) {
 		{Event{Interface: "vpn", Device: "wan2"}, WANConfig{Own: []string{"vpn"}}, false},
 		{Event{WAN: true}, WANConfig{}, true},
 	} {
-		if got := IsWAN(c.ev, c.cfg); got != c.want {
+		if got := IsWAN(snapshot(t), c.ev, c.cfg); got != c.want {
 			t.Errorf("IsWAN(%+v, %+v) = %v", c.ev, c.cfg, got)
 		}
 	}
@@ -272,5 +281,79 @@ func TestConcerns(t *testing.T) {
 	}
 	if !slices.Equal(view.indexes(), []int{2}) {
 		t.Errorf("indexes %v", view.indexes())
+	}
+}
+
+// The monitor keeps one snapshot that follows the kernel: asking it
+// (every endpoint lookup asks for the families) reads no tables, and a
+// new default route shows in it without anyone asking.
+func TestMonitorKeepsTheSnapshot(t *testing.T) {
+	netnstest.Root(t)
+	veth(t, "wan3")
+	ip(t, "addr", "add", "192.0.2.2/24", "dev", "wan3")
+	ip(t, "route", "add", "default", "via", "192.0.2.1")
+	m := &Monitor{Log: slog.New(slog.DiscardHandler), Config: func() WANConfig { return WANConfig{} }}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- m.Run(ctx, func(ev Event) { t.Errorf("event %s with Events off", ev) }) }()
+	t.Cleanup(func() { cancel(); <-done })
+	time.Sleep(300 * time.Millisecond) // Run's first snapshot
+
+	first := m.Snapshot()
+	if v4, v6 := m.Families(); !v4 || v6 {
+		t.Fatalf("families %v %v, want IPv4 only", v4, v6)
+	}
+	if m.Snapshot() != first {
+		t.Error("the snapshot was read again without a change")
+	}
+	ip(t, "-6", "addr", "add", "2001:db8::2/64", "dev", "wan3", "nodad")
+	ip(t, "-6", "route", "add", "default", "via", "2001:db8::1", "dev", "wan3")
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if v4, v6 := m.Families(); v4 && v6 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the IPv6 default route never reached the snapshot")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// The router's WAN address: the primary address of the best default
+// route's link, IPv4 before IPv6.
+func TestAddress(t *testing.T) {
+	links := map[int]rtnl.Link{2: {Index: 2, Name: "wan0"}, 3: {Index: 3, Name: "lte0"}, 4: {Index: 4, Name: "lan0"}}
+	v4 := func(oif int, metric uint32) rtnl.Route {
+		return rtnl.Route{Dst: netip.MustParsePrefix("0.0.0.0/0"), OIF: oif, Priority: metric}
+	}
+	v6 := rtnl.Route{Dst: netip.MustParsePrefix("::/0"), OIF: 2}
+	addr := func(index int, p string, flags uint32) rtnl.Addr {
+		return rtnl.Addr{Index: index, Prefix: netip.MustParsePrefix(p), Flags: flags}
+	}
+	addrs := []rtnl.Addr{
+		addr(4, "192.168.1.1/24", 0),
+		addr(2, "fe80::1/64", 0),
+		addr(2, "2001:db8::9/64", unix.IFA_F_TENTATIVE),
+		addr(2, "2001:db8::2/64", 0),
+		addr(3, "100.64.0.9/10", unix.IFA_F_SECONDARY),
+		addr(3, "100.64.0.2/10", 0),
+		addr(2, "198.51.100.2/24", 0),
+	}
+	addrs[1].Scope = unix.RT_SCOPE_LINK
+	for _, c := range []struct {
+		name     string
+		defaults []rtnl.Route
+		want     string
+	}{
+		{"lowest metric wins", []rtnl.Route{v4(2, 100), v4(3, 10), v6}, "100.64.0.2"},
+		{"IPv4 before IPv6", []rtnl.Route{v6, v4(2, 0)}, "198.51.100.2"},
+		{"IPv6 only", []rtnl.Route{v6}, "2001:db8::2"},
+		{"no default route", nil, ""},
+	} {
+		a, ok := Address(&rtnl.Snapshot{Links: links, Addrs: addrs, Defaults: c.defaults})
+		if got := map[bool]string{true: a.String(), false: ""}[ok]; got != c.want {
+			t.Errorf("%s: %q, want %q", c.name, got, c.want)
+		}
 	}
 }

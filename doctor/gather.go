@@ -1,0 +1,132 @@
+package doctor
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"time"
+
+	"wgd/config"
+	"wgd/daemon"
+	"wgd/firewall"
+	"wgd/internal/rtnl"
+	"wgd/peers"
+	"wgd/uci"
+)
+
+// Options say where Gather looks.
+type Options struct {
+	ConfigDir string
+	Socket    string
+	// Resolve looks a name up; nil: the system's resolver.
+	Resolve func(ctx context.Context, host string) ([]netip.Addr, error)
+}
+
+// Gather reads the facts from this host: the configuration, the daemon's
+// status, the kernel's routes and sockets, the firewall and DNS.
+func Gather(ctx context.Context, o Options) *Facts {
+	f := &Facts{Now: time.Now(), ConfigDir: o.ConfigDir}
+	f.Config, f.Problems = config.Load(o.ConfigDir)
+	if network, _ := uci.Load(o.ConfigDir, "network"); network != nil {
+		f.LAN = peers.LANNetworks(network)
+	}
+	var st daemon.Status
+	if err := daemon.Call(ctx, o.Socket, "status", nil, &st); err != nil {
+		f.StatusErr = err
+	} else {
+		f.Status = &st
+	}
+	f.WAN, _ = rtnl.ReadSnapshot()
+	f.UDPPorts = boundUDPPorts()
+	f.Firewall, f.FirewallErr = readFirewall(f)
+	if ep := f.Config.Daemon.PublicEndpoint; ep != "" {
+		f.PublicAddrs, f.PublicErr = resolve(ctx, o, ep)
+	}
+	return f
+}
+
+func resolve(ctx context.Context, o Options, endpoint string) ([]netip.Addr, error) {
+	host, _, err := config.ParseEndpoint(endpoint)
+	if err != nil {
+		return nil, err
+	}
+	if a, err := netip.ParseAddr(host); err == nil {
+		return []netip.Addr{a}, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if o.Resolve != nil {
+		return o.Resolve(ctx, host)
+	}
+	return net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+}
+
+// boundUDPPorts reads the UDP sockets of this network namespace.
+func boundUDPPorts() map[uint16]bool {
+	ports := map[uint16]bool{}
+	for _, file := range []string{"/proc/net/udp", "/proc/net/udp6"} {
+		fh, err := os.Open(file)
+		if err != nil {
+			continue
+		}
+		sc := bufio.NewScanner(fh)
+		for sc.Scan() {
+			fields := strings.Fields(sc.Text())
+			if len(fields) < 2 {
+				continue
+			}
+			_, port, ok := strings.Cut(fields[1], ":") // local_address: ADDR:PORT in hex
+			if n, err := strconv.ParseUint(port, 16, 16); ok && err == nil {
+				ports[uint16(n)] = true
+			}
+		}
+		fh.Close()
+	}
+	return ports
+}
+
+// readFirewall asks the input chains about every listen port, arriving on
+// the link of the default route.
+func readFirewall(f *Facts) (map[Probe]firewall.Admission, error) {
+	if f.WAN == nil || f.Config == nil {
+		return nil, nil
+	}
+	dev := ""
+	for _, r := range f.WAN.Defaults {
+		for _, i := range r.Links() {
+			if l, ok := f.WAN.Links[i]; ok && dev == "" {
+				dev = l.Name
+			}
+		}
+	}
+	if dev == "" {
+		return nil, nil
+	}
+	if _, err := exec.LookPath("nft"); err != nil {
+		return nil, errors.New("nft is not installed: only nftables rulesets (fw4, nftables, iptables-nft) can be read back")
+	}
+	listing, err := exec.Command("nft", "--terse", "--json", "list", "ruleset").Output()
+	if err != nil {
+		return nil, errors.New("nft list ruleset: " + err.Error())
+	}
+	out := map[Probe]firewall.Admission{}
+	for _, c := range f.Config.Interfaces {
+		if c.ListenPort == 0 {
+			continue
+		}
+		for _, v6 := range []bool{false, true} {
+			a, err := firewall.NftAdmits(listing, firewall.Probe{IPv6: v6, Device: dev, Port: c.ListenPort})
+			if err != nil {
+				return nil, err
+			}
+			out[Probe{Port: c.ListenPort, IPv6: v6}] = a
+		}
+	}
+	return out, nil
+}
