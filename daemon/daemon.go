@@ -11,6 +11,8 @@ import (
 	"log/slog"
 	"net/netip"
 	"reflect"
+	"sort"
+	"strings"
 	"time"
 
 	"wgd/config"
@@ -49,6 +51,7 @@ type Daemon struct {
 	lastLoad  time.Time
 	ifaces    map[string]*device.Interface
 	ifaceErrs map[string]string // interfaces that failed to come up
+	kept      map[string]string // interfaces kept on their last good configuration: the new one's errors
 	endpoints map[string]map[config.Key]netip.AddrPort
 	hp        *hotplugState   // WAN events: hotplug.go
 	requested map[string]bool // interfaces netifd asked for: netifd.go
@@ -153,6 +156,7 @@ type ReloadResult struct {
 	Down     []string `json:"down,omitempty"`
 	Updated  []string `json:"updated,omitempty"`
 	Failed   []string `json:"failed,omitempty"`
+	Kept     []string `json:"kept,omitempty"` // on their last good configuration
 	Problems []string `json:"problems,omitempty"`
 	Errors   int      `json:"errors"` // problems that left something out
 }
@@ -199,9 +203,41 @@ func (d *Daemon) load() (*ReloadResult, error) {
 		}
 	}
 	d.problems, d.lastLoad = problems, time.Now()
+	res.Kept = d.keepLastGood(cfg)
 	d.setFirewall(cfg.Daemon.Firewall)
 	d.apply(cfg, res)
 	return res, nil
+}
+
+// keepLastGood puts back, in cfg, the last good configuration of every
+// interface whose sections now have errors, so that one typo never takes
+// a running tunnel down; it returns their names. An interface that never
+// had a good configuration is left as cfg has it: down, or without its
+// broken peers.
+func (d *Daemon) keepLastGood(cfg *config.Config) []string {
+	d.kept = map[string]string{}
+	var kept []string
+	for name, errs := range cfg.Broken {
+		old := d.cfg.Interface(name)
+		if old == nil {
+			continue
+		}
+		texts := make([]string, len(errs))
+		for i, e := range errs {
+			texts[i] = e.Error()
+		}
+		d.kept[name] = strings.Join(texts, "; ")
+		if c := cfg.Interface(name); c != nil {
+			*c = *old
+		} else {
+			cfg.Interfaces = append(cfg.Interfaces, *old)
+			sort.Slice(cfg.Interfaces, func(i, j int) bool { return cfg.Interfaces[i].Name < cfg.Interfaces[j].Name })
+		}
+		kept = append(kept, name)
+		d.log.Warn("interface keeps its last good configuration", "interface", name, "errors", len(errs))
+	}
+	sort.Strings(kept)
+	return kept
 }
 
 // apply moves the running state to cfg: interfaces gone from it go down

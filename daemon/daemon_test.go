@@ -133,8 +133,8 @@ func TestReloadAppliesOnlyTheDifference(t *testing.T) {
 	writeNetwork(t, td.dir, iface("wgda", k1, "\tlist addresses '10.55.0.1/24'")+
 		peer("wgda", p1, "\toption description 'one'\n\tlist allowed_ips '10.55.0.2/32'")+
 		peer("wgda", p2, "\toption description 'two'\n\tlist allowed_ips '10.55.0.3/32'")+
-		"config wireguard_wgda\n\toption public_key 'broken'\n\n"+
-		iface("wgdb", secretKey(t), ""))
+		iface("wgdb", secretKey(t), "")+
+		"config wireguard_wgdb\n\toption public_key 'broken'\n\n")
 	r := td.reload(t)
 	if strings.Join(r.Up, " ") != "wgdb" || strings.Join(r.Updated, " ") != "wgda" || r.Errors != 1 || len(r.Down) != 0 {
 		t.Fatalf("reload: %+v", r)
@@ -233,4 +233,59 @@ func TestBadRequestsDoNotHurt(t *testing.T) {
 		}
 	}
 	td.status(t) // still serving
+}
+
+// A typo in a running interface (mtu '1400 ') keeps it on its last good
+// configuration: same link, same peers; the reload reports the error and
+// status says so. An interface that never had a good configuration stays
+// down.
+func TestReloadKeepsLastGoodConfiguration(t *testing.T) {
+	netnstest.Root(t)
+	k, p1, p2 := secretKey(t), secretKey(t).PublicKey(), secretKey(t).PublicKey()
+	good := iface("wgdk", k, "\tlist addresses '10.56.0.1/24'") + peer("wgdk", p1, "\tlist allowed_ips '10.56.0.2/32'")
+	td := startDaemon(t, good)
+	index := td.ifaces["wgdk"].Index()
+
+	writeNetwork(t, td.dir, iface("wgdk", k, "\tlist addresses '10.56.0.1/24'\n\toption mtu '1400 '")+
+		peer("wgdk", p1, "\tlist allowed_ips '10.56.0.2/32'")+peer("wgdk", p2, "\tlist allowed_ips '10.56.0.3/32'")+
+		iface("wgdn", secretKey(t), "\toption mtu 'x'"))
+	var r ReloadResult
+	err := Call(context.Background(), td.socket, "reload", nil, &r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Errors != 2 || strings.Join(r.Kept, " ") != "wgdk" || len(r.Down)+len(r.Up)+len(r.Updated) != 0 {
+		t.Fatalf("reload: %+v", r)
+	}
+	if td.ifaces["wgdk"] == nil || td.ifaces["wgdk"].Index() != index {
+		t.Fatalf("wgdk was taken down or recreated")
+	}
+	s := td.status(t)
+	if len(s.Interfaces) != 1 {
+		t.Fatalf("want only wgdk in status (wgdn never had a good configuration): %+v", s.Interfaces)
+	}
+	is := s.Interfaces[0]
+	if !is.Up || len(is.Peers) != 1 || !strings.Contains(is.Error, "running its last good configuration") ||
+		!strings.Contains(is.Error, "network:5: section wgdk, option mtu") {
+		t.Errorf("status: %+v", is)
+	}
+	if out, err := exec.Command("ip", "-o", "addr", "show", "dev", "wgdk").CombinedOutput(); err != nil || !strings.Contains(string(out), "10.56.0.1/24") {
+		t.Errorf("wgdk lost its address: %s %v", out, err)
+	}
+
+	// A second reload with the same error still keeps it.
+	if r := td.reload(t); strings.Join(r.Kept, " ") != "wgdk" || td.ifaces["wgdk"].Index() != index {
+		t.Errorf("second reload: %+v", r)
+	}
+
+	// Fixed: the new configuration applies, on the same link.
+	writeNetwork(t, td.dir, iface("wgdk", k, "\tlist addresses '10.56.0.1/24'\n\toption mtu '1400'")+
+		peer("wgdk", p1, "\tlist allowed_ips '10.56.0.2/32'")+peer("wgdk", p2, "\tlist allowed_ips '10.56.0.3/32'"))
+	if r := td.reload(t); r.Errors != 0 || strings.Join(r.Updated, " ") != "wgdk" || len(r.Kept) != 0 {
+		t.Errorf("reload after the fix: %+v", r)
+	}
+	s = td.status(t)
+	if is := s.Interfaces[0]; !is.Up || len(is.Peers) != 2 || is.Error != "" || td.ifaces["wgdk"].Index() != index {
+		t.Errorf("after the fix: %+v", is)
+	}
 }

@@ -96,6 +96,13 @@ func (d *Daemon) status() *Status {
 				}
 			}
 		}
+		if errs, ok := d.kept[c.Name]; ok {
+			what := "running its last good configuration"
+			if !is.Up {
+				what = "last good configuration kept"
+			}
+			is.Error = joinErrors(what+"; the new one has errors: "+errs, is.Error)
+		}
 		for _, p := range c.Peers {
 			ps := engine[p.PublicKey]
 			ps.Description, ps.PublicKey, ps.EndpointHost = p.Description, p.PublicKey, p.Endpoint()
@@ -105,4 +112,14 @@ func (d *Daemon) status() *Status {
 		s.Interfaces = append(s.Interfaces, is)
 	}
 	return s
+}
+
+func joinErrors(a, b string) string {
+	switch {
+	case a == "":
+		return b
+	case b == "":
+		return a
+	}
+	return a + "; " + b
 }
