@@ -3,6 +3,8 @@ package daemon
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"net"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -287,5 +289,94 @@ func TestReloadKeepsLastGoodConfiguration(t *testing.T) {
 	s = td.status(t)
 	if is := s.Interfaces[0]; !is.Up || len(is.Peers) != 2 || is.Error != "" || td.ifaces["wgdk"].Index() != index {
 		t.Errorf("after the fix: %+v", is)
+	}
+}
+
+// holdPort takes UDP port (IPv4, any address) away from wgd until the
+// returned function is called.
+func holdPort(t *testing.T, port int) func() {
+	t.Helper()
+	c, err := net.ListenPacket("udp4", fmt.Sprintf(":%d", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	release := func() { once.Do(func() { c.Close() }) }
+	t.Cleanup(release)
+	return release
+}
+
+// A listen port held by another program: the interface is down with the
+// reason, never on a random port, and comes up on its port once it is free.
+func TestBusyListenPortAtStart(t *testing.T) {
+	netnstest.Root(t)
+	release := holdPort(t, 51999)
+	td := startDaemon(t, iface("wgdp", secretKey(t), "\toption listen_port '51999'"))
+	s := td.status(t)
+	if len(s.Interfaces) != 1 {
+		t.Fatalf("status: %+v", s)
+	}
+	is := s.Interfaces[0]
+	if is.Up || !strings.Contains(is.Error, "51999") || !strings.Contains(is.Error, "in use") || is.Reason != "listen_port_in_use" {
+		t.Fatalf("with the port busy: %+v", is)
+	}
+	if len(s.Firewall.Holes) != 0 {
+		t.Errorf("firewall holes for a down interface: %+v", s.Firewall.Holes)
+	}
+	var r ReloadResult
+	if err := Call(context.Background(), td.socket, "reload", nil, &r); err != nil || len(r.Failed) != 1 {
+		t.Errorf("reload with the port busy: %+v %v", r, err)
+	}
+	release()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		is = td.status(t).Interfaces[0]
+		if is.Up {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not up after the port was freed: %+v", is)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if is.ListenPort != 51999 || is.Error != "" || is.Reason != "" {
+		t.Errorf("after the port was freed: %+v", is)
+	}
+}
+
+// Reloading a running interface onto a busy port keeps it on its old
+// port, says so and fails the reload; it moves once the port is free.
+func TestBusyListenPortOnReload(t *testing.T) {
+	netnstest.Root(t)
+	k := secretKey(t)
+	td := startDaemon(t, iface("wgdq", k, "\toption listen_port '51997'"))
+	if is := td.status(t).Interfaces[0]; !is.Up || is.ListenPort != 51997 {
+		t.Fatalf("start: %+v", is)
+	}
+	release := holdPort(t, 51998)
+	writeNetwork(t, td.dir, iface("wgdq", k, "\toption listen_port '51998'"))
+	var r ReloadResult
+	if err := Call(context.Background(), td.socket, "reload", nil, &r); err != nil || len(r.Failed) != 1 || !strings.Contains(r.Failed[0], "51998") {
+		t.Errorf("reload onto a busy port: %+v %v", r, err)
+	}
+	is := td.status(t).Interfaces[0]
+	if !is.Up || is.ListenPort != 51997 || !strings.Contains(is.Error, "51998") || is.Reason != "listen_port_in_use" {
+		t.Errorf("after a reload onto a busy port: %+v", is)
+	}
+	if c, err := net.ListenPacket("udp4", ":51997"); err == nil {
+		c.Close()
+		t.Errorf("nobody listens on the old port 51997 any more")
+	}
+	release()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		is = td.status(t).Interfaces[0]
+		if is.ListenPort == 51998 && is.Error == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not on the new port after it was freed: %+v", is)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
