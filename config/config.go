@@ -18,6 +18,11 @@ const DefaultEndpointPort = 51820
 type Config struct {
 	Daemon     Daemon
 	Interfaces []Interface // sorted by name
+	// Broken holds, by interface name, the errors found in an interface's
+	// own section or in its peers' sections. Such an interface is either
+	// missing from Interfaces or lacks the broken peers; a daemon that
+	// runs it keeps its last good configuration instead.
+	Broken map[string][]*Problem
 }
 
 // Daemon holds the settings of /etc/config/wgd, section 'main'.

@@ -30,13 +30,36 @@ func Load(dir string) (*Config, []*Problem) {
 		problems = append(problems, more...)
 	} // else: no /etc/config/wgd, defaults
 	cfg, rest := FromUCI(network, wgd)
+	// A syntax error inside an interface's or its peers' sections breaks
+	// that interface as much as a bad value does.
+	for _, p := range problems {
+		if p.Warning || network == nil || p.File != network.File {
+			continue
+		}
+		for _, s := range network.SectionsOfType("interface") {
+			if opt := s.Get("proto"); s.Name == "" || opt == nil || opt.Values[0] != Proto {
+				continue
+			}
+			if p.Section == s.Name || strings.HasPrefix(p.Section, "@wireguard_"+s.Name+"[") {
+				cfg.broken(s.Name, p)
+			}
+		}
+	}
 	return cfg, append(problems, rest...)
+}
+
+func (c *Config) broken(iface string, p *Problem) {
+	if c.Broken == nil {
+		c.Broken = map[string][]*Problem{}
+	}
+	c.Broken[iface] = append(c.Broken[iface], p)
 }
 
 // FromUCI builds the model from parsed packages; either may be nil.
 func FromUCI(network, wgd *uci.Package) (*Config, []*Problem) {
-	var v validator
-	cfg := &Config{Daemon: v.daemon(wgd)}
+	v := validator{cfg: &Config{}}
+	cfg := v.cfg
+	cfg.Daemon = v.daemon(wgd)
 	if network != nil {
 		for _, s := range network.SectionsOfType("interface") {
 			if opt := s.Get("proto"); opt == nil || opt.Values[0] != Proto {
@@ -55,10 +78,12 @@ func FromUCI(network, wgd *uci.Package) (*Config, []*Problem) {
 }
 
 type validator struct {
-	problems []*Problem
-	file     string
-	section  *uci.Section
-	failed   bool // the current section has an error
+	cfg       *Config
+	problems  []*Problem
+	file      string
+	section   *uci.Section
+	failed    bool   // the current section has an error
+	ifaceName string // the interface whose sections are read, if any
 }
 
 func (v *validator) start(p *uci.Package, s *uci.Section) {
@@ -73,6 +98,9 @@ func (v *validator) report(opt *uci.Option, warning bool, format string, args ..
 	v.problems = append(v.problems, e)
 	if !warning {
 		v.failed = true
+		if v.ifaceName != "" {
+			v.cfg.broken(v.ifaceName, e)
+		}
 	}
 }
 
@@ -146,6 +174,8 @@ func (v *validator) names(s *uci.Section, name string) []string {
 
 func (v *validator) iface(p *uci.Package, s *uci.Section) (Interface, bool) {
 	v.start(p, s)
+	v.ifaceName = s.Name
+	defer func() { v.ifaceName = "" }()
 	iface := Interface{Name: s.Name}
 	if s.Name == "" {
 		v.report(nil, false, "interface section needs a name (it is the link name)")
@@ -178,6 +208,11 @@ func (v *validator) iface(p *uci.Package, s *uci.Section) (Interface, bool) {
 		return iface, false
 	}
 	self := iface.PublicKey()
+	type holder struct {
+		peer string
+		line int
+	}
+	held := map[netip.Prefix]holder{}
 	for _, ps := range p.SectionsOfType("wireguard_" + s.Name) {
 		peer, ok := v.peer(p, ps)
 		if !ok {
@@ -190,6 +225,15 @@ func (v *validator) iface(p *uci.Package, s *uci.Section) (Interface, bool) {
 			v.report(ps.Get("public_key"), false, "public key is already used by peer %q of this interface", iface.Peer(peer.PublicKey).Name())
 		default:
 			iface.Peers = append(iface.Peers, peer)
+			// The engine routes an allowed IP to one peer only: the one
+			// given it last, which is the later section.
+			opt := ps.Get("allowed_ips")
+			for _, a := range peer.AllowedIPs {
+				if h, ok := held[a]; ok {
+					v.report(opt, true, "allowed IP %s is also peer %q's (%s:%d): it goes to this peer, the later one, and %q loses it", a, h.peer, v.file, h.line, h.peer)
+				}
+				held[a] = holder{peer.Name(), opt.Line}
+			}
 		}
 	}
 	return iface, true

@@ -248,3 +248,94 @@ func TestMissingNetworkFile(t *testing.T) {
 		t.Fatalf("want one file-level problem, got %v", problems)
 	}
 }
+
+// Errors are attributed to the interface whose sections hold them, so a
+// daemon can keep that interface on its last good configuration.
+func TestBrokenInterfaces(t *testing.T) {
+	dir := write(t, map[string]string{"network": `
+config interface 'wga'
+	option proto 'wgd'
+	option private_key '` + routerKey + `'
+	option mtu '1400 '
+
+config interface 'wgb'
+	option proto 'wgd'
+	option private_key '` + routerKey + `'
+
+config wireguard_wgb
+	option public_key 'broken'
+
+config wireguard_wgb
+	option public_key '` + laptopPub + `'
+
+config interface 'wgc'
+	option proto 'wgd'
+	option private_key '` + routerKey + `'
+
+config wireguard_wgc
+	option public_key '` + laptopPub + `'
+	option persistent_keepalive 'x' 'y'
+`})
+	cfg, problems := Load(dir)
+	if cfg.Interface("wga") != nil {
+		t.Errorf("wga with a bad mtu is in the configuration")
+	}
+	if c := cfg.Interface("wgb"); c == nil || len(c.Peers) != 1 {
+		t.Errorf("wgb: want its valid peer, got %+v", c)
+	}
+	want := map[string]string{"wga": "option mtu", "wgb": "option public_key", "wgc": ""}
+	for name, opt := range want {
+		errs := cfg.Broken[name]
+		if len(errs) == 0 {
+			t.Errorf("%s: no errors attributed (problems: %v)", name, problems)
+			continue
+		}
+		if !strings.Contains(errs[0].Error(), opt) || errs[0].Line == 0 || errs[0].File == "" {
+			t.Errorf("%s: error %q lacks file, line or %q", name, errs[0], opt)
+		}
+	}
+	if len(cfg.Broken) != len(want) {
+		t.Errorf("broken: %v", cfg.Broken)
+	}
+}
+
+// Two peers with the same allowed IP: accepted, the later one gets it,
+// and a warning names both positions.
+func TestOverlappingAllowedIPs(t *testing.T) {
+	dir := write(t, map[string]string{"network": `
+config interface 'wg0'
+	option proto 'wgd'
+	option private_key '` + routerKey + `'
+
+config wireguard_wg0
+	option description 'laptop'
+	option public_key '` + laptopPub + `'
+	list allowed_ips '10.99.0.2/32'
+	list allowed_ips '10.99.0.0/24'
+
+config wireguard_wg0
+	option description 'phone'
+	option public_key '` + phonePub + `'
+	list allowed_ips '10.99.0.3/32'
+	list allowed_ips '10.99.0.2'
+`})
+	cfg, problems := Load(dir)
+	if c := cfg.Interface("wg0"); c == nil || len(c.Peers) != 2 {
+		t.Fatalf("wg0: %+v", c)
+	}
+	var warnings []string
+	for _, p := range problems {
+		if !p.Warning {
+			t.Errorf("error: %v", p)
+		}
+		warnings = append(warnings, p.Error())
+	}
+	path := filepath.Join(dir, "network")
+	want := path + ":16: section @wireguard_wg0[1], option allowed_ips: warning: allowed IP 10.99.0.2/32 is also peer \"laptop\"'s (" + path + ":10)"
+	if len(warnings) != 1 || !strings.HasPrefix(warnings[0], want) || !strings.Contains(warnings[0], "goes to this peer") {
+		t.Errorf("warnings %q\nwant one starting %q", warnings, want)
+	}
+	if len(cfg.Broken) != 0 {
+		t.Errorf("a warning broke an interface: %v", cfg.Broken)
+	}
+}

@@ -7,10 +7,13 @@ package daemon
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
 	"reflect"
+	"sort"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -49,7 +52,9 @@ type Daemon struct {
 	problems  []*config.Problem
 	lastLoad  time.Time
 	ifaces    map[string]*device.Interface
-	ifaceErrs map[string]string // interfaces that failed to come up
+	ifaceErrs map[string]string // interfaces that failed to come up, or to take their configuration
+	portBusy  map[string]bool   // of those, the ones whose listen port another program holds
+	kept      map[string]string // interfaces kept on their last good configuration: the new one's errors
 	endpoints map[string]map[config.Key]netip.AddrPort
 	hp        *hotplugState // WAN events: hotplug.go
 	// wan is the kernel's network state: where the WAN is. wanCfg says
@@ -61,6 +66,10 @@ type Daemon struct {
 	fw        *firewallKeeper
 	fwGen     uint64   // the firewall wish of the last apply
 	counters  Counters // reloads; resolutions are counted by the resolver
+	// Failed interfaces are retried with backoff.
+	runCtx     context.Context
+	retryTimer *time.Timer
+	retryDelay time.Duration
 }
 
 // New makes a daemon; Run starts it.
@@ -75,6 +84,7 @@ func New(opts Options) *Daemon {
 		cfg:       &config.Config{},
 		ifaces:    map[string]*device.Interface{},
 		ifaceErrs: map[string]string{},
+		portBusy:  map[string]bool{},
 		endpoints: map[string]map[config.Key]netip.AddrPort{},
 		requested: map[string]bool{},
 	}
@@ -95,6 +105,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	d.runCtx = ctx
 	if d.opts.Netifd {
 		d.loadRequested()
 	}
@@ -113,6 +124,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 		case f := <-d.requests:
 			f()
 		case <-ctx.Done():
+			if d.retryTimer != nil {
+				d.retryTimer.Stop()
+			}
 			l.Close()
 			d.stopHotplug()
 			d.resolver.stop()
@@ -166,6 +180,7 @@ type ReloadResult struct {
 	Down     []string `json:"down,omitempty"`
 	Updated  []string `json:"updated,omitempty"`
 	Failed   []string `json:"failed,omitempty"`
+	Kept     []string `json:"kept,omitempty"` // on their last good configuration
 	Problems []string `json:"problems,omitempty"`
 	Errors   int      `json:"errors"` // problems that left something out
 }
@@ -212,8 +227,40 @@ func (d *Daemon) load() (*ReloadResult, error) {
 		}
 	}
 	d.problems, d.lastLoad = problems, time.Now()
+	res.Kept = d.keepLastGood(cfg)
 	d.apply(cfg, res)
 	return res, nil
+}
+
+// keepLastGood puts back, in cfg, the last good configuration of every
+// interface whose sections now have errors, so that one typo never takes
+// a running tunnel down; it returns their names. An interface that never
+// had a good configuration is left as cfg has it: down, or without its
+// broken peers.
+func (d *Daemon) keepLastGood(cfg *config.Config) []string {
+	d.kept = map[string]string{}
+	var kept []string
+	for name, errs := range cfg.Broken {
+		old := d.cfg.Interface(name)
+		if old == nil {
+			continue
+		}
+		texts := make([]string, len(errs))
+		for i, e := range errs {
+			texts[i] = e.Error()
+		}
+		d.kept[name] = strings.Join(texts, "; ")
+		if c := cfg.Interface(name); c != nil {
+			*c = *old
+		} else {
+			cfg.Interfaces = append(cfg.Interfaces, *old)
+			sort.Slice(cfg.Interfaces, func(i, j int) bool { return cfg.Interfaces[i].Name < cfg.Interfaces[j].Name })
+		}
+		kept = append(kept, name)
+		d.log.Warn("interface keeps its last good configuration", "interface", name, "errors", len(errs))
+	}
+	sort.Strings(kept)
+	return kept
 }
 
 // apply moves the running state to cfg: interfaces gone from it go down
@@ -228,7 +275,7 @@ func (d *Daemon) apply(cfg *config.Config, res *ReloadResult) {
 	}
 	for name := range d.ifaceErrs {
 		if cfg.Interface(name) == nil || !d.wanted(name) {
-			delete(d.ifaceErrs, name)
+			d.clearIfaceErr(name)
 		}
 	}
 	old := d.cfg
@@ -240,8 +287,11 @@ func (d *Daemon) apply(cfg *config.Config, res *ReloadResult) {
 		d.resolver.track(c)
 		if _, running := d.ifaces[c.Name]; running {
 			if was := old.Interface(c.Name); was == nil || !reflect.DeepEqual(*was, c) {
-				d.update(c.Name)
-				res.Updated = append(res.Updated, c.Name)
+				if err := d.update(c.Name); err != nil {
+					res.Failed = append(res.Failed, c.Name+": "+err.Error())
+				} else {
+					res.Updated = append(res.Updated, c.Name)
+				}
 			}
 			continue
 		}
@@ -256,6 +306,51 @@ func (d *Daemon) apply(cfg *config.Config, res *ReloadResult) {
 	if d.opts.Applied != nil {
 		d.opts.Applied()
 	}
+	d.scheduleRetry()
+}
+
+// Bounds of the delay before failed interfaces are tried again.
+const (
+	retryMin = time.Second
+	retryMax = time.Minute
+)
+
+// scheduleRetry arranges for the interfaces that failed (a listen port
+// held by another program, say) to be tried again, later each time while
+// they keep failing.
+func (d *Daemon) scheduleRetry() {
+	if len(d.ifaceErrs) == 0 {
+		d.retryDelay = 0
+		return
+	}
+	if d.retryTimer != nil || d.runCtx == nil {
+		return
+	}
+	d.retryDelay = min(max(2*d.retryDelay, retryMin), retryMax)
+	ctx := d.runCtx
+	d.retryTimer = time.AfterFunc(d.retryDelay, func() { d.do(ctx, d.retry) })
+}
+
+// retry tries the failed interfaces again: those running get their
+// configuration again, the others are brought up.
+func (d *Daemon) retry() {
+	d.retryTimer = nil
+	for name := range d.ifaceErrs {
+		if d.ifaces[name] != nil {
+			d.update(name)
+		}
+	}
+	d.apply(d.cfg, &ReloadResult{})
+}
+
+func (d *Daemon) setIfaceErr(name string, err error) {
+	d.ifaceErrs[name] = err.Error()
+	d.portBusy[name] = errors.Is(err, device.ErrPortInUse)
+}
+
+func (d *Daemon) clearIfaceErr(name string) {
+	delete(d.ifaceErrs, name)
+	delete(d.portBusy, name)
 }
 
 func (d *Daemon) desired(c config.Interface) device.Desired {
@@ -280,28 +375,29 @@ func (d *Daemon) desired(c config.Interface) device.Desired {
 func (d *Daemon) up(c config.Interface) error {
 	iface, err := device.Open(d.desired(c), device.Options{UAPIDir: d.opts.UAPIDir, ManageL3: !d.opts.Netifd, Logger: d.log})
 	if err != nil {
-		d.ifaceErrs[c.Name] = err.Error()
+		d.setIfaceErr(c.Name, err)
 		d.log.Error("interface not up", "interface", c.Name, "error", err)
 		return err
 	}
-	delete(d.ifaceErrs, c.Name)
+	d.clearIfaceErr(c.Name)
 	d.ifaces[c.Name] = iface
 	d.log.Info("interface up", "interface", c.Name, "public_key", c.PublicKey(), "listen_port", c.ListenPort, "peers", len(c.Peers))
 	return nil
 }
 
 // update applies the desired state of a running interface.
-func (d *Daemon) update(name string) {
+func (d *Daemon) update(name string) error {
 	iface, c := d.ifaces[name], d.cfg.Interface(name)
 	if iface == nil || c == nil {
-		return
+		return nil
 	}
 	if err := iface.Update(d.desired(*c)); err != nil {
 		d.log.Error("interface update", "interface", name, "error", err)
-		d.ifaceErrs[name] = err.Error()
-		return
+		d.setIfaceErr(name, err)
+		return err
 	}
-	delete(d.ifaceErrs, name)
+	d.clearIfaceErr(name)
+	return nil
 }
 
 func (d *Daemon) down(iface *device.Interface) {

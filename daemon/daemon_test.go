@@ -3,7 +3,9 @@ package daemon
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -135,8 +137,8 @@ func TestReloadAppliesOnlyTheDifference(t *testing.T) {
 	writeNetwork(t, td.dir, iface("wgda", k1, "\tlist addresses '10.55.0.1/24'")+
 		peer("wgda", p1, "\toption description 'one'\n\tlist allowed_ips '10.55.0.2/32'")+
 		peer("wgda", p2, "\toption description 'two'\n\tlist allowed_ips '10.55.0.3/32'")+
-		"config wireguard_wgda\n\toption public_key 'broken'\n\n"+
-		iface("wgdb", secretKey(t), ""))
+		iface("wgdb", secretKey(t), "")+
+		"config wireguard_wgdb\n\toption public_key 'broken'\n\n")
 	r := td.reload(t)
 	if strings.Join(r.Up, " ") != "wgdb" || strings.Join(r.Updated, " ") != "wgda" || r.Errors != 1 || len(r.Down) != 0 {
 		t.Fatalf("reload: %+v", r)
@@ -279,5 +281,149 @@ func TestSlowFirewallBlocksNothingElse(t *testing.T) {
 	close(fw.release)
 	if err := <-reloaded; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A typo in a running interface (mtu '1400 ') keeps it on its last good
+// configuration: same link, same peers; the reload reports the error and
+// status says so. An interface that never had a good configuration stays
+// down.
+func TestReloadKeepsLastGoodConfiguration(t *testing.T) {
+	netnstest.Root(t)
+	k, p1, p2 := secretKey(t), secretKey(t).PublicKey(), secretKey(t).PublicKey()
+	good := iface("wgdk", k, "\tlist addresses '10.56.0.1/24'") + peer("wgdk", p1, "\tlist allowed_ips '10.56.0.2/32'")
+	td := startDaemon(t, good)
+	index := td.ifaces["wgdk"].Index()
+
+	writeNetwork(t, td.dir, iface("wgdk", k, "\tlist addresses '10.56.0.1/24'\n\toption mtu '1400 '")+
+		peer("wgdk", p1, "\tlist allowed_ips '10.56.0.2/32'")+peer("wgdk", p2, "\tlist allowed_ips '10.56.0.3/32'")+
+		iface("wgdn", secretKey(t), "\toption mtu 'x'"))
+	var r ReloadResult
+	err := Call(context.Background(), td.socket, "reload", nil, &r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Errors != 2 || strings.Join(r.Kept, " ") != "wgdk" || len(r.Down)+len(r.Up)+len(r.Updated) != 0 {
+		t.Fatalf("reload: %+v", r)
+	}
+	if td.ifaces["wgdk"] == nil || td.ifaces["wgdk"].Index() != index {
+		t.Fatalf("wgdk was taken down or recreated")
+	}
+	s := td.status(t)
+	if len(s.Interfaces) != 1 {
+		t.Fatalf("want only wgdk in status (wgdn never had a good configuration): %+v", s.Interfaces)
+	}
+	is := s.Interfaces[0]
+	if !is.Up || len(is.Peers) != 1 || !strings.Contains(is.Error, "running its last good configuration") ||
+		!strings.Contains(is.Error, "network:5: section wgdk, option mtu") {
+		t.Errorf("status: %+v", is)
+	}
+	if out, err := exec.Command("ip", "-o", "addr", "show", "dev", "wgdk").CombinedOutput(); err != nil || !strings.Contains(string(out), "10.56.0.1/24") {
+		t.Errorf("wgdk lost its address: %s %v", out, err)
+	}
+
+	// A second reload with the same error still keeps it.
+	if r := td.reload(t); strings.Join(r.Kept, " ") != "wgdk" || td.ifaces["wgdk"].Index() != index {
+		t.Errorf("second reload: %+v", r)
+	}
+
+	// Fixed: the new configuration applies, on the same link.
+	writeNetwork(t, td.dir, iface("wgdk", k, "\tlist addresses '10.56.0.1/24'\n\toption mtu '1400'")+
+		peer("wgdk", p1, "\tlist allowed_ips '10.56.0.2/32'")+peer("wgdk", p2, "\tlist allowed_ips '10.56.0.3/32'"))
+	if r := td.reload(t); r.Errors != 0 || strings.Join(r.Updated, " ") != "wgdk" || len(r.Kept) != 0 {
+		t.Errorf("reload after the fix: %+v", r)
+	}
+	s = td.status(t)
+	if is := s.Interfaces[0]; !is.Up || len(is.Peers) != 2 || is.Error != "" || td.ifaces["wgdk"].Index() != index {
+		t.Errorf("after the fix: %+v", is)
+	}
+}
+
+// holdPort takes UDP port (IPv4, any address) away from wgd until the
+// returned function is called.
+func holdPort(t *testing.T, port int) func() {
+	t.Helper()
+	c, err := net.ListenPacket("udp4", fmt.Sprintf(":%d", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	release := func() { once.Do(func() { c.Close() }) }
+	t.Cleanup(release)
+	return release
+}
+
+// A listen port held by another program: the interface is down with the
+// reason, never on a random port, and comes up on its port once it is free.
+func TestBusyListenPortAtStart(t *testing.T) {
+	netnstest.Root(t)
+	release := holdPort(t, 51999)
+	td := startDaemon(t, iface("wgdp", secretKey(t), "\toption listen_port '51999'"))
+	s := td.status(t)
+	if len(s.Interfaces) != 1 {
+		t.Fatalf("status: %+v", s)
+	}
+	is := s.Interfaces[0]
+	if is.Up || !strings.Contains(is.Error, "51999") || !strings.Contains(is.Error, "in use") || is.Reason != "listen_port_in_use" {
+		t.Fatalf("with the port busy: %+v", is)
+	}
+	if len(s.Firewall.Holes) != 0 {
+		t.Errorf("firewall holes for a down interface: %+v", s.Firewall.Holes)
+	}
+	var r ReloadResult
+	if err := Call(context.Background(), td.socket, "reload", nil, &r); err != nil || len(r.Failed) != 1 {
+		t.Errorf("reload with the port busy: %+v %v", r, err)
+	}
+	release()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		is = td.status(t).Interfaces[0]
+		if is.Up {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not up after the port was freed: %+v", is)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if is.ListenPort != 51999 || is.Error != "" || is.Reason != "" {
+		t.Errorf("after the port was freed: %+v", is)
+	}
+}
+
+// Reloading a running interface onto a busy port keeps it on its old
+// port, says so and fails the reload; it moves once the port is free.
+func TestBusyListenPortOnReload(t *testing.T) {
+	netnstest.Root(t)
+	k := secretKey(t)
+	td := startDaemon(t, iface("wgdq", k, "\toption listen_port '51997'"))
+	if is := td.status(t).Interfaces[0]; !is.Up || is.ListenPort != 51997 {
+		t.Fatalf("start: %+v", is)
+	}
+	release := holdPort(t, 51998)
+	writeNetwork(t, td.dir, iface("wgdq", k, "\toption listen_port '51998'"))
+	var r ReloadResult
+	if err := Call(context.Background(), td.socket, "reload", nil, &r); err != nil || len(r.Failed) != 1 || !strings.Contains(r.Failed[0], "51998") {
+		t.Errorf("reload onto a busy port: %+v %v", r, err)
+	}
+	is := td.status(t).Interfaces[0]
+	if !is.Up || is.ListenPort != 51997 || !strings.Contains(is.Error, "51998") || is.Reason != "listen_port_in_use" {
+		t.Errorf("after a reload onto a busy port: %+v", is)
+	}
+	if c, err := net.ListenPacket("udp4", ":51997"); err == nil {
+		c.Close()
+		t.Errorf("nobody listens on the old port 51997 any more")
+	}
+	release()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		is = td.status(t).Interfaces[0]
+		if is.ListenPort == 51998 && is.Error == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not on the new port after it was freed: %+v", is)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

@@ -174,8 +174,10 @@ func (d *Daemon) syncFirewall() {
 		if iface == nil || !c.OpenFirewall || c.ListenPort == 0 {
 			continue
 		}
+		// Only the port the interface was given and listens on: never
+		// one the engine fell back to.
 		st, err := iface.State()
-		if err != nil {
+		if err != nil || st.ListenPort != iface.ListenPort() || st.ListenPort == 0 {
 			continue
 		}
 		holes = append(holes, firewall.Hole{Interface: c.Name, Port: st.ListenPort})

@@ -469,6 +469,8 @@ func (d *Daemon) refresh(ctx context.Context, reason string) {
 			if err := iface.Rebind(); err != nil {
 				st.Errors = append(st.Errors, err.Error())
 				d.log.Warn("refresh", "interface", name, "error", err)
+				d.setIfaceErr(name, err)
+				d.scheduleRetry()
 			}
 			c := d.cfg.Interface(name)
 			if c == nil {

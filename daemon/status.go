@@ -38,9 +38,12 @@ type PoolStatus struct {
 
 // InterfaceStatus describes one configured interface.
 type InterfaceStatus struct {
-	Name       string         `json:"name"`
-	Up         bool           `json:"up"`
-	Error      string         `json:"error,omitempty"`
+	Name  string `json:"name"`
+	Up    bool   `json:"up"`
+	Error string `json:"error,omitempty"`
+	// Reason says in one word why Error is set: "config_errors" (kept on
+	// its last good configuration), "listen_port_in_use" or "error".
+	Reason     string         `json:"reason,omitempty"`
 	PublicKey  config.Key     `json:"public_key"`
 	ListenPort uint16         `json:"listen_port"`
 	Addresses  []netip.Prefix `json:"addresses"`
@@ -76,6 +79,8 @@ func (d *Daemon) status() *Status {
 				is.Error = err.Error()
 			} else {
 				is.ListenPort = st.ListenPort
+				// Without its socket an interface reaches nobody.
+				is.Up = iface.ListenPort() == 0 || st.ListenPort == iface.ListenPort()
 				if st.PoolCapacity > 0 {
 					if s.Pool == nil {
 						s.Pool = &PoolStatus{}
@@ -96,6 +101,21 @@ func (d *Daemon) status() *Status {
 				}
 			}
 		}
+		if errs, ok := d.kept[c.Name]; ok {
+			what := "running its last good configuration"
+			if !is.Up {
+				what = "last good configuration kept"
+			}
+			is.Error = joinErrors(what+"; the new one has errors: "+errs, is.Error)
+		}
+		switch {
+		case d.portBusy[c.Name]:
+			is.Reason = "listen_port_in_use"
+		case d.kept[c.Name] != "":
+			is.Reason = "config_errors"
+		case is.Error != "":
+			is.Reason = "error"
+		}
 		for _, p := range c.Peers {
 			ps := engine[p.PublicKey]
 			ps.Description, ps.PublicKey, ps.EndpointHost = p.Description, p.PublicKey, p.Endpoint()
@@ -105,4 +125,14 @@ func (d *Daemon) status() *Status {
 		s.Interfaces = append(s.Interfaces, is)
 	}
 	return s
+}
+
+func joinErrors(a, b string) string {
+	switch {
+	case a == "":
+		return b
+	case b == "":
+		return a
+	}
+	return a + "; " + b
 }

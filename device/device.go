@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 
 	"golang.zx2c4.com/wireguard/conn"
 	wgdevice "golang.zx2c4.com/wireguard/device"
@@ -54,6 +55,8 @@ type Interface struct {
 	netlink *rtnl.Conn
 	index   int
 	applied Desired
+	// portLost: the engine has no socket since setting the port failed.
+	portLost bool
 	// hostRoutes pin endpoints outside the tunnel (standalone).
 	hostRoutes []hostRoute
 
@@ -99,7 +102,14 @@ func Open(d Desired, opts Options) (_ *Interface, err error) {
 		return nil, err
 	}
 	if err := i.dev.Up(); err != nil {
-		return nil, fmt.Errorf("bring up %s: %w", name, err)
+		return nil, portError(d.Config.ListenPort, fmt.Errorf("bring up %s: %w", name, err))
+	}
+	// The engine falls back to no socket, never to another port: check,
+	// so that a port nobody meant is never reported or opened.
+	if want := d.Config.ListenPort; want != 0 {
+		if st, err := i.State(); err != nil || st.ListenPort != want {
+			return nil, fmt.Errorf("bring up %s: not listening on port %d", name, want)
+		}
 	}
 	i.wg.Add(1)
 	go i.serveUAPI()
@@ -115,18 +125,40 @@ func (i *Interface) Index() int { return i.index }
 // Update moves the running interface from what was applied last to d,
 // touching only what differs: peers that did not change keep their
 // sessions and traffic.
+//
+// A new listen port that another program holds is not taken: the
+// interface stays on the port it has, the rest is applied, and the error
+// says so; the next Update tries the port again.
 func (i *Interface) Update(d Desired) error {
 	old := i.applied
 	fresh := old.Config.Name == "" // nothing applied yet
+	var portErr error
+	if i.portLost && d.Config.ListenPort == old.Config.ListenPort {
+		if err := i.setPort(old.Config.ListenPort); err != nil {
+			portErr = portError(old.Config.ListenPort, fmt.Errorf("configure %s: %w", i.name, err))
+		}
+	}
+	if !fresh && d.Config.ListenPort != old.Config.ListenPort {
+		if err := i.setPort(d.Config.ListenPort); err != nil {
+			portErr = portError(d.Config.ListenPort, fmt.Errorf("configure %s: %w", i.name, err))
+			if err := i.setPort(old.Config.ListenPort); err != nil {
+				portErr = errors.Join(portErr, fmt.Errorf("%s: back to port %d: %w", i.name, old.Config.ListenPort, err))
+			} else {
+				portErr = fmt.Errorf("%w; still listening on %d", portErr, old.Config.ListenPort)
+			}
+			d.Config.ListenPort = old.Config.ListenPort
+		}
+		old.Config.ListenPort = d.Config.ListenPort
+	}
 	if delta := uapiDelta(old, d); delta != "" {
 		if err := i.dev.IpcSet(delta); err != nil {
 			// The engine's error names the failing line's key, never a secret value.
-			return fmt.Errorf("configure %s: %w", i.name, err)
+			return errors.Join(portErr, fmt.Errorf("configure %s: %w", i.name, err))
 		}
 	}
 	i.applied = Desired{Config: d.Config, Endpoints: copyEndpoints(d.Endpoints)}
 	if !i.opts.ManageL3 {
-		return nil
+		return portErr
 	}
 	if d.Config.MTU != old.Config.MTU && mtuOf(d.Config) < d.Config.MTU {
 		i.log.Warn("mtu capped: this build's data plane carries no larger packets", "mtu", d.Config.MTU, "capped", mtuOf(d.Config))
@@ -143,8 +175,31 @@ func (i *Interface) Update(d Desired) error {
 	// Endpoints first: the tunnel's routes may cover them.
 	errs = append(errs, i.syncHostRoutes())
 	errs = append(errs, i.syncRoutes(linkRoutes(old.Config), linkRoutes(d.Config)))
-	return errors.Join(errs...)
+	return errors.Join(append(errs, portErr)...)
 }
+
+// ErrPortInUse marks an error of a listen port another program holds.
+var ErrPortInUse = errors.New("listen port in use")
+
+// portError names port when err is about it being taken.
+func portError(port uint16, err error) error {
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("%w: %d is held by another program: %w", ErrPortInUse, port, err)
+	}
+	return err
+}
+
+// setPort moves the engine's sockets to port. On failure the engine has
+// no socket at all: the caller puts one back.
+func (i *Interface) setPort(port uint16) error {
+	err := i.dev.IpcSet(fmt.Sprintf("listen_port=%d\n", port))
+	i.portLost = err != nil
+	return err
+}
+
+// ListenPort is the port the interface was configured to listen on and
+// does (0: one chosen by the kernel).
+func (i *Interface) ListenPort() uint16 { return i.applied.Config.ListenPort }
 
 // mtuOf is the link MTU for c: the configured one, capped at what this
 // build's data plane carries (the lean profile's buffers are small).

@@ -29,8 +29,16 @@ func (i *Interface) Rebind() error {
 			i.log.Warn("host routes to endpoints", "error", err)
 		}
 	}
-	if err := i.dev.BindUpdate(); err != nil {
-		return fmt.Errorf("rebind %s: %w", i.name, err)
+	// A configured port is set again rather than rebound: should the port
+	// have been lost, the engine would otherwise open a random one.
+	var err error
+	if port := i.applied.Config.ListenPort; port != 0 {
+		err = i.setPort(port)
+	} else {
+		err = i.dev.BindUpdate()
+	}
+	if err != nil {
+		return portError(i.applied.Config.ListenPort, fmt.Errorf("rebind %s: %w", i.name, err))
 	}
 	return nil
 }

@@ -39,7 +39,7 @@ type Collector struct {
 
 	sent, received, handshake, handshakeDelay *prometheus.Desc
 
-	ifaceUp, ifaceListenPort, ifacePeers, ifacePeersRecent, ifaceDropped *prometheus.Desc
+	ifaceUp, ifaceListenPort, ifacePeers, ifacePeersRecent, ifaceDropped, ifaceProblem *prometheus.Desc
 
 	buildInfo, lastReload, problems, reloads, lastReloadOK *prometheus.Desc
 	hotplugEvents, hotplugDropped, hotplugRefreshes        *prometheus.Desc
@@ -76,6 +76,7 @@ func NewCollector(src Source, opts Options) *Collector {
 		ifacePeers:       d("wireguard_interface_peers", "Peers configured on the interface.", iface, nil),
 		ifacePeersRecent: d("wireguard_interface_peers_recent_handshake", "Peers whose latest handshake is at most "+opts.RecentHandshake.String()+" old.", iface, nil),
 		ifaceDropped:     d("wireguard_interface_dropped_packets_total", "Packets the interface dropped.", iface, nil),
+		ifaceProblem:     d("wgd_interface_problem", "Why the interface is down or not on its configuration: config_errors (kept on its last good configuration), listen_port_in_use or error; the value is always 1.", []string{"interface", "reason"}, nil),
 
 		buildInfo:        d("wgd_build_info", "Build of the running wgd; the value is always 1.", []string{"version", "profile", "goversion"}, nil),
 		lastReload:       d("wgd_config_last_reload_timestamp_seconds", "UNIX time the configuration was last applied.", nil, nil),
@@ -95,7 +96,7 @@ func NewCollector(src Source, opts Options) *Collector {
 func (c *Collector) descs() []*prometheus.Desc {
 	return []*prometheus.Desc{
 		c.sent, c.received, c.handshake, c.handshakeDelay,
-		c.ifaceUp, c.ifaceListenPort, c.ifacePeers, c.ifacePeersRecent, c.ifaceDropped,
+		c.ifaceUp, c.ifaceListenPort, c.ifacePeers, c.ifacePeersRecent, c.ifaceDropped, c.ifaceProblem,
 		c.buildInfo, c.lastReload, c.problems, c.reloads, c.lastReloadOK,
 		c.hotplugEvents, c.hotplugDropped, c.hotplugRefreshes, c.resolutions, c.firewall,
 		c.poolCapacity, c.poolInUse,
@@ -136,6 +137,9 @@ func (c *Collector) collectInterface(ch chan<- prometheus.Metric, i *Interface, 
 	gauge(c.ifaceUp, boolValue(i.Up))
 	gauge(c.ifaceListenPort, float64(i.ListenPort))
 	gauge(c.ifacePeers, float64(len(i.Peers)))
+	if i.Reason != "" {
+		ch <- prometheus.MustNewConstMetric(c.ifaceProblem, prometheus.GaugeValue, 1, label(i.Name), label(i.Reason))
+	}
 	if i.DroppedPackets != nil {
 		ch <- prometheus.MustNewConstMetric(c.ifaceDropped, prometheus.CounterValue, float64(*i.DroppedPackets), label(i.Name))
 	}

@@ -45,7 +45,7 @@ func fixed() *Snapshot {
 				{PublicKey: keyOld, AllowedIPs: []netip.Prefix{netip.MustParsePrefix("10.0.0.4/32")},
 					Endpoint: netip.MustParseAddrPort("[2001:db8::4]:51820"), LatestHandshake: now.Unix() - 600, RxBytes: 1, TxBytes: 2},
 			}},
-			{Name: "wg1", ListenPort: 51821, DroppedPackets: u64(7)},
+			{Name: "wg1", ListenPort: 51821, DroppedPackets: u64(7), Reason: "listen_port_in_use"},
 		},
 		Daemon: Daemon{
 			LastReload:  time.Unix(1767320000, 0),
@@ -114,6 +114,9 @@ wireguard_interface_peers_recent_handshake{interface="wg1"} 0
 # HELP wireguard_interface_dropped_packets_total Packets the interface dropped.
 # TYPE wireguard_interface_dropped_packets_total counter
 wireguard_interface_dropped_packets_total{interface="wg1"} 7
+# HELP wgd_interface_problem Why the interface is down or not on its configuration: config_errors (kept on its last good configuration), listen_port_in_use or error; the value is always 1.
+# TYPE wgd_interface_problem gauge
+wgd_interface_problem{interface="wg1",reason="listen_port_in_use"} 1
 `
 
 const wantDaemon = `

@@ -53,6 +53,9 @@ type Interface struct {
 	Peers      []Peer
 	// DroppedPackets counts packets the interface dropped; nil: not known.
 	DroppedPackets *uint64
+	// Reason says why the interface is down or not on its configuration
+	// (daemon.InterfaceStatus.Reason); "" when all is well.
+	Reason string
 }
 
 // Peer is one configured peer of an interface.
@@ -135,7 +138,7 @@ func FromStatus(st *daemon.Status) *Snapshot {
 		s.Daemon.Hotplug = &Hotplug{Events: uint64(h.Events), Dropped: uint64(h.Dropped), Refreshes: uint64(h.Refreshes)}
 	}
 	for _, is := range st.Interfaces {
-		i := Interface{Name: is.Name, Up: is.Up, ListenPort: is.ListenPort, Peers: make([]Peer, 0, len(is.Peers))}
+		i := Interface{Name: is.Name, Up: is.Up, ListenPort: is.ListenPort, Reason: is.Reason, Peers: make([]Peer, 0, len(is.Peers))}
 		for _, ps := range is.Peers {
 			p := Peer{
 				PublicKey:       ps.PublicKey.String(),

@@ -220,6 +220,9 @@ func cmdReload(args []string, stdout io.Writer) error {
 	for _, f := range res.Failed {
 		fmt.Fprintln(stdout, "failed:", f)
 	}
+	for _, k := range res.Kept {
+		fmt.Fprintln(stdout, "kept on its last good configuration:", k)
+	}
 	fmt.Fprintf(stdout, "reloaded: %s up, %s down, %s updated\n", names(res.Up), names(res.Down), names(res.Updated))
 	if res.Errors > 0 || len(res.Failed) > 0 {
 		return fmt.Errorf("applied with %d configuration errors and %d failed interfaces", res.Errors, len(res.Failed))
