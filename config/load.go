@@ -15,22 +15,120 @@ import (
 	"wgd/uci"
 )
 
-// Problem is a configuration error or warning at a file position.
-type Problem = uci.Error
+// Problem is a configuration error or warning at a file position, and
+// the wgd interface it concerns ("" for none, or when a parse error
+// cannot tell).
+type Problem struct {
+	File      string
+	Line      int
+	Section   string // UCI reference of the section, "" if none
+	Option    string
+	Msg       string
+	Warning   bool
+	Interface string
+}
 
-// Load reads dir/network and dir/wgd. It returns the valid part of the
-// configuration and every problem found: a broken peer or interface is
-// left out, everything else is kept.
+// Error formats p as "FILE:LINE: section X, option Y: MSG".
+func (p *Problem) Error() string {
+	e := uci.Error{File: p.File, Line: p.Line, Section: p.Section, Option: p.Option, Msg: p.Msg, Warning: p.Warning}
+	return e.Error()
+}
+
+// Unreadable tells whether the problem is that a file could not be read
+// at all (nothing of it was applied).
+func (p *Problem) Unreadable() bool {
+	return p.Line == 0 && p.Option == "" && p.Section == "" && !p.Warning
+}
+
+func problemsOf(errs []*uci.Error) []*Problem {
+	out := make([]*Problem, 0, len(errs))
+	for _, e := range errs {
+		out = append(out, &Problem{File: e.File, Line: e.Line, Section: e.Section, Option: e.Option, Msg: e.Msg, Warning: e.Warning})
+	}
+	return out
+}
+
+// Load reads dir/network, dir/wgd and the zones of dir/firewall. It
+// returns the valid part of the configuration and every problem found:
+// a broken peer or interface is left out, everything else is kept.
 func Load(dir string) (*Config, []*Problem) {
-	network, problems := uci.Load(dir, "network")
+	network, errs := uci.Load(dir, "network")
+	problems := problemsOf(errs)
+	for _, p := range problems {
+		p.Interface = interfaceOf(network, p.Section)
+	}
 	var wgd *uci.Package
 	if _, err := os.Stat(filepath.Join(dir, "wgd")); err == nil {
-		var more []*Problem
-		wgd, more = uci.Load(dir, "wgd")
-		problems = append(problems, more...)
+		wgd, errs = uci.Load(dir, "wgd")
+		problems = append(problems, problemsOf(errs)...)
 	} // else: no /etc/config/wgd, defaults
 	cfg, rest := FromUCI(network, wgd)
-	return cfg, append(problems, rest...)
+	problems = append(problems, rest...)
+	if _, err := os.Stat(filepath.Join(dir, "firewall")); err == nil {
+		fw, errs := uci.Load(dir, "firewall")
+		for _, p := range problemsOf(errs) {
+			// The firewall's own file: wgd reads only its zones, and a
+			// mistake there leaves nothing of wgd's out.
+			p.Warning = true
+			problems = append(problems, p)
+		}
+		cfg.Zones = zones(fw)
+	}
+	return cfg, problems
+}
+
+// interfaceOf names the interface a section of network belongs to: its
+// own name for an interface, X for a wireguard_X peer section.
+func interfaceOf(network *uci.Package, ref string) string {
+	if network == nil || ref == "" {
+		return ""
+	}
+	for _, s := range network.Sections {
+		if s.Ref() != ref {
+			continue
+		}
+		if s.Type == "interface" {
+			return s.Name
+		}
+		if name, ok := strings.CutPrefix(s.Type, "wireguard_"); ok {
+			return name
+		}
+		return ""
+	}
+	return ""
+}
+
+// zones reads the enabled `config zone` sections of the firewall package.
+func zones(p *uci.Package) []Zone {
+	if p == nil {
+		return nil
+	}
+	var out []Zone
+	for _, s := range p.SectionsOfType("zone") {
+		name := s.Get("name")
+		if name == nil || name.Values[0] == "" {
+			continue
+		}
+		if e := s.Get("enabled"); e != nil && isFalse(e.Values[0]) {
+			continue
+		}
+		z := Zone{Name: name.Values[0]}
+		if n := s.Get("network"); n != nil {
+			for _, v := range n.Values {
+				z.Networks = append(z.Networks, strings.Fields(v)...)
+			}
+		}
+		out = append(out, z)
+	}
+	return out
+}
+
+func isFalse(v string) bool {
+	switch strings.ToLower(v) {
+	case "0", "no", "off", "false", "disabled":
+		return true
+	}
+	return false
 }
 
 // FromUCI builds the model from parsed packages; either may be nil.
@@ -58,15 +156,16 @@ type validator struct {
 	problems []*Problem
 	file     string
 	section  *uci.Section
-	failed   bool // the current section has an error
+	owner    string // the wgd interface the current section belongs to
+	failed   bool   // the current section has an error
 }
 
-func (v *validator) start(p *uci.Package, s *uci.Section) {
-	v.file, v.section, v.failed = p.File, s, false
+func (v *validator) start(p *uci.Package, s *uci.Section, iface string) {
+	v.file, v.section, v.owner, v.failed = p.File, s, iface, false
 }
 
 func (v *validator) report(opt *uci.Option, warning bool, format string, args ...any) {
-	e := &Problem{File: v.file, Line: v.section.Line, Section: v.section.Ref(), Msg: fmt.Sprintf(format, args...), Warning: warning}
+	e := &Problem{File: v.file, Line: v.section.Line, Section: v.section.Ref(), Msg: fmt.Sprintf(format, args...), Warning: warning, Interface: v.owner}
 	if opt != nil {
 		e.Line, e.Option = opt.Line, opt.Name
 	}
@@ -85,7 +184,7 @@ func (v *validator) daemon(p *uci.Package) Daemon {
 		if s.Name != "main" {
 			continue
 		}
-		v.start(p, s)
+		v.start(p, s, "")
 		if opt := s.Get("log_level"); opt != nil {
 			if err := d.LogLevel.UnmarshalText([]byte(opt.Values[0])); err != nil {
 				v.report(opt, false, "log level %q: want debug, info, warn or error", opt.Values[0])
@@ -145,8 +244,8 @@ func (v *validator) names(s *uci.Section, name string) []string {
 }
 
 func (v *validator) iface(p *uci.Package, s *uci.Section) (Interface, bool) {
-	v.start(p, s)
-	iface := Interface{Name: s.Name}
+	v.start(p, s, s.Name)
+	iface := Interface{Name: s.Name, Auto: true}
 	if s.Name == "" {
 		v.report(nil, false, "interface section needs a name (it is the link name)")
 		return iface, false
@@ -154,9 +253,10 @@ func (v *validator) iface(p *uci.Package, s *uci.Section) (Interface, bool) {
 	if len(s.Name) > 15 {
 		v.report(nil, false, "interface name %q is longer than 15 characters, the Linux limit", s.Name)
 	}
-	if v.boolean(s, "disabled", false) || !v.boolean(s, "auto", true) {
+	if v.boolean(s, "disabled", false) {
 		return iface, false
 	}
+	iface.Auto = v.boolean(s, "auto", true)
 	if opt := s.Get("private_key"); opt == nil {
 		v.report(nil, false, "option private_key is missing (make one with: wgd genkey)")
 	} else if k, err := ParseSecret(opt.Values[0]); err != nil {
@@ -179,7 +279,7 @@ func (v *validator) iface(p *uci.Package, s *uci.Section) (Interface, bool) {
 	}
 	self := iface.PublicKey()
 	for _, ps := range p.SectionsOfType("wireguard_" + s.Name) {
-		peer, ok := v.peer(p, ps)
+		peer, ok := v.peer(p, ps, s.Name)
 		if !ok {
 			continue
 		}
@@ -195,8 +295,8 @@ func (v *validator) iface(p *uci.Package, s *uci.Section) (Interface, bool) {
 	return iface, true
 }
 
-func (v *validator) peer(p *uci.Package, s *uci.Section) (Peer, bool) {
-	v.start(p, s)
+func (v *validator) peer(p *uci.Package, s *uci.Section, iface string) (Peer, bool) {
+	v.start(p, s, iface)
 	peer := Peer{}
 	if v.boolean(s, "disabled", false) {
 		return peer, false

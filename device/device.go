@@ -177,28 +177,7 @@ func (i *Interface) syncRoutes(old, new []netip.Prefix) error {
 	return errors.Join(errs...)
 }
 
-// linkRoutes are the routes standalone mode installs through the link:
-// the interface's routed networks, with a default route split in two
-// halves, which win over the existing default route by being longer
-// instead of replacing it.
-func linkRoutes(c config.Interface) []netip.Prefix {
-	var out []netip.Prefix
-	for _, p := range c.Routes() {
-		if p.Bits() != 0 {
-			out = append(out, p)
-			continue
-		}
-		low := netip.PrefixFrom(p.Addr(), 1)
-		var high netip.Prefix
-		if p.Addr().Is4() {
-			high = netip.MustParsePrefix("128.0.0.0/1")
-		} else {
-			high = netip.MustParsePrefix("8000::/1")
-		}
-		out = append(out, low, high)
-	}
-	return out
-}
+func linkRoutes(c config.Interface) []netip.Prefix { return c.LinkRoutes() }
 
 // minus returns the prefixes of a that are not in b.
 func minus(a, b []netip.Prefix) []netip.Prefix {
