@@ -36,6 +36,12 @@ type Options struct {
 	// Applied, when set, is called after every change of the running
 	// state (reload, ifup, ifdown), on the daemon's goroutine.
 	Applied func()
+	// NetifdCall asks netifd for something about an interface: `ubus
+	// call network.interface.IFACE METHOD` for each method in turn
+	// (renew: run the protocol handler again; down, up: set it up anew).
+	// Called on the daemon's goroutine: it must not wait for netifd,
+	// whose handler calls back into the daemon. May be nil.
+	NetifdCall func(iface string, methods ...string)
 }
 
 // Daemon runs the interfaces of a configuration.
@@ -52,6 +58,7 @@ type Daemon struct {
 	endpoints map[string]map[config.Key]netip.AddrPort
 	hp        *hotplugState   // WAN events: hotplug.go
 	requested map[string]bool // interfaces netifd asked for: netifd.go
+	netifd    netifdState     // what netifd was told: netifd.go
 	fw        firewall.Backend
 	fwKind    string // as configured
 	fwErr     string // why the configured backend is not in use
@@ -73,6 +80,7 @@ func New(opts Options) *Daemon {
 		ifaceErrs: map[string]string{},
 		endpoints: map[string]map[config.Key]netip.AddrPort{},
 		requested: map[string]bool{},
+		netifd:    newNetifdState(),
 	}
 	d.resolver = newResolver(d.log, d.do, d.setEndpoint)
 	d.hp = newHotplugState()
@@ -177,7 +185,7 @@ func (d *Daemon) reload() (*ReloadResult, error) {
 func (d *Daemon) load() (*ReloadResult, error) {
 	cfg, problems := config.Load(d.opts.ConfigDir)
 	for _, p := range problems {
-		if p.Line == 0 && p.Option == "" && p.Section == "" && !p.Warning {
+		if p.Unreadable() {
 			// The file itself could not be read: keep what runs.
 			return nil, fmt.Errorf("configuration not applied: %s", p.Error())
 		}
@@ -209,20 +217,20 @@ func (d *Daemon) load() (*ReloadResult, error) {
 // ones come up.
 func (d *Daemon) apply(cfg *config.Config, res *ReloadResult) {
 	for name, iface := range d.ifaces {
-		if cfg.Interface(name) == nil || !d.wanted(name) {
+		if !d.wanted(cfg.Interface(name)) {
 			d.down(iface)
 			res.Down = append(res.Down, name)
 		}
 	}
 	for name := range d.ifaceErrs {
-		if cfg.Interface(name) == nil || !d.wanted(name) {
+		if !d.wanted(cfg.Interface(name)) {
 			delete(d.ifaceErrs, name)
 		}
 	}
 	old := d.cfg
 	d.cfg = cfg
 	for _, c := range cfg.Interfaces {
-		if !d.wanted(c.Name) {
+		if !d.wanted(&c) {
 			continue
 		}
 		d.resolver.track(c)
@@ -240,6 +248,7 @@ func (d *Daemon) apply(cfg *config.Config, res *ReloadResult) {
 		}
 	}
 	d.syncFirewall()
+	d.renewNetifd()
 	if d.opts.Applied != nil {
 		d.opts.Applied()
 	}
@@ -265,7 +274,7 @@ func (d *Daemon) desired(c config.Interface) device.Desired {
 }
 
 func (d *Daemon) up(c config.Interface) error {
-	iface, err := device.Open(d.desired(c), device.Options{UAPIDir: d.opts.UAPIDir, ManageL3: !d.opts.Netifd, Logger: d.log})
+	iface, err := device.Open(d.desired(c), device.Options{UAPIDir: d.opts.UAPIDir, ManageL3: !d.opts.Netifd, Persist: d.opts.Netifd, Logger: d.log})
 	if err != nil {
 		d.ifaceErrs[c.Name] = err.Error()
 		d.log.Error("interface not up", "interface", c.Name, "error", err)
@@ -273,6 +282,7 @@ func (d *Daemon) up(c config.Interface) error {
 	}
 	delete(d.ifaceErrs, c.Name)
 	d.ifaces[c.Name] = iface
+	d.restored(c.Name, iface.Reattached())
 	d.log.Info("interface up", "interface", c.Name, "public_key", c.PublicKey(), "listen_port", c.ListenPort, "peers", len(c.Peers))
 	return nil
 }
@@ -289,6 +299,7 @@ func (d *Daemon) update(name string) {
 		return
 	}
 	delete(d.ifaceErrs, name)
+	d.renewNetifd()
 }
 
 func (d *Daemon) down(iface *device.Interface) {
@@ -301,9 +312,19 @@ func (d *Daemon) down(iface *device.Interface) {
 	d.log.Info("interface down", "interface", iface.Name())
 }
 
+// shutdown takes every interface down. Under netifd, whose interfaces
+// stay up, their links are kept for the next daemon to attach to.
 func (d *Daemon) shutdown() {
-	for _, iface := range d.ifaces {
-		d.down(iface)
+	for name, iface := range d.ifaces {
+		if !d.opts.Netifd {
+			d.down(iface)
+			continue
+		}
+		if err := iface.Detach(); err != nil {
+			d.log.Warn("interface detach", "interface", name, "error", err)
+		}
+		delete(d.ifaces, name)
+		d.log.Info("interface detached: its link stays for netifd", "interface", name)
 	}
 }
 

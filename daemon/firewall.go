@@ -1,6 +1,9 @@
 package daemon
 
-import "wgd/firewall"
+import (
+	"wgd/config"
+	"wgd/firewall"
+)
 
 // setFirewall switches to the backend of kind ("" = auto) when it differs
 // from the one in use. A new backend first removes rules a crashed daemon
@@ -50,11 +53,31 @@ func (d *Daemon) syncFirewall() {
 		if err != nil {
 			continue
 		}
-		holes = append(holes, firewall.Hole{Interface: c.Name, Port: st.ListenPort})
+		holes = append(holes, d.holes(&c, st.ListenPort, d.fw.Name() == "fw4")...)
 	}
 	d.fwStatus = firewall.Status{Backend: d.fw.Name(), Holes: holes, Error: d.fwErr}
 	if err := d.fw.Sync(holes); err != nil {
 		d.fwStatus.Error = err.Error()
 		d.log.Error("firewall", "backend", d.fw.Name(), "error", err)
 	}
+}
+
+// holes are the openings of c's listen port. With zones (fw4), one per
+// firewall zone on c's WAN side (config.ListenZones), or one for every
+// zone (Zone "") when no zone covers it.
+func (d *Daemon) holes(c *config.Interface, port uint16, zones bool) []firewall.Hole {
+	h := firewall.Hole{Interface: c.Name, Port: port}
+	if !zones {
+		return []firewall.Hole{h}
+	}
+	var out []firewall.Hole
+	for _, z := range d.cfg.ListenZones(c) {
+		h.Zone = z
+		out = append(out, h)
+	}
+	if len(out) == 0 {
+		h.Zone = ""
+		out = append(out, h)
+	}
+	return out
 }
