@@ -5,6 +5,7 @@ package config
 import (
 	"log/slog"
 	"net/netip"
+	"slices"
 	"time"
 )
 
@@ -23,6 +24,15 @@ type Config struct {
 	// missing from Interfaces or lacks the broken peers; a daemon that
 	// runs it keeps its last good configuration instead.
 	Broken map[string][]*Problem
+	// Zones are the enabled zones of /etc/config/firewall (none when the
+	// file is missing): the listen port is opened in the WAN side's zone.
+	Zones []Zone
+}
+
+// Zone is a `config zone` section of /etc/config/firewall.
+type Zone struct {
+	Name     string
+	Networks []string // `list network`: netifd interface names
 }
 
 // Daemon holds the settings of /etc/config/wgd, section 'main'.
@@ -73,6 +83,10 @@ type Interface struct {
 	Peers       []Peer // in file order
 	// OpenFirewall: wgd opens the listen port (`option open_firewall`, default 1).
 	OpenFirewall bool
+	// Auto (`option auto`, default 1) is netifd's boot-time flag: false
+	// means not brought up at start, yet up on request (ifup). Only
+	// `option disabled '1'` keeps an interface out of the configuration.
+	Auto bool
 }
 
 // Peer is one `config wireguard_<iface>` section.
@@ -124,4 +138,31 @@ func (p *Peer) Endpoint() string {
 		return ""
 	}
 	return netJoinHostPort(p.EndpointHost, p.EndpointPort)
+}
+
+// Uplinks are the netifd interfaces on the WAN side of i, whose firewall
+// zone its listen port is opened in: its tunlink, else wgd's
+// wan_interface list, else OpenWrt's wan and wan6.
+func (c *Config) Uplinks(i *Interface) []string {
+	switch {
+	case i.TunLink != "":
+		return []string{i.TunLink}
+	case len(c.Daemon.WANInterfaces) > 0:
+		return c.Daemon.WANInterfaces
+	}
+	return []string{"wan", "wan6"}
+}
+
+// ListenZones are the firewall zones listing one of i's uplinks, in the
+// order of /etc/config/firewall; none when no zone covers them.
+func (c *Config) ListenZones(i *Interface) []string {
+	var out []string
+	for _, z := range c.Zones {
+		for _, u := range c.Uplinks(i) {
+			if slices.Contains(z.Networks, u) && !slices.Contains(out, z.Name) {
+				out = append(out, z.Name)
+			}
+		}
+	}
+	return out
 }

@@ -15,51 +15,127 @@ import (
 	"wgd/uci"
 )
 
-// Problem is a configuration error or warning at a file position.
-type Problem = uci.Error
-
-// Load reads dir/network and dir/wgd. It returns the valid part of the
-// configuration and every problem found: a broken peer or interface is
-// left out, everything else is kept.
-func Load(dir string) (*Config, []*Problem) {
-	network, problems := uci.Load(dir, "network")
-	var wgd *uci.Package
-	if _, err := os.Stat(filepath.Join(dir, "wgd")); err == nil {
-		var more []*Problem
-		wgd, more = uci.Load(dir, "wgd")
-		problems = append(problems, more...)
-	} // else: no /etc/config/wgd, defaults
-	cfg, rest := FromUCI(network, wgd)
-	// A syntax error inside an interface's or its peers' sections breaks
-	// that interface as much as a bad value does.
-	for _, p := range problems {
-		if p.Warning || network == nil || p.File != network.File {
-			continue
-		}
-		for _, s := range network.SectionsOfType("interface") {
-			if opt := s.Get("proto"); s.Name == "" || opt == nil || opt.Values[0] != Proto {
-				continue
-			}
-			if p.Section == s.Name || strings.HasPrefix(p.Section, "@wireguard_"+s.Name+"[") {
-				cfg.broken(s.Name, p)
-			}
-		}
-	}
-	return cfg, append(problems, rest...)
+// Problem is a configuration error or warning at a file position, and
+// the wgd interface it concerns ("" for none, or when a parse error
+// cannot tell).
+type Problem struct {
+	File      string
+	Line      int
+	Section   string // UCI reference of the section, "" if none
+	Option    string
+	Msg       string
+	Warning   bool
+	Interface string
 }
 
-func (c *Config) broken(iface string, p *Problem) {
-	if c.Broken == nil {
-		c.Broken = map[string][]*Problem{}
+// Error formats p as "FILE:LINE: section X, option Y: MSG".
+func (p *Problem) Error() string {
+	e := uci.Error{File: p.File, Line: p.Line, Section: p.Section, Option: p.Option, Msg: p.Msg, Warning: p.Warning}
+	return e.Error()
+}
+
+// Unreadable tells whether the problem is that a file could not be read
+// at all (nothing of it was applied).
+func (p *Problem) Unreadable() bool {
+	return p.Line == 0 && p.Option == "" && p.Section == "" && !p.Warning
+}
+
+func problemsOf(errs []*uci.Error) []*Problem {
+	out := make([]*Problem, 0, len(errs))
+	for _, e := range errs {
+		out = append(out, &Problem{File: e.File, Line: e.Line, Section: e.Section, Option: e.Option, Msg: e.Msg, Warning: e.Warning})
 	}
-	c.Broken[iface] = append(c.Broken[iface], p)
+	return out
+}
+
+// Load reads dir/network, dir/wgd and the zones of dir/firewall. It
+// returns the valid part of the configuration and every problem found:
+// a broken peer or interface is left out, everything else is kept.
+func Load(dir string) (*Config, []*Problem) {
+	network, errs := uci.Load(dir, "network")
+	problems := problemsOf(errs)
+	for _, p := range problems {
+		p.Interface = interfaceOf(network, p.Section)
+	}
+	var wgd *uci.Package
+	if _, err := os.Stat(filepath.Join(dir, "wgd")); err == nil {
+		wgd, errs = uci.Load(dir, "wgd")
+		problems = append(problems, problemsOf(errs)...)
+	} // else: no /etc/config/wgd, defaults
+	cfg, rest := FromUCI(network, wgd)
+	cfg.noteBroken(problems) // syntax errors inside an interface's sections
+	problems = append(problems, rest...)
+	if _, err := os.Stat(filepath.Join(dir, "firewall")); err == nil {
+		fw, errs := uci.Load(dir, "firewall")
+		for _, p := range problemsOf(errs) {
+			// The firewall's own file: wgd reads only its zones, and a
+			// mistake there leaves nothing of wgd's out.
+			p.Warning = true
+			problems = append(problems, p)
+		}
+		cfg.Zones = zones(fw)
+	}
+	return cfg, problems
+}
+
+// interfaceOf names the interface a section of network belongs to: its
+// own name for an interface, X for a wireguard_X peer section.
+func interfaceOf(network *uci.Package, ref string) string {
+	if network == nil || ref == "" {
+		return ""
+	}
+	for _, s := range network.Sections {
+		if s.Ref() != ref {
+			continue
+		}
+		if s.Type == "interface" {
+			return s.Name
+		}
+		if name, ok := strings.CutPrefix(s.Type, "wireguard_"); ok {
+			return name
+		}
+		return ""
+	}
+	return ""
+}
+
+// zones reads the enabled `config zone` sections of the firewall package.
+func zones(p *uci.Package) []Zone {
+	if p == nil {
+		return nil
+	}
+	var out []Zone
+	for _, s := range p.SectionsOfType("zone") {
+		name := s.Get("name")
+		if name == nil || name.Values[0] == "" {
+			continue
+		}
+		if e := s.Get("enabled"); e != nil && isFalse(e.Values[0]) {
+			continue
+		}
+		z := Zone{Name: name.Values[0]}
+		if n := s.Get("network"); n != nil {
+			for _, v := range n.Values {
+				z.Networks = append(z.Networks, strings.Fields(v)...)
+			}
+		}
+		out = append(out, z)
+	}
+	return out
+}
+
+func isFalse(v string) bool {
+	switch strings.ToLower(v) {
+	case "0", "no", "off", "false", "disabled":
+		return true
+	}
+	return false
 }
 
 // FromUCI builds the model from parsed packages; either may be nil.
 func FromUCI(network, wgd *uci.Package) (*Config, []*Problem) {
-	v := validator{cfg: &Config{}}
-	cfg := v.cfg
-	cfg.Daemon = v.daemon(wgd)
+	var v validator
+	cfg := &Config{Daemon: v.daemon(wgd)}
 	if network != nil {
 		for _, s := range network.SectionsOfType("interface") {
 			if opt := s.Get("proto"); opt == nil || opt.Values[0] != Proto {
@@ -74,33 +150,43 @@ func FromUCI(network, wgd *uci.Package) (*Config, []*Problem) {
 		}
 	}
 	sort.Slice(cfg.Interfaces, func(i, j int) bool { return cfg.Interfaces[i].Name < cfg.Interfaces[j].Name })
+	cfg.noteBroken(v.problems)
 	return cfg, v.problems
 }
 
-type validator struct {
-	cfg       *Config
-	problems  []*Problem
-	file      string
-	section   *uci.Section
-	failed    bool   // the current section has an error
-	ifaceName string // the interface whose sections are read, if any
+// noteBroken files the errors that concern an interface under Broken.
+func (c *Config) noteBroken(problems []*Problem) {
+	for _, p := range problems {
+		if p.Warning || p.Interface == "" {
+			continue
+		}
+		if c.Broken == nil {
+			c.Broken = map[string][]*Problem{}
+		}
+		c.Broken[p.Interface] = append(c.Broken[p.Interface], p)
+	}
 }
 
-func (v *validator) start(p *uci.Package, s *uci.Section) {
-	v.file, v.section, v.failed = p.File, s, false
+type validator struct {
+	problems []*Problem
+	file     string
+	section  *uci.Section
+	owner    string // the wgd interface the current section belongs to
+	failed   bool   // the current section has an error
+}
+
+func (v *validator) start(p *uci.Package, s *uci.Section, iface string) {
+	v.file, v.section, v.owner, v.failed = p.File, s, iface, false
 }
 
 func (v *validator) report(opt *uci.Option, warning bool, format string, args ...any) {
-	e := &Problem{File: v.file, Line: v.section.Line, Section: v.section.Ref(), Msg: fmt.Sprintf(format, args...), Warning: warning}
+	e := &Problem{File: v.file, Line: v.section.Line, Section: v.section.Ref(), Msg: fmt.Sprintf(format, args...), Warning: warning, Interface: v.owner}
 	if opt != nil {
 		e.Line, e.Option = opt.Line, opt.Name
 	}
 	v.problems = append(v.problems, e)
 	if !warning {
 		v.failed = true
-		if v.ifaceName != "" {
-			v.cfg.broken(v.ifaceName, e)
-		}
 	}
 }
 
@@ -113,7 +199,7 @@ func (v *validator) daemon(p *uci.Package) Daemon {
 		if s.Name != "main" {
 			continue
 		}
-		v.start(p, s)
+		v.start(p, s, "")
 		if opt := s.Get("log_level"); opt != nil {
 			if err := d.LogLevel.UnmarshalText([]byte(opt.Values[0])); err != nil {
 				v.report(opt, false, "log level %q: want debug, info, warn or error", opt.Values[0])
@@ -173,10 +259,8 @@ func (v *validator) names(s *uci.Section, name string) []string {
 }
 
 func (v *validator) iface(p *uci.Package, s *uci.Section) (Interface, bool) {
-	v.start(p, s)
-	v.ifaceName = s.Name
-	defer func() { v.ifaceName = "" }()
-	iface := Interface{Name: s.Name}
+	v.start(p, s, s.Name)
+	iface := Interface{Name: s.Name, Auto: true}
 	if s.Name == "" {
 		v.report(nil, false, "interface section needs a name (it is the link name)")
 		return iface, false
@@ -184,9 +268,10 @@ func (v *validator) iface(p *uci.Package, s *uci.Section) (Interface, bool) {
 	if len(s.Name) > 15 {
 		v.report(nil, false, "interface name %q is longer than 15 characters, the Linux limit", s.Name)
 	}
-	if v.boolean(s, "disabled", false) || !v.boolean(s, "auto", true) {
+	if v.boolean(s, "disabled", false) {
 		return iface, false
 	}
+	iface.Auto = v.boolean(s, "auto", true)
 	if opt := s.Get("private_key"); opt == nil {
 		v.report(nil, false, "option private_key is missing (make one with: wgd genkey)")
 	} else if k, err := ParseSecret(opt.Values[0]); err != nil {
@@ -214,7 +299,7 @@ func (v *validator) iface(p *uci.Package, s *uci.Section) (Interface, bool) {
 	}
 	held := map[netip.Prefix]holder{}
 	for _, ps := range p.SectionsOfType("wireguard_" + s.Name) {
-		peer, ok := v.peer(p, ps)
+		peer, ok := v.peer(p, ps, s.Name)
 		if !ok {
 			continue
 		}
@@ -239,8 +324,8 @@ func (v *validator) iface(p *uci.Package, s *uci.Section) (Interface, bool) {
 	return iface, true
 }
 
-func (v *validator) peer(p *uci.Package, s *uci.Section) (Peer, bool) {
-	v.start(p, s)
+func (v *validator) peer(p *uci.Package, s *uci.Section, iface string) (Peer, bool) {
+	v.start(p, s, iface)
 	peer := Peer{}
 	if v.boolean(s, "disabled", false) {
 		return peer, false

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -233,10 +234,13 @@ func TestDisabledAndNamesAndDefaults(t *testing.T) {
 	if len(problems) != 1 || !strings.Contains(problems[0].Msg, "longer than 15") {
 		t.Fatalf("problems: %v", problems)
 	}
-	if len(cfg.Interfaces) != 1 || cfg.Interfaces[0].Name != "wg2" {
+	// auto '0' is netifd's "not at boot": the interface is kept, to be
+	// brought up on request; disabled '1' leaves it out.
+	if len(cfg.Interfaces) != 2 || cfg.Interfaces[0].Name != "wg1" || cfg.Interfaces[0].Auto ||
+		cfg.Interfaces[1].Name != "wg2" || !cfg.Interfaces[1].Auto {
 		t.Fatalf("interfaces: %+v", cfg.Interfaces)
 	}
-	peers := cfg.Interfaces[0].Peers
+	peers := cfg.Interfaces[1].Peers
 	if len(peers) != 1 || peers[0].EndpointPort != DefaultEndpointPort || cfg.Daemon.LogLevel != slog.LevelInfo {
 		t.Fatalf("peers %+v", peers)
 	}
@@ -337,5 +341,72 @@ config wireguard_wg0
 	}
 	if len(cfg.Broken) != 0 {
 		t.Errorf("a warning broke an interface: %v", cfg.Broken)
+	}
+}
+
+// Each problem names the interface it concerns, by value: a peer of wg01
+// is never wg0's, whatever the section names, and a named peer section
+// (as `wgd peer add` writes) belongs to the interface of its type.
+func TestProblemInterface(t *testing.T) {
+	text := "config interface 'wg0'\n\toption proto 'wgd'\n\toption private_key '" + routerKey + "'\n" +
+		"config interface 'wg01'\n\toption proto 'wgd'\n\toption private_key '" + routerKey + "'\n" +
+		"config wireguard_wg01\n\toption public_key 'bad'\n\toption description 'a' 'b'\n" +
+		"config wireguard_wg0 'phone'\n\toption public_key '" + laptopPub + "'\n\tlist allowed_ips 'nonsense'\n" +
+		"config wgd 'main'\n\toption x 'y' 'z'\n"
+	_, problems := Load(write(t, map[string]string{"network": text}))
+	got := map[string][]string{}
+	for _, p := range problems {
+		got[p.Interface] = append(got[p.Interface], p.Section)
+	}
+	want := map[string][]string{
+		"wg0":  {"phone", "phone"},
+		"wg01": {"@wireguard_wg01[0]", "@wireguard_wg01[0]", "@wireguard_wg01[0]"},
+		"":     {"main"},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("problems by interface %v, want %v\n%v", got, want, problems)
+	}
+}
+
+// The zones of /etc/config/firewall, and the one an interface's listen
+// port is opened in: its tunlink's, else wan_interface's, else wan's.
+func TestListenZones(t *testing.T) {
+	fw := "config zone\n\toption name 'lan'\n\tlist network 'lan'\n" +
+		"config zone\n\toption name 'wan'\n\tlist network 'wan'\n\tlist network 'wan6'\n" +
+		"config zone\n\toption name 'lte'\n\toption network 'lte lte6'\n" +
+		"config zone\n\toption name 'off'\n\tlist network 'wanb'\n\toption enabled '0'\n" +
+		"config zone\n\toption name 'both'\n\tlist network 'lte'\n\tlist network 'wan'\n"
+	for _, c := range []struct {
+		name, iface, wgd, fw string
+		want                 []string
+	}{
+		{"default", "", "", fw, []string{"wan", "both"}},
+		{"tunlink", "\toption tunlink 'lte6'\n", "", fw, []string{"lte"}},
+		{"wan_interface", "", "config wgd 'main'\n\tlist wan_interface 'eth9'\n\tlist wan_interface 'lte'\n", fw, []string{"lte", "both"}},
+		{"tunlink first", "\toption tunlink 'lan'\n", "config wgd 'main'\n\tlist wan_interface 'lte'\n", fw, []string{"lan"}},
+		{"disabled zone", "\toption tunlink 'wanb'\n", "", fw, nil},
+		{"no firewall file", "", "", "", nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			files := map[string]string{"network": "config interface 'wg0'\n\toption proto 'wgd'\n\toption private_key '" + routerKey + "'\n" + c.iface}
+			if c.wgd != "" {
+				files["wgd"] = c.wgd
+			}
+			if c.fw != "" {
+				files["firewall"] = c.fw
+			}
+			cfg, problems := Load(write(t, files))
+			if len(problems) != 0 || cfg.Interface("wg0") == nil {
+				t.Fatalf("problems %v", problems)
+			}
+			if got := cfg.ListenZones(cfg.Interface("wg0")); !reflect.DeepEqual(got, c.want) {
+				t.Errorf("zones %v, want %v", got, c.want)
+			}
+		})
+	}
+	// A broken firewall file is the firewall's business: a warning.
+	cfg, problems := Load(write(t, map[string]string{"network": "", "firewall": "config zone\n\toption name 'wan'\n\tlist network 'wan'\nbogus\n"}))
+	if len(problems) != 1 || !problems[0].Warning || len(cfg.Zones) != 1 {
+		t.Errorf("problems %v zones %v", problems, cfg.Zones)
 	}
 }

@@ -40,6 +40,12 @@ type Options struct {
 	// Applied, when set, is called after every change of the running
 	// state (reload, ifup, ifdown), on the daemon's goroutine.
 	Applied func()
+	// NetifdCall asks netifd for something about an interface: `ubus
+	// call network.interface.IFACE METHOD` for each method in turn
+	// (renew: run the protocol handler again; down, up: set it up anew).
+	// Called on the daemon's goroutine: it must not wait for netifd,
+	// whose handler calls back into the daemon. May be nil.
+	NetifdCall func(iface string, methods ...string)
 }
 
 // Daemon runs the interfaces of a configuration.
@@ -63,6 +69,7 @@ type Daemon struct {
 	wan       *hotplug.Monitor
 	wanCfg    atomic.Pointer[hotplug.WANConfig]
 	requested map[string]bool // interfaces netifd asked for: netifd.go
+	netifd    netifdState     // what netifd was told: netifd.go
 	fw        *firewallKeeper
 	fwGen     uint64   // the firewall wish of the last apply
 	counters  Counters // reloads; resolutions are counted by the resolver
@@ -87,6 +94,7 @@ func New(opts Options) *Daemon {
 		portBusy:  map[string]bool{},
 		endpoints: map[string]map[config.Key]netip.AddrPort{},
 		requested: map[string]bool{},
+		netifd:    newNetifdState(),
 	}
 	d.wan = &hotplug.Monitor{Log: d.log}
 	d.fw = newFirewallKeeper(d.log)
@@ -205,7 +213,7 @@ func (d *Daemon) reload() (*ReloadResult, error) {
 func (d *Daemon) load() (*ReloadResult, error) {
 	cfg, problems := config.Load(d.opts.ConfigDir)
 	for _, p := range problems {
-		if p.Line == 0 && p.Option == "" && p.Section == "" && !p.Warning {
+		if p.Unreadable() {
 			// The file itself could not be read: keep what runs.
 			return nil, fmt.Errorf("configuration not applied: %s", p.Error())
 		}
@@ -268,20 +276,20 @@ func (d *Daemon) keepLastGood(cfg *config.Config) []string {
 // ones come up.
 func (d *Daemon) apply(cfg *config.Config, res *ReloadResult) {
 	for name, iface := range d.ifaces {
-		if cfg.Interface(name) == nil || !d.wanted(name) {
+		if !d.wanted(cfg.Interface(name)) {
 			d.down(iface)
 			res.Down = append(res.Down, name)
 		}
 	}
 	for name := range d.ifaceErrs {
-		if cfg.Interface(name) == nil || !d.wanted(name) {
+		if !d.wanted(cfg.Interface(name)) {
 			d.clearIfaceErr(name)
 		}
 	}
 	old := d.cfg
 	d.cfg = cfg
 	for _, c := range cfg.Interfaces {
-		if !d.wanted(c.Name) {
+		if !d.wanted(&c) {
 			continue
 		}
 		d.resolver.track(c)
@@ -303,6 +311,7 @@ func (d *Daemon) apply(cfg *config.Config, res *ReloadResult) {
 	}
 	d.syncFirewall()
 	d.publishWANConfig()
+	d.renewNetifd()
 	if d.opts.Applied != nil {
 		d.opts.Applied()
 	}
@@ -373,7 +382,7 @@ func (d *Daemon) desired(c config.Interface) device.Desired {
 }
 
 func (d *Daemon) up(c config.Interface) error {
-	iface, err := device.Open(d.desired(c), device.Options{UAPIDir: d.opts.UAPIDir, ManageL3: !d.opts.Netifd, Logger: d.log})
+	iface, err := device.Open(d.desired(c), device.Options{UAPIDir: d.opts.UAPIDir, ManageL3: !d.opts.Netifd, Persist: d.opts.Netifd, Logger: d.log})
 	if err != nil {
 		d.setIfaceErr(c.Name, err)
 		d.log.Error("interface not up", "interface", c.Name, "error", err)
@@ -381,6 +390,7 @@ func (d *Daemon) up(c config.Interface) error {
 	}
 	d.clearIfaceErr(c.Name)
 	d.ifaces[c.Name] = iface
+	d.restored(c.Name, iface.Reattached())
 	d.log.Info("interface up", "interface", c.Name, "public_key", c.PublicKey(), "listen_port", c.ListenPort, "peers", len(c.Peers))
 	return nil
 }
@@ -397,6 +407,7 @@ func (d *Daemon) update(name string) error {
 		return err
 	}
 	d.clearIfaceErr(name)
+	d.renewNetifd()
 	return nil
 }
 
@@ -410,9 +421,19 @@ func (d *Daemon) down(iface *device.Interface) {
 	d.log.Info("interface down", "interface", iface.Name())
 }
 
+// shutdown takes every interface down. Under netifd, whose interfaces
+// stay up, their links are kept for the next daemon to attach to.
 func (d *Daemon) shutdown() {
-	for _, iface := range d.ifaces {
-		d.down(iface)
+	for name, iface := range d.ifaces {
+		if !d.opts.Netifd {
+			d.down(iface)
+			continue
+		}
+		if err := iface.Detach(); err != nil {
+			d.log.Warn("interface detach", "interface", name, "error", err)
+		}
+		delete(d.ifaces, name)
+		d.log.Info("interface detached: its link stays for netifd", "interface", name)
 	}
 }
 

@@ -3,8 +3,10 @@ package daemon
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"sync"
 
+	"wgd/config"
 	"wgd/firewall"
 )
 
@@ -118,8 +120,12 @@ func (k *firewallKeeper) run(ctx context.Context) {
 
 func (k *firewallKeeper) apply(w *firewallWish) firewall.Status {
 	k.use(w.kind)
-	st := firewall.Status{Backend: k.backend.Name(), Holes: w.holes, Error: k.kindErr}
-	if err := k.backend.Sync(w.holes); err != nil {
+	holes := w.holes
+	if k.backend.Name() != "fw4" {
+		holes = withoutZones(holes) // only fw4 knows zones
+	}
+	st := firewall.Status{Backend: k.backend.Name(), Holes: holes, Error: k.kindErr}
+	if err := k.backend.Sync(holes); err != nil {
 		st.Error = err.Error()
 		k.log.Error("firewall", "backend", k.backend.Name(), "error", err)
 	}
@@ -180,7 +186,36 @@ func (d *Daemon) syncFirewall() {
 		if err != nil || st.ListenPort != iface.ListenPort() || st.ListenPort == 0 {
 			continue
 		}
-		holes = append(holes, firewall.Hole{Interface: c.Name, Port: st.ListenPort})
+		holes = append(holes, d.holes(&c, st.ListenPort)...)
 	}
 	d.fwGen = d.fw.want(d.firewallKind(), holes)
+}
+
+// holes are the openings of c's listen port: one per firewall zone on
+// c's WAN side (config.ListenZones), or one for every zone (Zone "") when
+// no zone covers it.
+func (d *Daemon) holes(c *config.Interface, port uint16) []firewall.Hole {
+	h := firewall.Hole{Interface: c.Name, Port: port}
+	var out []firewall.Hole
+	for _, z := range d.cfg.ListenZones(c) {
+		h.Zone = z
+		out = append(out, h)
+	}
+	if len(out) == 0 {
+		h.Zone = ""
+		out = append(out, h)
+	}
+	return out
+}
+
+// withoutZones is one hole per interface and port.
+func withoutZones(holes []firewall.Hole) []firewall.Hole {
+	out := []firewall.Hole{}
+	for _, h := range holes {
+		h.Zone = ""
+		if !slices.Contains(out, h) {
+			out = append(out, h)
+		}
+	}
+	return out
 }

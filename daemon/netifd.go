@@ -5,13 +5,19 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"time"
 
+	"golang.org/x/sys/unix"
+
+	"wgd/config"
 	"wgd/firewall"
+	"wgd/internal/rtnl"
 )
 
 // Under netifd, netifd owns addresses, routes and link state, and decides
@@ -28,16 +34,52 @@ const endpointWait = 5 * time.Second
 
 // IfupResult is what the protocol handler reports to netifd.
 type IfupResult struct {
-	Interface   string             `json:"interface"`
-	ListenPort  uint16             `json:"listen_port"`
-	MTU         int                `json:"mtu,omitempty"`
-	Addresses   []netip.Prefix     `json:"addresses"`
-	Routes      []netip.Prefix     `json:"routes"`
-	Endpoints   []netip.Addr       `json:"endpoints"`
-	NoHostRoute bool               `json:"nohostroute"`
-	TunLink     string             `json:"tunlink,omitempty"`
-	Firewall    []firewall.Fw4Rule `json:"firewall,omitempty"`
-	Problems    []string           `json:"problems,omitempty"`
+	Interface   string         `json:"interface"`
+	ListenPort  uint16         `json:"listen_port"`
+	MTU         int            `json:"mtu,omitempty"`
+	Addresses   []netip.Prefix `json:"addresses"`
+	Routes      []Route        `json:"routes"`
+	Endpoints   []netip.Addr   `json:"endpoints"`
+	NoHostRoute bool           `json:"nohostroute"`
+	TunLink     string         `json:"tunlink,omitempty"`
+	// Firewall is the rule opening the listen port, zone included. The
+	// handler records it and /etc/init.d/wgd publishes it to procd as it
+	// is (fw4 reads it there): nothing else renders it.
+	Firewall []firewall.Fw4Rule `json:"firewall,omitempty"`
+	Problems []string           `json:"problems,omitempty"`
+}
+
+// Route is a route the handler hands netifd (proto_add_ipv4_route).
+type Route struct {
+	Target netip.Prefix `json:"target"`
+	// Metric, when not 0, keeps the route beside a route of the same
+	// network that another link has (the WAN's own subnet): netifd adds
+	// routes with NLM_F_REPLACE (system_rt in its system-linux.c), which
+	// with an equal metric would take that route's place, and its ifdown
+	// would then leave neither.
+	Metric uint32 `json:"metric,omitempty"`
+}
+
+// netifdState is what the daemon knows of netifd's view.
+type netifdState struct {
+	// told: the answer (its netifd part, netifdKey) each running
+	// interface's handler last reported; asked: the answer a renew was
+	// asked for and not yet fetched.
+	told, asked map[string]string
+	answering   string          // the interface an ifup is answering now
+	restoring   map[string]bool // brought back from the state file, netifd has not asked since
+}
+
+func newNetifdState() netifdState {
+	return netifdState{told: map[string]string{}, asked: map[string]string{}, restoring: map[string]bool{}}
+}
+
+// netifdKey is the part of an answer netifd acts on.
+func netifdKey(r *IfupResult) string {
+	c := *r
+	c.Problems = nil
+	b, _ := json.Marshal(c)
+	return string(b)
 }
 
 type ifArgs struct {
@@ -57,12 +99,14 @@ func (d *Daemon) ifupRequest(ctx context.Context, raw json.RawMessage) (any, err
 	if err != nil {
 		return nil, err
 	}
-	var res *ReloadResult
 	var upErr error
 	if err := d.do(ctx, func() {
 		d.requested[name] = true
+		delete(d.netifd.restoring, name)
 		d.saveRequested()
-		res, upErr = d.reload() // the handler may just have committed a generated key
+		d.netifd.answering = name
+		_, upErr = d.reload() // the handler may just have committed a generated key
+		d.netifd.answering = ""
 	}); err != nil {
 		return nil, err
 	}
@@ -73,7 +117,14 @@ func (d *Daemon) ifupRequest(ctx context.Context, raw json.RawMessage) (any, err
 	for {
 		var out *IfupResult
 		var pending bool
-		if err := d.do(ctx, func() { out, pending, upErr = d.ifupResult(name, res) }); err != nil {
+		final := time.Now().After(deadline)
+		if err := d.do(ctx, func() {
+			out, pending, upErr = d.ifupResult(name)
+			if upErr == nil && (!pending || final) {
+				d.netifd.told[name] = netifdKey(out)
+				delete(d.netifd.asked, name)
+			}
+		}); err != nil {
 			return nil, err
 		}
 		if upErr != nil {
@@ -81,7 +132,7 @@ func (d *Daemon) ifupRequest(ctx context.Context, raw json.RawMessage) (any, err
 			d.do(ctx, func() { delete(d.requested, name); d.saveRequested(); d.apply(d.cfg, &ReloadResult{}) })
 			return nil, upErr
 		}
-		if !pending || time.Now().After(deadline) {
+		if !pending || final {
 			return out, nil
 		}
 		select {
@@ -92,17 +143,24 @@ func (d *Daemon) ifupRequest(ctx context.Context, raw json.RawMessage) (any, err
 	}
 }
 
+// problemsOf are the configuration problems of one interface (its own
+// section and its peers').
+func (d *Daemon) problemsOf(name string) []string {
+	var out []string
+	for _, p := range d.problems {
+		if p.Interface == name {
+			out = append(out, p.Error())
+		}
+	}
+	return out
+}
+
 // ifupResult describes a running interface; pending tells whether some
 // of its endpoint names are still being resolved.
-func (d *Daemon) ifupResult(name string, res *ReloadResult) (*IfupResult, bool, error) {
+func (d *Daemon) ifupResult(name string) (*IfupResult, bool, error) {
 	c := d.cfg.Interface(name)
 	if c == nil {
-		var why []string
-		for _, p := range res.Problems {
-			if strings.Contains(p, "section "+name) {
-				why = append(why, p)
-			}
-		}
+		why := d.problemsOf(name)
 		if len(why) == 0 {
 			why = []string{"no enabled interface with proto 'wgd' of that name in " + d.opts.ConfigDir + "/network"}
 		}
@@ -113,7 +171,8 @@ func (d *Daemon) ifupResult(name string, res *ReloadResult) (*IfupResult, bool, 
 		return nil, false, fmt.Errorf("%s: %s", name, d.ifaceErrs[name])
 	}
 	out := &IfupResult{
-		Interface: name, ListenPort: c.ListenPort, MTU: c.MTU, Addresses: c.Addresses, Routes: c.Routes(),
+		Interface: name, ListenPort: c.ListenPort, MTU: c.MTU, Addresses: c.Addresses,
+		Routes:    netifdRoutes(iface.Index(), c.LinkRoutes()),
 		Endpoints: []netip.Addr{}, NoHostRoute: c.NoHostRoute, TunLink: c.TunLink,
 	}
 	if st, err := iface.State(); err == nil {
@@ -129,18 +188,88 @@ func (d *Daemon) ifupResult(name string, res *ReloadResult) (*IfupResult, bool, 
 			pending = true
 		}
 	}
+	out.Problems = d.problemsOf(name)
 	if c.OpenFirewall && c.ListenPort != 0 {
-		out.Firewall, _ = firewall.Fw4Rules([]firewall.Hole{{Interface: name, Port: out.ListenPort}})
-	}
-	for _, p := range res.Problems {
-		if strings.Contains(p, "wireguard_"+name) || strings.Contains(p, "section "+name) {
-			out.Problems = append(out.Problems, p)
+		holes := d.holes(c, out.ListenPort)
+		out.Firewall, _ = firewall.Fw4Rules(holes)
+		if holes[0].Zone == "" {
+			out.Problems = append(out.Problems, fmt.Sprintf("no firewall zone covers %s: the listen port is opened in every zone",
+				strings.Join(d.cfg.Uplinks(c), " ")))
 		}
 	}
 	if e := d.ifaceErrs[name]; e != "" {
 		out.Problems = append(out.Problems, e)
 	}
 	return out, pending, nil
+}
+
+// netifdRoutes are the routes for netifd, with the metric that keeps each
+// beside a route of the same network through another link (index is the
+// tunnel's): one more than the highest such route's. Without a kernel to
+// ask, the routes go without metric.
+func netifdRoutes(index int, prefixes []netip.Prefix) []Route {
+	out := make([]Route, 0, len(prefixes))
+	var table []rtnl.Route
+	if len(prefixes) > 0 {
+		if c, err := rtnl.Open(); err == nil {
+			for _, family := range []uint8{unix.AF_INET, unix.AF_INET6} {
+				rs, _ := c.Routes(family)
+				table = append(table, rs...)
+			}
+			c.Close()
+		}
+	}
+	for _, p := range prefixes {
+		r := Route{Target: p}
+		for _, k := range table {
+			if k.Dst == p && k.Table == unix.RT_TABLE_MAIN && !slices.Contains(k.Links(), index) && k.Priority >= r.Metric {
+				r.Metric = k.Priority + 1
+			}
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// renewNetifd asks netifd to run the handler of each interface again
+// whose answer would now differ from what netifd last got (peers or
+// their routes, endpoints or the firewall rule changed): netifd's renew
+// replaces the interface's routes and host dependencies without taking
+// it down, so untouched peers keep their sessions.
+func (d *Daemon) renewNetifd() {
+	if !d.opts.Netifd || d.opts.NetifdCall == nil {
+		return
+	}
+	for name, told := range d.netifd.told {
+		if name == d.netifd.answering || d.ifaces[name] == nil {
+			continue
+		}
+		out, _, err := d.ifupResult(name)
+		if err != nil {
+			continue
+		}
+		if k := netifdKey(out); k != told && k != d.netifd.asked[name] {
+			d.netifd.asked[name] = k
+			d.log.Info("asking netifd to renew the interface", "interface", name)
+			d.opts.NetifdCall(name, "renew")
+		}
+	}
+}
+
+// restored is called when an interface came up. One that a restarted
+// daemon brought back from the state file on a new link (the old one was
+// gone, or could not be attached to) has lost what netifd set up on it:
+// netifd is asked to set the interface up again.
+func (d *Daemon) restored(name string, reattached bool) {
+	if !d.netifd.restoring[name] {
+		return
+	}
+	delete(d.netifd.restoring, name)
+	if reattached || d.opts.NetifdCall == nil {
+		return
+	}
+	d.log.Warn("interface restored on a new link: asking netifd to set it up again", "interface", name)
+	d.opts.NetifdCall(name, "down", "up")
 }
 
 func (d *Daemon) ifdownRequest(ctx context.Context, raw json.RawMessage) (any, error) {
@@ -150,14 +279,24 @@ func (d *Daemon) ifdownRequest(ctx context.Context, raw json.RawMessage) (any, e
 	}
 	return nil, d.do(ctx, func() {
 		delete(d.requested, name)
+		delete(d.netifd.told, name)
+		delete(d.netifd.asked, name)
 		d.saveRequested()
 		d.apply(d.cfg, &ReloadResult{})
 	})
 }
 
-// wanted tells whether an interface of the configuration should run.
-func (d *Daemon) wanted(name string) bool {
-	return !d.opts.Netifd || d.requested[name]
+// wanted tells whether an interface of the configuration should run:
+// under netifd, when netifd asked for it; standalone, unless it has
+// auto '0' and was not asked for (`wgd ifup`).
+func (d *Daemon) wanted(c *config.Interface) bool {
+	switch {
+	case c == nil:
+		return false
+	case d.opts.Netifd:
+		return d.requested[c.Name]
+	}
+	return c.Auto || d.requested[c.Name]
 }
 
 // The interfaces netifd asked for are kept in a file, so that a daemon
@@ -172,6 +311,7 @@ func (d *Daemon) loadRequested() {
 	}
 	for _, name := range strings.Fields(string(b)) {
 		d.requested[name] = true
+		d.netifd.restoring[name] = true
 	}
 }
 
@@ -191,5 +331,24 @@ func (d *Daemon) saveRequested() {
 	}
 	if err != nil {
 		d.log.Warn("cannot record the interfaces netifd asked for", "error", err)
+	}
+}
+
+// NetifdUbus is a NetifdCall through the ubus command line (found in
+// PATH), in the background: netifd's renew runs the handler, which calls
+// back into the daemon, so nothing may wait for it.
+func NetifdUbus(log *slog.Logger) func(iface string, methods ...string) {
+	return func(iface string, methods ...string) {
+		go func() {
+			for _, m := range methods {
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				out, err := exec.CommandContext(ctx, "ubus", "call", "network.interface."+iface, m).CombinedOutput()
+				cancel()
+				if err != nil {
+					log.Warn("asking netifd", "interface", iface, "method", m, "error", err, "output", strings.TrimSpace(string(out)))
+					return
+				}
+			}
+		}()
 	}
 }

@@ -2,10 +2,14 @@ package daemon
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"wgd/internal/netnstest"
@@ -70,14 +74,28 @@ func TestNetifdMode(t *testing.T) {
 		t.Errorf("state file %q", b)
 	}
 
-	// A respawned daemon brings back what netifd asked for.
+	// A respawned daemon brings back what netifd asked for, on the same
+	// link: it outlived the daemon with what netifd set up on it.
+	mustIP(t, "addr", "add", "10.66.0.1/24", "dev", "wgna")
+	mustIP(t, "link", "set", "wgna", "up")
+	index := linkIndex(t, "wgna")
 	td.stop(t)
-	if linkExists("wgna") {
-		t.Fatal("wgna survived the daemon")
+	if !linkExists("wgna") || linkExists("wgnb") {
+		t.Fatal("under netifd a stopping daemon keeps (only) the links netifd has up")
 	}
-	td = startDaemonWith(t, dir, Options{Netifd: true, NetifdState: state}, nil)
-	if !linkExists("wgna") {
-		t.Fatal("wgna not restored after a restart")
+	var calls netifdCalls
+	td = startDaemonWith(t, dir, Options{Netifd: true, NetifdState: state, NetifdCall: calls.record}, nil)
+	if !linkExists("wgna") || linkIndex(t, "wgna") != index {
+		t.Fatal("wgna not restored on its link after a restart")
+	}
+	if out, _ := exec.Command("ip", "-o", "addr", "show", "dev", "wgna").Output(); !strings.Contains(string(out), "10.66.0.1/24") {
+		t.Errorf("netifd's address is gone after a restart: %s", out)
+	}
+	if s := td.status(t); len(s.Interfaces) == 0 || !s.Interfaces[0].Up || len(s.Interfaces[0].Peers) != 1 {
+		t.Errorf("restored interface: %+v", s.Interfaces)
+	}
+	if c := calls.get(); len(c) != 0 {
+		t.Errorf("a link that was attached to needs nothing of netifd, asked %v", c)
 	}
 	if err := Call(ctx, td.socket, "ifdown", map[string]string{"interface": "wgna"}, nil); err != nil {
 		t.Fatal(err)
@@ -87,5 +105,226 @@ func TestNetifdMode(t *testing.T) {
 	}
 	if err := Call(ctx, td.socket, "ifdown", map[string]string{"interface": "wgna"}, nil); err != nil {
 		t.Errorf("second ifdown: %v", err)
+	}
+}
+
+func mustIP(t *testing.T, args ...string) {
+	t.Helper()
+	if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+		t.Fatalf("ip %v: %v\n%s", args, err, out)
+	}
+}
+
+func linkIndex(t *testing.T, name string) int {
+	t.Helper()
+	out, err := exec.Command("ip", "-o", "link", "show", "dev", name).Output()
+	if err != nil {
+		t.Fatalf("ifindex of %s: %v", name, err)
+	}
+	n, _ := strconv.Atoi(strings.SplitN(string(out), ":", 2)[0])
+	return n
+}
+
+// netifdCalls records what the daemon asked of netifd.
+type netifdCalls struct {
+	mu    sync.Mutex
+	calls []string
+}
+
+func (c *netifdCalls) record(iface string, methods ...string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.calls = append(c.calls, iface+" "+strings.Join(methods, " "))
+}
+
+func (c *netifdCalls) get() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.calls)
+}
+
+func (c *netifdCalls) reset() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.calls = nil
+}
+
+// A link of the interface's name that cannot be attached to (here: not
+// a TUN: a veth here) is replaced, and netifd, whose addresses and routes went with
+// it, is asked to set the interface up again.
+func TestNetifdRestoreOnNewLink(t *testing.T) {
+	netnstest.Root(t)
+	dir := t.TempDir()
+	writeNetwork(t, dir, iface("wgnr", secretKey(t), "\toption listen_port '51871'"))
+	state := filepath.Join(dir, "netifd.state")
+	os.WriteFile(state, []byte("wgnr\n"), 0o600)
+	mustIP(t, "link", "add", "wgnr", "type", "veth", "peer", "name", "wgnrp")
+	var calls netifdCalls
+	td := startDaemonWith(t, dir, Options{Netifd: true, NetifdState: state, NetifdCall: calls.record}, nil)
+	if out, _ := exec.Command("ip", "-d", "link", "show", "wgnr").Output(); !strings.Contains(string(out), "tun") {
+		t.Errorf("wgnr is not a TUN now:\n%s", out)
+	}
+	if c := calls.get(); !slices.Equal(c, []string{"wgnr down up"}) {
+		t.Errorf("asked netifd %v, want wgnr down up", c)
+	}
+	// netifd's down and up: ifdown removes the link, ifup makes it anew
+	// and asks nothing more.
+	ctx := context.Background()
+	if err := Call(ctx, td.socket, "ifdown", map[string]string{"interface": "wgnr"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if linkExists("wgnr") {
+		t.Error("ifdown left the link")
+	}
+	if err := Call(ctx, td.socket, "ifup", map[string]string{"interface": "wgnr"}, &IfupResult{}); err != nil {
+		t.Fatal(err)
+	}
+	if c := calls.get(); len(c) != 1 {
+		t.Errorf("asked netifd %v", c)
+	}
+}
+
+// Peers changed live (reload) under netifd: the daemon asks netifd to
+// renew the interface when the answer netifd acts on changed (routes,
+// endpoints, the firewall rule), once, and not otherwise; the link stays.
+func TestNetifdRenew(t *testing.T) {
+	netnstest.Root(t)
+	k := secretKey(t)
+	laptop, phone := secretKey(t).PublicKey(), secretKey(t).PublicKey()
+	dir := t.TempDir()
+	base := iface("wgnw", k, "\toption listen_port '51872'\n\tlist addresses '10.67.0.1/24'") +
+		peer("wgnw", laptop, "\tlist allowed_ips '10.67.0.2/32'\n\tlist allowed_ips '192.168.67.0/24'\n\toption route_allowed_ips '1'")
+	writeNetwork(t, dir, base)
+	var calls netifdCalls
+	td := startDaemonWith(t, dir, Options{Netifd: true, NetifdCall: calls.record}, nil)
+	ctx := context.Background()
+	ifup := func() *IfupResult {
+		t.Helper()
+		var up IfupResult
+		if err := Call(ctx, td.socket, "ifup", map[string]string{"interface": "wgnw"}, &up); err != nil {
+			t.Fatal(err)
+		}
+		return &up
+	}
+	routes := func(up *IfupResult) string {
+		var out []string
+		for _, r := range up.Routes {
+			out = append(out, r.Target.String())
+		}
+		return strings.Join(out, " ")
+	}
+	if r := routes(ifup()); r != "10.67.0.2/32 192.168.67.0/24" {
+		t.Errorf("routes %s", r)
+	}
+	index := linkIndex(t, "wgnw")
+	if r := td.reload(t); len(r.Updated) != 0 || len(calls.get()) != 0 {
+		t.Errorf("an unchanged reload updated %v, asked netifd %v", r.Updated, calls.get())
+	}
+
+	writeNetwork(t, dir, base+peer("wgnw", phone, "\tlist allowed_ips '10.67.0.3/32'\n\tlist allowed_ips '172.16.67.0/24'\n\toption route_allowed_ips '1'"))
+	td.reload(t)
+	td.reload(t) // asked once until netifd comes back
+	if c := calls.get(); !slices.Equal(c, []string{"wgnw renew"}) {
+		t.Fatalf("after adding a peer asked netifd %v, want one renew", c)
+	}
+	if r := routes(ifup()); r != "10.67.0.2/32 192.168.67.0/24 10.67.0.3/32 172.16.67.0/24" {
+		t.Errorf("routes after renew %s", r)
+	}
+	calls.reset()
+	writeNetwork(t, dir, base)
+	td.reload(t)
+	if c := calls.get(); !slices.Equal(c, []string{"wgnw renew"}) {
+		t.Fatalf("after removing a peer asked netifd %v, want one renew", c)
+	}
+	if r := routes(ifup()); r != "10.67.0.2/32 192.168.67.0/24" {
+		t.Errorf("routes after renew %s", r)
+	}
+	if linkIndex(t, "wgnw") != index {
+		t.Error("the link was recreated")
+	}
+	// Down: nothing more to renew.
+	calls.reset()
+	if err := Call(ctx, td.socket, "ifdown", map[string]string{"interface": "wgnw"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	writeNetwork(t, dir, base+peer("wgnw", phone, "\tlist allowed_ips '10.67.0.3/32'\n\toption route_allowed_ips '1'"))
+	td.reload(t)
+	if c := calls.get(); len(c) != 0 {
+		t.Errorf("asked netifd %v about an interface that is down", c)
+	}
+}
+
+// The routes netifd gets never take the place of another link's route:
+// a full tunnel is the two halves, and a network the WAN has (its own
+// subnet) gets a metric above the WAN's route.
+func TestNetifdRoutes(t *testing.T) {
+	netnstest.Root(t)
+	mustIP(t, "link", "add", "wanx", "type", "veth", "peer", "name", "wanxp")
+	mustIP(t, "link", "set", "wanxp", "up")
+	mustIP(t, "addr", "add", "192.0.2.2/24", "dev", "wanx")
+	mustIP(t, "link", "set", "wanx", "up")
+	mustIP(t, "route", "add", "198.51.100.0/24", "dev", "wanx", "metric", "7")
+	dir := t.TempDir()
+	writeNetwork(t, dir, iface("wgnt", secretKey(t), "")+
+		peer("wgnt", secretKey(t).PublicKey(), "\tlist allowed_ips '0.0.0.0/0'\n\tlist allowed_ips '::/0'\n\tlist allowed_ips '192.0.2.0/24'\n"+
+			"\tlist allowed_ips '198.51.100.0/24'\n\tlist allowed_ips '203.0.113.0/24'\n\toption route_allowed_ips '1'"))
+	td := startDaemonWith(t, dir, Options{Netifd: true}, nil)
+	var up IfupResult
+	if err := Call(context.Background(), td.socket, "ifup", map[string]string{"interface": "wgnt"}, &up); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range up.Routes {
+		got = append(got, fmt.Sprintf("%s:%d", r.Target, r.Metric))
+	}
+	want := "0.0.0.0/1:0 128.0.0.0/1:0 ::/1:0 8000::/1:0 192.0.2.0/24:1 198.51.100.0/24:8 203.0.113.0/24:0"
+	if strings.Join(got, " ") != want {
+		t.Errorf("routes %v, want %s", got, want)
+	}
+}
+
+// auto '0' is netifd's "not at boot": netifd's ifup (LuCI's Connect)
+// brings it up. Standalone, it is not brought up at start, but `wgd ifup`
+// does. disabled '1' stays down.
+func TestAutoOff(t *testing.T) {
+	netnstest.Root(t)
+	dir := t.TempDir()
+	writeNetwork(t, dir, iface("wgau", secretKey(t), "\toption auto '0'")+iface("wgdi", secretKey(t), "\toption disabled '1'"))
+	ctx := context.Background()
+	for _, netifd := range []bool{true, false} {
+		td := startDaemonWith(t, dir, Options{Netifd: netifd}, nil)
+		if linkExists("wgau") {
+			t.Errorf("netifd %v: auto '0' came up at start", netifd)
+		}
+		var up IfupResult
+		if err := Call(ctx, td.socket, "ifup", map[string]string{"interface": "wgau"}, &up); err != nil || !linkExists("wgau") {
+			t.Errorf("netifd %v: ifup of auto '0': %v", netifd, err)
+		}
+		if err := Call(ctx, td.socket, "ifup", map[string]string{"interface": "wgdi"}, &up); err == nil || linkExists("wgdi") {
+			t.Errorf("netifd %v: ifup of disabled '1' succeeded", netifd)
+		}
+		if err := Call(ctx, td.socket, "ifdown", map[string]string{"interface": "wgau"}, nil); err != nil || linkExists("wgau") {
+			t.Errorf("netifd %v: ifdown of auto '0': %v", netifd, err)
+		}
+		td.stop(t)
+	}
+}
+
+// The ifup answer carries the problems of its own interface only: wg0's
+// never those of wg01 (its name's prefix), found by value, not by text.
+func TestIfupProblemsOfItsInterface(t *testing.T) {
+	netnstest.Root(t)
+	dir := t.TempDir()
+	writeNetwork(t, dir, iface("wgp", secretKey(t), "")+iface("wgp1", secretKey(t), "")+
+		"config wireguard_wgp1\n\toption public_key 'broken'\n\n"+
+		"config wireguard_wgp 'phone'\n\toption public_key '"+secretKey(t).PublicKey().String()+"'\n\tlist allowed_ips 'nonsense'\n")
+	td := startDaemonWith(t, dir, Options{Netifd: true}, nil)
+	var up IfupResult
+	if err := Call(context.Background(), td.socket, "ifup", map[string]string{"interface": "wgp"}, &up); err != nil {
+		t.Fatal(err)
+	}
+	joined := strings.Join(up.Problems, "\n")
+	if strings.Contains(joined, "wireguard_wgp1") || !strings.Contains(joined, "section phone") {
+		t.Errorf("problems of wgp:\n%s", joined)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"syscall"
 
+	"golang.org/x/sys/unix"
 	"golang.zx2c4.com/wireguard/conn"
 	wgdevice "golang.zx2c4.com/wireguard/device"
 	"golang.zx2c4.com/wireguard/tun"
@@ -34,7 +35,13 @@ type Options struct {
 	// ManageL3 makes the interface own its addresses, link state and
 	// routes (standalone mode). Under netifd, netifd owns them.
 	ManageL3 bool
-	Logger   *slog.Logger
+	// Persist keeps the TUN link when the process ends (TUNSETPERSIST):
+	// under netifd a restarted daemon re-attaches to the same link, whose
+	// index, addresses and routes netifd set up are still there. Open
+	// attaches to an existing TUN of the name; Close removes the link,
+	// Detach leaves it.
+	Persist bool
+	Logger  *slog.Logger
 }
 
 // Desired is what an interface should run: its configuration and the
@@ -54,7 +61,10 @@ type Interface struct {
 	uapi    net.Listener
 	netlink *rtnl.Conn
 	index   int
-	applied Desired
+	// reattached: Open found the link (a persistent TUN left by an
+	// earlier process) and attached to it.
+	reattached bool
+	applied    Desired
 	// portLost: the engine has no socket since setting the port failed.
 	portLost bool
 	// hostRoutes pin endpoints outside the tunnel (standalone).
@@ -86,13 +96,13 @@ func Open(d Desired, opts Options) (_ *Interface, err error) {
 		return nil, err
 	}
 	i.uapi = uapi
-	if i.tun, err = tun.CreateTUN(name, mtuOf(d.Config)); err != nil {
-		return nil, fmt.Errorf("create TUN %s: %w", name, err)
-	}
-	i.dev = wgdevice.NewDevice(i.tun, conn.NewDefaultBind(), engineLogger(i.log))
 	if i.netlink, err = rtnl.Open(); err != nil {
 		return nil, err
 	}
+	if err := i.createTUN(mtuOf(d.Config)); err != nil {
+		return nil, err
+	}
+	i.dev = wgdevice.NewDevice(i.tun, conn.NewDefaultBind(), engineLogger(i.log))
 	link, err := i.netlink.LinkByName(name)
 	if err != nil {
 		return nil, err
@@ -115,6 +125,60 @@ func Open(d Desired, opts Options) (_ *Interface, err error) {
 	go i.serveUAPI()
 	return i, nil
 }
+
+// createTUN creates the TUN link, or attaches to the persistent one of
+// the same name. A link of that name that cannot be attached to (another
+// kind of link, other flags) is removed and made anew when Persist is
+// set: it is a leftover of wgd's; without Persist it is left alone.
+func (i *Interface) createTUN(mtu int) error {
+	old, lookupErr := i.netlink.LinkByName(i.name)
+	t, err := tun.CreateTUN(i.name, mtu)
+	if err != nil && lookupErr == nil && i.opts.Persist && !errors.Is(err, syscall.EBUSY) {
+		i.log.Warn("link cannot be attached to: removing it", "error", err)
+		if derr := i.netlink.DelLink(old.Index); derr != nil {
+			return fmt.Errorf("create TUN %s: %w (and removing the old link: %v)", i.name, err, derr)
+		}
+		lookupErr = errors.New("removed")
+		t, err = tun.CreateTUN(i.name, mtu)
+	}
+	if err != nil {
+		return fmt.Errorf("create TUN %s: %w", i.name, err)
+	}
+	i.tun = t
+	i.reattached = lookupErr == nil
+	if i.opts.Persist {
+		return i.setPersist(true)
+	}
+	return nil
+}
+
+// setPersist sets or clears TUNSETPERSIST on the TUN's descriptor.
+func (i *Interface) setPersist(on bool) error {
+	f, ok := i.tun.(interface{ File() *os.File })
+	if !ok {
+		return fmt.Errorf("%s: this TUN cannot persist", i.name)
+	}
+	raw, err := f.File().SyscallConn() // not Fd(): that would make it blocking
+	if err != nil {
+		return err
+	}
+	v := 0
+	if on {
+		v = 1
+	}
+	var ioErr error
+	if err := raw.Control(func(fd uintptr) { ioErr = unix.IoctlSetInt(int(fd), unix.TUNSETPERSIST, v) }); err != nil {
+		return err
+	}
+	if ioErr != nil {
+		return fmt.Errorf("%s: TUNSETPERSIST %d: %w", i.name, v, ioErr)
+	}
+	return nil
+}
+
+// Reattached tells whether Open attached to a link that existed before
+// (a persistent TUN an earlier process left) rather than creating it.
+func (i *Interface) Reattached() bool { return i.reattached }
 
 // Name is the link name.
 func (i *Interface) Name() string { return i.name }
@@ -232,28 +296,7 @@ func (i *Interface) syncRoutes(old, new []netip.Prefix) error {
 	return errors.Join(errs...)
 }
 
-// linkRoutes are the routes standalone mode installs through the link:
-// the interface's routed networks, with a default route split in two
-// halves, which win over the existing default route by being longer
-// instead of replacing it.
-func linkRoutes(c config.Interface) []netip.Prefix {
-	var out []netip.Prefix
-	for _, p := range c.Routes() {
-		if p.Bits() != 0 {
-			out = append(out, p)
-			continue
-		}
-		low := netip.PrefixFrom(p.Addr(), 1)
-		var high netip.Prefix
-		if p.Addr().Is4() {
-			high = netip.MustParsePrefix("128.0.0.0/1")
-		} else {
-			high = netip.MustParsePrefix("8000::/1")
-		}
-		out = append(out, low, high)
-	}
-	return out
-}
+func linkRoutes(c config.Interface) []netip.Prefix { return c.LinkRoutes() }
 
 // minus returns the prefixes of a that are not in b.
 func minus(a, b []netip.Prefix) []netip.Prefix {
@@ -276,6 +319,20 @@ func minus(a, b []netip.Prefix) []netip.Prefix {
 // Close removes the interface: routes, the link with its addresses, and
 // the UAPI socket.
 func (i *Interface) Close() error {
+	if i.tun != nil && i.opts.Persist {
+		if err := i.setPersist(false); err != nil {
+			i.log.Warn("link may outlive the interface", "error", err)
+		}
+	}
+	return i.close()
+}
+
+// Detach stops the interface but leaves a persistent link (Persist) with
+// its addresses and routes, for the next process to attach to; without
+// Persist it is Close.
+func (i *Interface) Detach() error { return i.close() }
+
+func (i *Interface) close() error {
 	var errs []error
 	if i.uapi != nil {
 		errs = append(errs, i.uapi.Close())

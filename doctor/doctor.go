@@ -154,7 +154,7 @@ func checkConfig(f *Facts, only string) []Finding {
 }
 
 func mentions(p *config.Problem, iface string) bool {
-	return p.Section == iface
+	return p.Interface == iface
 }
 
 // checkWAN classifies the router's own WAN address.

@@ -96,12 +96,14 @@ func wanted(holes []Hole) ([]Hole, error) {
 			errs = append(errs, err)
 			continue
 		}
-		if c := h.comment(); !seen[c] {
+		if c := h.comment() + "|" + h.Zone; !seen[c] {
 			seen[c] = true
 			out = append(out, h)
 		}
 	}
-	slices.SortFunc(out, func(a, b Hole) int { return strings.Compare(a.comment(), b.comment()) })
+	slices.SortFunc(out, func(a, b Hole) int {
+		return strings.Compare(a.comment()+"|"+a.Zone, b.comment()+"|"+b.Zone)
+	})
 	return out, errors.Join(errs...)
 }
 

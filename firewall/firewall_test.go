@@ -87,8 +87,8 @@ func TestFw4Rules(t *testing.T) {
 	if err := json.NewEncoder(&b).Encode(rules); err != nil {
 		t.Fatal(err)
 	}
-	want := `[{"type":"rule","name":"Allow-wgd-wg0","src":"*","family":"any","proto":"udp","dest_port":"51820","target":"ACCEPT"},` +
-		`{"type":"rule","name":"Allow-wgd-wg1","src":"wan","device":"pppoe-wan","family":"any","proto":"udp","dest_port":"51821","target":"ACCEPT"}]` + "\n"
+	want := `[{"type":"rule","name":"Allow-wgd-wg0","src":"*","proto":"udp","dest_port":"51820","target":"ACCEPT"},` +
+		`{"type":"rule","name":"Allow-wgd-wg1","src":"wan","device":"pppoe-wan","proto":"udp","dest_port":"51821","target":"ACCEPT"}]` + "\n"
 	if b.String() != want {
 		t.Errorf("Fw4Rules JSON:\n got %s\nwant %s", b.String(), want)
 	}
@@ -107,8 +107,8 @@ func TestFw4Rules(t *testing.T) {
 // answers with, and the verdict.
 func TestFw4Sync(t *testing.T) {
 	holes := []Hole{{Interface: "wg0", Port: 51820}}
-	const instanceData = `{"wgd":{"instance1":{"firewall":[{"type":"rule","name":"x","src":"*","family":"any","proto":"udp","dest_port":"51820","target":"ACCEPT"}]}}}`
-	const serviceData = `{"wgd":{"firewall":[{"type":"rule","src":"*","family":"any","proto":"UDP","dest_port":"51820","target":"accept"}]}}`
+	const instanceData = `{"wgd":{"instance1":{"firewall":[{"type":"rule","name":"x","src":"*","proto":"udp","dest_port":"51820","target":"ACCEPT"}]}}}`
+	const serviceData = `{"wgd":{"firewall":[{"type":"rule","src":"*","proto":"UDP","dest_port":"51820","target":"accept"}]}}`
 	for _, c := range []struct {
 		name    string
 		answer  string
@@ -121,27 +121,40 @@ func TestFw4Sync(t *testing.T) {
 		{"old port published", strings.ReplaceAll(instanceData, "51820", "51000"), nil, "published but not listening: udp 51000"},
 		{"not under procd", "", errors.New("ubus call: exit status 4: Not found"), "reading procd data of service wgd"},
 	} {
-		t.Run(c.name, func(t *testing.T) {
-			var gotArgs []string
-			run := func(_ context.Context, _ []byte, name string, args ...string) ([]byte, error) {
-				gotArgs = append([]string{name}, args...)
-				return []byte(c.answer), c.runErr
-			}
-			f := &fw4{run: run, log: testLogger(t), service: "wgd"}
-			err := f.Sync(holes)
-			if want := `ubus call service get_data {"name":"wgd","type":"firewall"}`; strings.Join(gotArgs, " ") != want {
-				t.Errorf("ran %q, want %q", strings.Join(gotArgs, " "), want)
-			}
-			switch {
-			case c.wantErr == "" && err != nil:
-				t.Errorf("Sync: %v, want a match", err)
-			case c.wantErr != "" && (err == nil || !strings.Contains(err.Error(), c.wantErr)):
-				t.Errorf("Sync: %v, want an error containing %q", err, c.wantErr)
-			}
-			if err := f.Flush(); err != nil {
-				t.Errorf("Flush: %v (procd drops the data with the instance: nothing to do)", err)
-			}
-		})
+		t.Run(c.name, func(t *testing.T) { syncCase(t, holes, c.answer, c.runErr, c.wantErr) })
+	}
+	// What /etc/init.d/wgd publishes for an interface whose WAN side is
+	// zone wan (package/wgd/files/wgd.init forwards the fields of the ifup
+	// answer's rule): Sync finds exactly that rule.
+	zoned := []Hole{{Interface: "wg0", Port: 51820, Zone: "wan"}}
+	published := `{"wgd":{"firewall":[{"type":"rule","name":"Allow-wgd-wg0","src":"wan","proto":"udp","dest_port":"51820","target":"ACCEPT"}]}}`
+	t.Run("published by the package", func(t *testing.T) { syncCase(t, zoned, published, nil, "") })
+	t.Run("other zone published", func(t *testing.T) {
+		syncCase(t, zoned, strings.Replace(published, `"wan"`, `"lan"`, 1), nil, "not published: udp 51820")
+	})
+}
+
+// syncCase runs the fw4 backend's Sync against procd's answer.
+func syncCase(t *testing.T, holes []Hole, answer string, runErr error, wantErr string) {
+	t.Helper()
+	var gotArgs []string
+	run := func(_ context.Context, _ []byte, name string, args ...string) ([]byte, error) {
+		gotArgs = append([]string{name}, args...)
+		return []byte(answer), runErr
+	}
+	f := &fw4{run: run, log: testLogger(t), service: "wgd"}
+	err := f.Sync(holes)
+	if want := `ubus call service get_data {"name":"wgd","type":"firewall"}`; strings.Join(gotArgs, " ") != want {
+		t.Errorf("ran %q, want %q", strings.Join(gotArgs, " "), want)
+	}
+	switch {
+	case wantErr == "" && err != nil:
+		t.Errorf("Sync: %v, want a match", err)
+	case wantErr != "" && (err == nil || !strings.Contains(err.Error(), wantErr)):
+		t.Errorf("Sync: %v, want an error containing %q", err, wantErr)
+	}
+	if err := f.Flush(); err != nil {
+		t.Errorf("Flush: %v (procd drops the data with the instance: nothing to do)", err)
 	}
 }
 

@@ -26,14 +26,16 @@ type Fw4Rule struct {
 	Name     string `json:"name"`
 	Src      string `json:"src"`              // source zone, "*" for any
 	Device   string `json:"device,omitempty"` // input device
-	Family   string `json:"family"`           // "any": IPv4 and IPv6 in one rule
+	Family   string `json:"family,omitempty"` // "": IPv4 and IPv6 in one rule
 	Proto    string `json:"proto"`            // "udp"
 	DestPort string `json:"dest_port"`
 	Target   string `json:"target"` // "ACCEPT"
 }
 
 // Fw4Rules renders the rules for holes, sorted; invalid holes are left out
-// and reported in the error.
+// and reported in the error. This is the one rendering of the rule: the
+// OpenWrt package's scripts forward its fields to procd as they are, so
+// what fw4 gets and what Sync compares are the same value.
 func Fw4Rules(holes []Hole) ([]Fw4Rule, error) {
 	want, err := wanted(holes)
 	rules := make([]Fw4Rule, 0, len(want))
@@ -47,7 +49,6 @@ func Fw4Rules(holes []Hole) ([]Fw4Rule, error) {
 			Name:     "Allow-wgd-" + h.Interface,
 			Src:      src,
 			Device:   h.Device,
-			Family:   "any",
 			Proto:    "udp",
 			DestPort: strconv.Itoa(int(h.Port)),
 			Target:   "ACCEPT",

@@ -214,8 +214,8 @@ func TestFirewallPublishedWithTheInterface(t *testing.T) {
 	if d, ok := u[0]["data"]; ok {
 		t.Errorf("the interface's netifd data carries %v: fw4 would bind it to the tunnel", d)
 	}
-	if got := r.ReadFile("var/run/wgd-ports/wg0"); got != "udp 51820\n" {
-		t.Errorf("recorded ports %q", got)
+	if got := r.ReadFile("var/run/wgd-firewall/wg0"); got != "rule Allow-wgd-wg0 wan udp 51820 ACCEPT\n" {
+		t.Errorf("recorded rules %q", got)
 	}
 	sets := r.UbusCalls("service", "set")
 	if len(sets) != 1 {
@@ -245,7 +245,7 @@ func TestFirewallPublishedWithTheInterface(t *testing.T) {
 	if _, errOut, err := proto(r, "teardown", luciData); err != nil {
 		t.Fatalf("teardown: %v\n%s", err, errOut)
 	}
-	if r.Exists("var/run/wgd-ports/wg0") {
+	if r.Exists("var/run/wgd-firewall/wg0") {
 		t.Error("the record outlived the teardown")
 	}
 	sets = r.UbusCalls("service", "set")
@@ -324,7 +324,7 @@ func TestFirewallServiceStop(t *testing.T) {
 	// A stop with nothing published tells nobody.
 	r.MustRun("/etc/init.d/wgd stop")
 	r.ClearRecords()
-	r.MustRun("rm -r /var/run/wgd-ports; /etc/init.d/wgd start; /etc/init.d/wgd stop")
+	r.MustRun("rm -r /var/run/wgd-firewall; /etc/init.d/wgd start; /etc/init.d/wgd stop")
 	if ev := configChanged(r); len(ev) != 0 {
 		t.Errorf("nothing was published, yet the firewall was told: %v", ev)
 	}
@@ -341,63 +341,59 @@ func TestFirewallServiceNotRunning(t *testing.T) {
 	if sets := r.UbusCalls("service", "set"); len(sets) != 0 {
 		t.Errorf("a stopped service was started: %v", sets)
 	}
-	if got := r.ReadFile("var/run/wgd-ports/wg0"); got != "udp 51820\n" {
-		t.Errorf("recorded ports %q", got)
+	if got := r.ReadFile("var/run/wgd-firewall/wg0"); got != "rule Allow-wgd-wg0 wan udp 51820 ACCEPT\n" {
+		t.Errorf("recorded rules %q", got)
 	}
 	r.MustRun("/etc/init.d/wgd start")
 	wantOnly(t, fw4Collect(t, r, "wg0"), "input_wan", "udp dport 51820 counter accept")
 }
 
-// The WAN side is the zone of the interface's tunlink, else of wgd's
-// wan_interface list, else of wan and wan6; with no zone for them the
-// port is opened in every zone (chain input), and the log says why.
-func TestFirewallZone(t *testing.T) {
-	zones := firewallConfig + `
-config zone
-	option name 'lte'
-	list network 'lte'
-	option input 'REJECT'
-
-config zone 'off'
-	option name 'off'
-	list network 'wanb'
-	option enabled '0'
-`
-	for _, c := range []struct {
-		name, network, wgd, firewall string
-		chain                        string
-		warn                         bool
-	}{
-		{name: "default", chain: "input_wan"},
-		{name: "tunlink", network: "\toption tunlink 'lte'\n", chain: "input_lte"},
-		{name: "wan_interface", wgd: "config wgd 'main'\n\tlist wan_interface 'eth9'\n\tlist wan_interface 'lte'\n", chain: "input_lte"},
-		{name: "tunlink first", network: "\toption tunlink 'wan'\n", wgd: "config wgd 'main'\n\tlist wan_interface 'lte'\n", chain: "input_wan"},
-		{name: "disabled zone", network: "\toption tunlink 'wanb'\n", chain: "input", warn: true},
-		{name: "no zones", firewall: "config defaults\n", chain: "input", warn: true},
-	} {
-		t.Run(c.name, func(t *testing.T) {
+// The rule is the daemon's, zone included (config.ListenZones chooses
+// it: the zone of the tunlink, else of wan_interface, else of wan and
+// wan6; "*", every zone, when none covers them): the handler and the
+// init script forward it as it is, whatever zones /etc/config/firewall
+// has, and the daemon's problem about it reaches the log.
+func TestFirewallRuleForwarded(t *testing.T) {
+	answer, _ := os.ReadFile("testdata/ifup-wg0.json")
+	for _, c := range []struct{ src, chain string }{{"lte", "input_lte"}, {"*", "input"}} {
+		t.Run(c.src, func(t *testing.T) {
 			r := fwRoot(t)
-			r.WriteFile("etc/config/network", strings.Replace(luciNetwork, "\toption listen_port '51820'\n",
-				"\toption listen_port '51820'\n"+c.network, 1), 0o600)
-			r.WriteFile("etc/config/wgd", c.wgd, 0o644)
-			fw := zones
-			if c.firewall != "" {
-				fw = c.firewall
-			}
-			r.WriteFile("etc/config/firewall", fw, 0o644)
+			r.WriteFile("etc/config/firewall", "config defaults\n", 0o644)
+			a := strings.Replace(string(answer), `"src":"wan"`, fmt.Sprintf("%q:%q", "src", c.src), 1)
+			a = strings.Replace(a, `"problems":[`, `"problems":["no firewall zone covers wan wan6: the listen port is opened in every zone",`, 1)
+			r.Answer("ifup", a, "", 0)
 			if _, errOut, err := proto(r, "setup", luciData); err != nil {
 				t.Fatalf("setup: %v\n%s", err, errOut)
 			}
 			wantOnly(t, fw4Collect(t, r, "wg0"), c.chain, "udp dport 51820 counter accept")
+			var rule map[string]any
+			json.Unmarshal([]byte(a), &rule)
+			jsonEqual(t, "published", r.UbusCalls("service", "set")[0]["data"], `{"firewall":`+mustJSON(t, rule["firewall"])+`}`)
 			warned := false
 			for _, l := range r.Calls("logger") {
 				warned = warned || strings.Contains(strings.Join(l, " "), "no firewall zone covers")
 			}
-			if warned != c.warn {
-				t.Errorf("warning logged: %v, want %v: %v", warned, c.warn, r.Calls("logger"))
+			if !warned {
+				t.Errorf("the daemon's warning was not logged: %v", r.Calls("logger"))
 			}
 		})
 	}
+	// A rule with a field that is not a plain word is not forwarded.
+	r := fwRoot(t)
+	r.Answer("ifup", strings.Replace(string(answer), `"src":"wan"`, `"src":"wan lan"`, 1), "", 0)
+	proto(r, "setup", luciData)
+	if rules := fw4Collect(t, r, "wg0"); len(rules) != 0 {
+		t.Errorf("fw4 would get %v", rules)
+	}
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 // An interface whose port stays closed (open_firewall '0', or no fixed
@@ -415,7 +411,7 @@ func TestFirewallNoPort(t *testing.T) {
 	if _, errOut, err := proto(r, "setup", luciData); err != nil {
 		t.Fatalf("setup: %v\n%s", err, errOut)
 	}
-	if r.Exists("var/run/wgd-ports/wg0") || len(r.UbusCalls("service", "set")) != 0 {
+	if r.Exists("var/run/wgd-firewall/wg0") || len(r.UbusCalls("service", "set")) != 0 {
 		t.Errorf("a closed port was recorded or published: %v", r.Records())
 	}
 
@@ -433,7 +429,7 @@ func TestFirewallNoPort(t *testing.T) {
 	proto(r, "renew", luciData)
 	r.Answer("ifup", "", "wgd ifup: wg0: no TUN\n", 1)
 	proto(r, "renew", luciData)
-	if rules := fw4Collect(t, r, "wg0"); len(rules) != 0 || r.Exists("var/run/wgd-ports/wg0") {
+	if rules := fw4Collect(t, r, "wg0"); len(rules) != 0 || r.Exists("var/run/wgd-firewall/wg0") {
 		t.Errorf("after a failed setup fw4 would still get %v", rules)
 	}
 }

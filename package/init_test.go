@@ -9,7 +9,8 @@ import (
 
 // start_service under rc.common and procd.sh (stand-ins): the message
 // procd gets holds wgd's command line in netifd mode, respawn, logging of
-// stdout and stderr, and reload triggers for commits of network and wgd.
+// stdout and stderr, and reload triggers for commits of network, wgd and
+// firewall (the zone of the listen port may move).
 func TestInitStartService(t *testing.T) {
 	r := NewRoot(t)
 	r.InstallWGD()
@@ -45,7 +46,7 @@ func TestInitStartService(t *testing.T) {
 			[]any{"if", []any{"eq", "package", pkg}, []any{"run_script", "/etc/init.d/wgd", "reload"}},
 			float64(1000)}
 	}
-	if want := []any{trigger("network"), trigger("wgd")}; !reflect.DeepEqual(msg["triggers"], want) {
+	if want := []any{trigger("network"), trigger("wgd"), trigger("firewall")}; !reflect.DeepEqual(msg["triggers"], want) {
 		got, _ := json.Marshal(msg["triggers"])
 		w, _ := json.Marshal(want)
 		t.Errorf("triggers:\n got %s\nwant %s", got, w)

@@ -144,7 +144,10 @@ func TestProtoSetup(t *testing.T) {
 	}
 	jsonEqual(t, "ipaddr", u["ipaddr"], `[{"ipaddr":"10.0.0.1","mask":"24"}]`)
 	jsonEqual(t, "ip6addr", u["ip6addr"], `[{"ipaddr":"fd00:10::1","mask":"64"}]`)
-	jsonEqual(t, "routes", u["routes"], `[{"target":"10.0.0.2","netmask":"32"},{"target":"192.168.9.0","netmask":"24"}]`)
+	// A metric the daemon chose reaches netifd (proto_add_ipv4_route's
+	// fifth argument), so the route stays beside the WAN's own.
+	jsonEqual(t, "routes", u["routes"], `[{"target":"10.0.0.2","netmask":"32"},{"target":"192.168.9.0","netmask":"24"},`+
+		`{"target":"0.0.0.0","netmask":"1"},{"target":"128.0.0.0","netmask":"1"},{"target":"192.168.1.0","netmask":"24","metric":1}]`)
 	jsonEqual(t, "routes6", u["routes6"], `[{"target":"fd00:10::2","netmask":"128"}]`)
 	jsonEqual(t, "ip6prefix", u["ip6prefix"], `["fd00:99::/48"]`)
 	if d, ok := u["data"]; ok {

@@ -140,6 +140,7 @@ func cmdRun(args []string, stderr io.Writer) error {
 	}
 	if *netifd {
 		opts.Netifd, opts.NetifdState = true, *netifdState
+		opts.NetifdCall = daemon.NetifdUbus(log)
 	}
 	d = daemon.New(opts)
 	hup := make(chan os.Signal, 1)

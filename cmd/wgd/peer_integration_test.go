@@ -382,7 +382,11 @@ func netifdIfup(t *testing.T, ctx context.Context, g *lab.Gateway, iface string)
 		steps = append(steps, []string{"addr", "add", a.String(), "dev", iface})
 	}
 	for _, r := range up.Routes {
-		steps = append(steps, []string{"route", "replace", r.String(), "dev", iface})
+		route := []string{"route", "replace", r.Target.String(), "dev", iface}
+		if r.Metric != 0 {
+			route = append(route, "metric", fmt.Sprint(r.Metric))
+		}
+		steps = append(steps, route)
 	}
 	for _, s := range steps {
 		if _, err := g.Router.IP(ctx, s...); err != nil {

@@ -155,3 +155,14 @@ func (c *Conn) SetMTU(index int, mtu int) error {
 	}
 	return nil
 }
+
+// DelLink removes the link.
+func (c *Conn) DelLink(index int) error {
+	if err := checkIndex(index); err != nil {
+		return fmt.Errorf("delete link %d: %w", index, err)
+	}
+	if _, err := c.Request(unix.RTM_DELLINK, 0, Link{Index: index}.Append(nil)); err != nil {
+		return fmt.Errorf("delete link %d: %w", index, err)
+	}
+	return nil
+}
