@@ -19,6 +19,7 @@ prometheus
 qemu-user-static
 shellcheck
 socat
+strace
 wireguard-go
 wireguard-tools
 xz-utils
