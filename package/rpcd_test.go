@@ -29,7 +29,7 @@ func TestRPCDPlugin(t *testing.T) {
 	list := call("", "list")
 	want := map[string]any{"status": map[string]any{}, "generateKeyPair": map[string]any{},
 		"generatePsk": map[string]any{}, "getPublicKey": map[string]any{"private_key": "str"},
-		"addPeer": map[string]any{"interface": "str", "name": "str", "full_tunnel": false, "dns": "str", "keep_key": false},
+		"addPeer":  map[string]any{"interface": "str", "name": "str", "full_tunnel": false, "dns": "str", "keep_key": false},
 		"showPeer": map[string]any{"interface": "str", "name": "str"}}
 	if !reflect.DeepEqual(list, want) {
 		t.Errorf("list: %v, want %v", list, want)
