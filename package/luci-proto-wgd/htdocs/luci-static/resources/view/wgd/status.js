@@ -18,12 +18,16 @@ function now() {
 // report (it does not run disabled peers).
 function configuredPeers(ifname) {
 	return uci.sections('network', 'wireguard_%s'.format(ifname)).map(function(s) {
+		// What `wgd peer show` finds it by: the section's name, else
+		// (anonymous, as LuCI makes them) its description.
+		var ref = s['.anonymous'] ? s.description : s['.name'];
+
 		return {
-			sid: s['.name'],
+			ref: ref,
 			name: s.description || (s['.anonymous'] ? null : s['.name']),
 			public_key: s.public_key,
 			disabled: s.disabled,
-			kept: !!s.private_key && (!s['.anonymous'] || !!s.description)
+			kept: !!s.private_key && !!ref
 		};
 	});
 }
@@ -50,7 +54,7 @@ function peerRows(status, ifname) {
 			E('td', { 'class': 'td', 'data-title': '' }, [
 				p.kept ? E('button', {
 					'class': 'btn cbi-button cbi-button-neutral',
-					'click': function() { return wgd.showPeerConfig(ifname, p.sid.indexOf('cfg') == 0 ? p.name : p.sid); }
+					'click': function() { return wgd.showPeerConfig(ifname, p.ref); }
 				}, [ _('Configuration') ]) : ''
 			])
 		]);
