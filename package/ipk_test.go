@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -167,9 +168,12 @@ func TestLuciIPKLayout(t *testing.T) {
 		}
 	}
 	wantModes := map[string]int64{
-		"/www/luci-static/resources/protocol/wgd.js": 0o644,
-		"/usr/libexec/rpcd/luci.wgd":                 0o755,
-		"/usr/share/rpcd/acl.d/luci-proto-wgd.json":  0o644,
+		"/www/luci-static/resources/protocol/wgd.js":    0o644,
+		"/www/luci-static/resources/tools/wgd.js":       0o644,
+		"/www/luci-static/resources/view/wgd/status.js": 0o644,
+		"/usr/libexec/rpcd/luci.wgd":                    0o755,
+		"/usr/share/rpcd/acl.d/luci-proto-wgd.json":     0o644,
+		"/usr/share/luci/menu.d/luci-proto-wgd.json":    0o644,
 	}
 	if len(modes) != len(wantModes) {
 		t.Errorf("files %v, want %v", modes, wantModes)
@@ -180,11 +184,14 @@ func TestLuciIPKLayout(t *testing.T) {
 		}
 	}
 
-	// Every rpcd method the view calls is granted by the ACL.
+	// Every rpcd method the views call is granted by the ACL; those that
+	// change the configuration or show a client's key need write access.
+	type grant struct {
+		Ubus map[string][]string `json:"ubus"`
+	}
 	var acl map[string]struct {
-		Read struct {
-			Ubus map[string][]string `json:"ubus"`
-		} `json:"read"`
+		Read  grant `json:"read"`
+		Write grant `json:"write"`
 	}
 	if err := json.Unmarshal(p.Data["/usr/share/rpcd/acl.d/luci-proto-wgd.json"], &acl); err != nil {
 		t.Fatalf("ACL: %v", err)
@@ -193,10 +200,18 @@ func TestLuciIPKLayout(t *testing.T) {
 	for _, m := range acl["luci-proto-wgd"].Read.Ubus["luci.wgd"] {
 		granted[m] = true
 	}
-	js := string(p.Data["/www/luci-static/resources/protocol/wgd.js"])
+	for _, m := range acl["luci-proto-wgd"].Write.Ubus["luci.wgd"] {
+		granted[m] = true
+	}
+	for _, m := range []string{"addPeer", "showPeer"} {
+		if slices.Contains(acl["luci-proto-wgd"].Read.Ubus["luci.wgd"], m) {
+			t.Errorf("luci.wgd %s is granted for reading", m)
+		}
+	}
+	js := string(p.Data["/www/luci-static/resources/tools/wgd.js"])
 	methods := regexp.MustCompile(`object: 'luci\.wgd',\s*method: '(\w+)'`).FindAllStringSubmatch(js, -1)
 	if len(methods) == 0 {
-		t.Fatal("no rpc.declare of luci.wgd found in wgd.js")
+		t.Fatal("no rpc.declare of luci.wgd found in tools/wgd.js")
 	}
 	for _, m := range methods {
 		if !granted[m[1]] {

@@ -14,8 +14,9 @@ import (
 const testKey = "sGDoYpUG5FV0tPw/4sX/dmRMKm+VOdZ5C0W0rIsLHGI="
 
 // luciData is netifd's JSON of a LuCI-style wgd interface: the options
-// the handler declares, as netifd passes them to setup.
-const luciData = `{"private_key":"` + testKey + `","listen_port":51820,` +
+// the handler declares, as netifd passes them to setup (on the handler's
+// command line: so never the private key).
+const luciData = `{"listen_port":51820,` +
 	`"addresses":"10.0.0.1/24 fd00:10::1/64","nohostroute":false,"tunlink":"wan","ip6prefix":"fd00:99::/48"}`
 
 // luciNetwork is the same interface in /etc/config/network, as LuCI
@@ -23,7 +24,7 @@ const luciData = `{"private_key":"` + testKey + `","listen_port":51820,` +
 const luciNetwork = `
 config interface 'wg0'
 	option proto 'wgd'
-	option private_key 'PRIVATE'
+	option private_key '` + testKey + `'
 	option listen_port '51820'
 	list addresses '10.0.0.1/24'
 	list addresses 'fd00:10::1/64'
@@ -48,6 +49,7 @@ func protoRoot(t *testing.T) *Root {
 		t.Fatal(err)
 	}
 	r.Answer("ifup", string(answer), "", 0)
+	r.WriteFile("etc/config/network", luciNetwork, 0o644)
 	l, err := net.Listen("unix", r.Path("var/run/wgd.sock"))
 	if err != nil {
 		t.Fatal(err)
@@ -94,7 +96,7 @@ func noSecret(t *testing.T, r *Root) {
 }
 
 // `init_proto ... dump`: netifd's view of the protocol. The options are
-// those of netifd's wireguard protocol (private_key and fwmark strings,
+// those of netifd's wireguard protocol but private_key (fwmark a string,
 // listen_port and mtu ints, addresses a string), plus the ones its
 // handler reads on the side (nohostroute, tunlink, ip6prefix) and wgd's
 // open_firewall, so that netifd sets the interface up again when one
@@ -107,9 +109,10 @@ func TestProtoDump(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &got); err != nil {
 		t.Fatalf("dump is not JSON: %v\n%s", err, out)
 	}
-	jsonEqual(t, "config", got["config"], `[["private_key",3],["listen_port",5],["mtu",5],["fwmark",3],`+
+	jsonEqual(t, "config", got["config"], `[["listen_port",5],["mtu",5],["fwmark",3],`+
 		`["addresses",3],["nohostroute",7],["tunlink",3],["ip6prefix",3],["open_firewall",7]]`)
-	for _, k := range []string{"no-proto-task", "available", "renew-handler"} {
+	// lasterror: netifd keeps the error while it tries again.
+	for _, k := range []string{"no-proto-task", "available", "renew-handler", "lasterror"} {
 		if got[k] != true {
 			t.Errorf("%s = %v, want true", k, got[k])
 		}
@@ -246,10 +249,9 @@ func TestProtoSetupBadAnswer(t *testing.T) {
 // saved to /etc/config/network before the daemon brings the interface up.
 func TestProtoSetupGeneratesKey(t *testing.T) {
 	r := protoRoot(t)
-	r.WriteFile("etc/config/network", strings.Replace(luciNetwork, "\toption private_key 'PRIVATE'\n", "", 1), 0o644)
+	r.WriteFile("etc/config/network", strings.Replace(luciNetwork, "\toption private_key '"+testKey+"'\n", "", 1), 0o644)
 	r.Answer("genkey", testKey+"\n", "", 0)
-	data := strings.Replace(luciData, `"private_key":"`+testKey+`",`, "", 1)
-	if _, errOut, err := proto(r, "setup", data); err != nil {
+	if _, errOut, err := proto(r, "setup", luciData); err != nil {
 		t.Fatalf("setup: %v\n%s", err, errOut)
 	}
 	if calls := r.Calls("wgd"); !reflect.DeepEqual(calls, [][]string{{"genkey"}, {"ifup", "wg0"}}) {

@@ -28,7 +28,9 @@ func TestRPCDPlugin(t *testing.T) {
 
 	list := call("", "list")
 	want := map[string]any{"status": map[string]any{}, "generateKeyPair": map[string]any{},
-		"generatePsk": map[string]any{}, "getPublicKey": map[string]any{"private_key": "str"}}
+		"generatePsk": map[string]any{}, "getPublicKey": map[string]any{"private_key": "str"},
+		"addPeer":  map[string]any{"interface": "str", "name": "str", "full_tunnel": false, "dns": "str", "keep_key": false},
+		"showPeer": map[string]any{"interface": "str", "name": "str"}}
 	if !reflect.DeepEqual(list, want) {
 		t.Errorf("list: %v, want %v", list, want)
 	}
@@ -59,5 +61,91 @@ func TestRPCDPlugin(t *testing.T) {
 	}
 	if strings.Contains(r.ReadFile("tmp/standin.log"), priv) {
 		t.Error("a private key was logged")
+	}
+	// getPublicKey's input holds a private key: it reaches no command
+	// line (jshn's json_load would put it on one).
+	r.WriteFile("tmp/in", `{"private_key":"`+priv+`"}`, 0o600)
+	for _, l := range execs(t, r, `/usr/libexec/rpcd/luci.wgd call getPublicKey </tmp/in`) {
+		if strings.Contains(l, priv) {
+			t.Errorf("the private key is on a command line: %s", l)
+		}
+	}
+}
+
+// addPeer runs `wgd peer add` (the real one, no daemon running): the
+// answer holds the client config and its QR code, once; the client's key
+// is kept only when asked, and only then does showPeer give the config
+// again. No key of the client reaches a command line.
+func TestRPCDAddPeer(t *testing.T) {
+	r := NewRoot(t)
+	r.InstallWGD()
+	r.Install(getTools(t).luciIPK)
+	r.WriteFile("etc/config/network", luciNetwork, 0o644)
+	type answer struct {
+		Error  string `json:"error"`
+		Log    string `json:"log"`
+		Client struct {
+			Interface, Name, Warning, Config string
+			QRSVG                            string `json:"qr_svg"`
+		} `json:"client"`
+	}
+	var lines []string
+	call := func(method, in string) answer {
+		t.Helper()
+		r.WriteFile("tmp/in", in, 0o600)
+		lines = append(lines, execs(t, r, `/usr/libexec/rpcd/luci.wgd call `+method+` </tmp/in >/tmp/answer`)...)
+		var a answer
+		if err := json.Unmarshal([]byte(r.ReadFile("tmp/answer")), &a); err != nil {
+			t.Fatalf("%s: not JSON: %v\n%s", method, err, r.ReadFile("tmp/answer"))
+		}
+		return a
+	}
+	clientKey := func(conf string) string {
+		for _, l := range strings.Split(conf, "\n") {
+			if k, ok := strings.CutPrefix(l, "PrivateKey = "); ok {
+				return k
+			}
+		}
+		t.Fatalf("no private key in the client config:\n%s", conf)
+		return ""
+	}
+
+	a := call("addPeer", `{"interface":"wg0","name":"phone","full_tunnel":true,"dns":"192.168.1.1"}`)
+	if a.Error != "" || a.Client.Name != "phone" || a.Client.Interface != "wg0" || !strings.HasPrefix(a.Client.QRSVG, "<svg") ||
+		!strings.Contains(a.Client.Config, "AllowedIPs = 0.0.0.0/0, ::/0") || !strings.Contains(a.Client.Config, "DNS = 192.168.1.1") ||
+		!strings.Contains(a.Log, "not running") {
+		t.Fatalf("addPeer: %+v", a)
+	}
+	phoneKey := clientKey(a.Client.Config)
+	net := r.ReadFile("etc/config/network")
+	if !strings.Contains(net, "config wireguard_wg0 'phone'") || strings.Contains(net, phoneKey) {
+		t.Errorf("the peer section is missing, or holds the client's key:\n%s", net)
+	}
+	if a := call("showPeer", `{"interface":"wg0","name":"phone"}`); a.Error == "" || a.Client.Config != "" {
+		t.Errorf("showPeer without a kept key: %+v", a)
+	}
+
+	a = call("addPeer", `{"interface":"wg0","name":"tablet","keep_key":true}`)
+	if a.Error != "" {
+		t.Fatalf("addPeer tablet: %+v", a)
+	}
+	tabletKey := clientKey(a.Client.Config)
+	if s := call("showPeer", `{"interface":"wg0","name":"tablet"}`); s.Error != "" || s.Client.Config != a.Client.Config || s.Client.QRSVG != a.Client.QRSVG {
+		t.Errorf("showPeer gives another config: %+v", s)
+	}
+
+	if a := call("addPeer", `{"interface":"wg0","name":"bad-name"}`); a.Error == "" || !strings.Contains(a.Error, "bad-name") {
+		t.Errorf("addPeer with a bad name: %+v", a)
+	}
+	if a := call("addPeer", `{"interface":"wg0","name":"--keep-key"}`); a.Error == "" {
+		t.Errorf("addPeer with a flag for a name: %+v", a)
+	}
+	if len(lines) == 0 {
+		t.Fatal("nothing traced")
+	}
+	for _, l := range lines {
+		if strings.Contains(l, phoneKey) || strings.Contains(l, tabletKey) || strings.Contains(l, testKey) {
+			t.Errorf("a key is on a command line: %s", l)
+		}
 	}
 }

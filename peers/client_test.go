@@ -3,7 +3,11 @@ package peers
 import (
 	"bytes"
 	"fmt"
+	"image"
+	"image/draw"
 	"net/netip"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -142,5 +146,37 @@ func TestQRDamaged(t *testing.T) {
 	}
 	if got, err := lab.DecodeQR(img); err == nil && got == text {
 		t.Error("a code with a blacked-out left side still decodes")
+	}
+}
+
+// The SVG picture decodes back to exactly the config text: its runs,
+// drawn as pixels, are the QR code.
+func TestQRSVGDecodes(t *testing.T) {
+	run := regexp.MustCompile(`M(\d+) (\d+)h(\d+)v1h-(\d+)z`)
+	size := regexp.MustCompile(`viewBox="0 0 (\d+) (\d+)"`)
+	for i := range 8 {
+		text := randomClient(t, i).Config()
+		svg, err := SVG(text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := size.FindStringSubmatch(svg)
+		if m == nil || m[1] != m[2] {
+			t.Fatalf("no square viewBox in %.200s", svg)
+		}
+		const scale = 4
+		n, _ := strconv.Atoi(m[1])
+		img := image.NewGray(image.Rect(0, 0, n*scale, n*scale))
+		draw.Draw(img, img.Bounds(), image.White, image.Point{}, draw.Src)
+		for _, r := range run.FindAllStringSubmatch(svg, -1) {
+			x, _ := strconv.Atoi(r[1])
+			y, _ := strconv.Atoi(r[2])
+			w, _ := strconv.Atoi(r[3])
+			draw.Draw(img, image.Rect(x*scale, y*scale, (x+w)*scale, (y+1)*scale), image.Black, image.Point{}, draw.Src)
+		}
+		got, err := lab.DecodeQR(img)
+		if err != nil || got != text {
+			t.Fatalf("config %d: SVG decodes to %q, %v; want\n%s", i, got, err, text)
+		}
 	}
 }

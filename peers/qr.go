@@ -69,3 +69,32 @@ func PNG(text string) ([]byte, error) {
 	}
 	return q.PNG(-pngModule)
 }
+
+// SVG is text's QR code as an SVG picture: one path of dark runs on a
+// light square, one unit per module, for a browser to scale.
+func SVG(text string) (string, error) {
+	bm, err := QR(text)
+	if err != nil {
+		return "", err
+	}
+	n := len(bm)
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" shape-rendering="crispEdges">`, n, n)
+	fmt.Fprintf(&b, `<rect width="%d" height="%d" fill="#fff"/><path fill="#000" d="`, n, n)
+	for y, row := range bm {
+		for x := 0; x < len(row); {
+			if !row[x] {
+				x++
+				continue
+			}
+			run := 1
+			for x+run < len(row) && row[x+run] {
+				run++
+			}
+			fmt.Fprintf(&b, "M%d %dh%dv1h-%dz", x, y, run, run)
+			x += run
+		}
+	}
+	b.WriteString(`"/></svg>`)
+	return b.String(), nil
+}

@@ -23,6 +23,7 @@ prometheus
 qemu-user-static
 shellcheck
 socat
+strace
 wireguard-go
 wireguard-tools
 xz-utils

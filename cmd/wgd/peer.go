@@ -25,9 +25,9 @@ import (
 const peerUsage = `Usage:
   wgd peer add NAME [--interface IFACE] [--split | --full-tunnel] [--allowed-ips LIST]
                     [--dns LIST|none] [--endpoint HOST[:PORT]] [--keepalive SECONDS]
-                    [--keep-key] [--conf FILE] [--qr-png FILE] [--no-qr]
+                    [--keep-key] [--conf FILE] [--qr-png FILE] [--no-qr] [--client-json]
   wgd peer list [--interface IFACE] [--json]
-  wgd peer show NAME [--json | --qr] [--conf FILE] [--qr-png FILE]
+  wgd peer show NAME [--json | --qr | --client-json] [--conf FILE] [--qr-png FILE]
   wgd peer remove NAME
   wgd peer disable NAME | wgd peer enable NAME
 
@@ -41,7 +41,8 @@ in the section only with --keep-key (then 'peer show NAME --qr' shows it again).
 
 list --json and show --json print the peers as JSON, without any key but the
 public one; the "live" fields come from the running wgd and are left out when
-it does not run the peer.
+it does not run the peer. --client-json prints the client's configuration
+(with its private key) and its QR code as SVG in one JSON object instead.
 `
 
 // peerTimeout bounds a peer command, waiting for the file lock included.
@@ -187,7 +188,7 @@ func peerAdd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	fmt.Fprintf(stderr, "peer %s added to %s with %s (%s)\n", name, added.Interface, joinPrefixes(added.Addresses), filepath.Join(*f.configDir, "network"))
 	stderr.Write(told.Bytes())
-	if err := out.print(stdout, added.Client.Config()); err != nil {
+	if err := out.print(stdout, clientJSON{Interface: added.Interface, Name: name, Warning: added.Warning, Config: added.Client.Config()}); err != nil {
 		return err
 	}
 	return reloadDaemon(ctx, *f.socket, *f.configDir, added.Interface, added.Client.PrivateKey.PublicKey(), true, stderr)
@@ -195,17 +196,30 @@ func peerAdd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 // output are the flags that say where a client config goes.
 type output struct {
-	conf, png *string
-	noQR      *bool
-	log       io.Writer // where written files are told
+	conf, png    *string
+	noQR, asJSON *bool
+	log          io.Writer // where written files are told
+}
+
+// clientJSON is what --client-json prints: the client's configuration
+// (it holds the client's private key) and its QR code as an SVG picture,
+// for programs such as LuCI's backend. Fields may be added, never
+// renamed or removed.
+type clientJSON struct {
+	Interface string `json:"interface"`
+	Name      string `json:"name"`
+	Warning   string `json:"warning,omitempty"`
+	Config    string `json:"config"`
+	QRSVG     string `json:"qr_svg"`
 }
 
 func outputFlags(fs *flag.FlagSet, log io.Writer) *output {
 	return &output{
-		log:  log,
-		conf: fs.String("conf", "", "also write the client config to this file"),
-		png:  fs.String("qr-png", "", "also write the QR code as a PNG picture to this file"),
-		noQR: fs.Bool("no-qr", false, "do not draw the QR code in the terminal"),
+		log:    log,
+		conf:   fs.String("conf", "", "also write the client config to this file"),
+		png:    fs.String("qr-png", "", "also write the QR code as a PNG picture to this file"),
+		noQR:   fs.Bool("no-qr", false, "do not draw the QR code in the terminal"),
+		asJSON: fs.Bool("client-json", false, "print the client config and its QR code (SVG) as JSON"),
 	}
 }
 
@@ -252,7 +266,18 @@ func writePrivate(path string, data []byte) error {
 	return f.Close()
 }
 
-func (o *output) print(w io.Writer, conf string) error {
+// print writes the client config and its QR code to w, for a terminal
+// or (--client-json) as JSON.
+func (o *output) print(w io.Writer, c clientJSON) error {
+	conf := c.Config
+	if *o.asJSON {
+		svg, err := peers.SVG(conf)
+		if err != nil {
+			return err
+		}
+		c.QRSVG = svg
+		return writeJSON(w, c)
+	}
 	if _, err := io.WriteString(w, conf); err != nil {
 		return err
 	}
@@ -605,7 +630,7 @@ func peerShow(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	if *asJSON && (*qr || *out.conf != "" || *out.png != "") {
+	if *asJSON && (*qr || *out.asJSON || *out.conf != "" || *out.png != "") {
 		// The client config holds its private key; the JSON never does.
 		return fmt.Errorf("%w: --json shows the peer, not its client config: leave out --qr, --conf and --qr-png", errUsage)
 	}
@@ -617,7 +642,7 @@ func peerShow(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	if *qr || *out.conf != "" || *out.png != "" {
+	if *qr || *out.asJSON || *out.conf != "" || *out.png != "" {
 		c, warning, err := peers.ClientOf(network, loadWGD(*f.configDir), iface, s, *endpoint)
 		if err != nil {
 			return err
@@ -628,8 +653,8 @@ func peerShow(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if _, err := out.writeFiles(c.Config()); err != nil {
 			return err
 		}
-		if *qr {
-			return out.print(stdout, c.Config())
+		if *qr || *out.asJSON {
+			return out.print(stdout, clientJSON{Interface: iface, Name: name, Warning: warning, Config: c.Config()})
 		}
 		return nil
 	}

@@ -1,140 +1,117 @@
 'use strict';
 'require ui';
 'require uci';
-'require rpc';
 'require poll';
 'require form';
 'require network';
+'require tools.wgd as wgd';
 
-// LuCI's form for interfaces with protocol 'wgd': the fields of LuCI's
-// WireGuard form (the same UCI options), key generation through the
-// luci.wgd rpcd backend, and each peer's live state from `wgd status`.
+// LuCI's form for interfaces with protocol 'wgd': the UCI options of
+// LuCI's WireGuard form, with the daemon's limits; the peers as a table
+// with live columns and an edit dialog; adding a device (`wgd peer add`)
+// and importing a wg-quick file. Live state comes from one `wgd status`
+// poll for the whole page.
 
-var callStatus = rpc.declare({
-	object: 'luci.wgd',
-	method: 'status',
-	expect: { '': {} }
-});
+var errorTexts = {
+	WGD_NOT_RUNNING: _('The wgd service is not running'),
+	WGD_IFUP_FAILED: _('wgd could not bring the interface up'),
+	WGD_BAD_ANSWER: _('wgd answered the protocol handler with something it could not read')
+};
 
-var callGenerateKeyPair = rpc.declare({
-	object: 'luci.wgd',
-	method: 'generateKeyPair',
-	expect: { keys: {} }
-});
+for (var code in errorTexts)
+	network.registerErrorCode(code, errorTexts[code]);
 
-var callGeneratePsk = rpc.declare({
-	object: 'luci.wgd',
-	method: 'generatePsk',
-	expect: { psk: '' }
-});
+// netifd's errors of an interface ({code, data}) as text: the handler
+// puts the daemon's reason in data.
+function errorsText(errors) {
+	var rv = null;
 
-var callPublicKey = rpc.declare({
-	object: 'luci.wgd',
-	method: 'getPublicKey',
-	params: [ 'private_key' ],
-	expect: { public_key: '' }
-});
+	(Array.isArray(errors) ? errors : []).forEach(function(e) {
+		if (e == null || typeof(e.code) != 'string')
+			return;
 
-network.registerErrorCode('WGD_NOT_RUNNING', _('The wgd service is not running'));
-network.registerErrorCode('WGD_IFUP_FAILED', _('wgd could not bring the interface up, see the system log'));
-network.registerErrorCode('WGD_BAD_ANSWER', _('wgd answered the protocol handler with something it could not read'));
+		var text = errorTexts[e.code] || _('Unknown error (%s)').format(e.code);
 
-// A WireGuard key: 32 bytes in base64, 44 characters ending in '='.
-function validateKey(section_id, value) {
-	if (value == null || value.length == 0)
-		return true;
+		if (Array.isArray(e.data) && e.data.length)
+			text = '%s: %s'.format(text, e.data.join(' '));
 
-	if (!/^[A-Za-z0-9+\/]{42}[AEIMQUYcgkosw048]=$/.test(value))
-		return _('Invalid key: 44 characters of base64 expected');
+		(rv = rv || []).push(text);
+	});
 
-	return true;
+	return rv;
 }
 
-function formatBytes(n) {
-	var units = [ 'B', 'KiB', 'MiB', 'GiB', 'TiB' ], i = 0;
+// The device of a wgd interface is a TUN device LuCI would call an
+// Ethernet adapter: it is a tunnel.
+var tunnelDevice = {
+	getType: function() {
+		return 'tunnel';
+	},
 
-	n = +n || 0;
-	while (n >= 1024 && i < units.length - 1) {
-		n /= 1024;
-		i++;
+	getTypeI18n: function() {
+		return _('WireGuard tunnel (wgd)');
 	}
-
-	return (i ? n.toFixed(1) : n.toFixed(0)) + ' ' + units[i];
-}
-
-function formatAge(seconds) {
-	if (seconds < 120)
-		return _('%d s ago').format(seconds);
-	if (seconds < 7200)
-		return _('%d min ago').format(Math.floor(seconds / 60));
-	return _('%d h ago').format(Math.floor(seconds / 3600));
-}
-
-function findInterface(status, ifname) {
-	var ifaces = (status && Array.isArray(status.interfaces)) ? status.interfaces : [];
-
-	for (var i = 0; i < ifaces.length; i++)
-		if (ifaces[i].name == ifname)
-			return ifaces[i];
-
-	return null;
-}
-
-function findPeer(iface, publicKey) {
-	var peers = (iface && Array.isArray(iface.peers)) ? iface.peers : [];
-
-	for (var i = 0; i < peers.length; i++)
-		if (peers[i].public_key == publicKey)
-			return peers[i];
-
-	return null;
-}
-
-// One line about a peer from `wgd status --json`; now in UNIX seconds.
-function peerStatusText(iface, peer, now) {
-	if (!iface)
-		return _('Not configured in the running wgd (save and apply first)');
-
-	if (!iface.up)
-		return iface.error ? _('Interface down: %s').format(iface.error) : _('Interface down');
-
-	if (!peer)
-		return _('Not configured in the running wgd (save and apply first)');
-
-	var parts = [];
-
-	if (peer.latest_handshake > 0)
-		parts.push(_('Latest handshake %s').format(formatAge(Math.max(0, now - peer.latest_handshake))));
-	else
-		parts.push(_('No handshake yet'));
-
-	if (peer.endpoint)
-		parts.push(_('endpoint %s').format(peer.endpoint));
-
-	parts.push(_('received %s, sent %s').format(formatBytes(peer.rx_bytes), formatBytes(peer.tx_bytes)));
-
-	return parts.join(', ');
-}
+};
 
 // One poll for the whole page: every live field carries data-wgd-*
-// attributes and is refreshed from a single `wgd status`.
-var lastStatus = null;
+// attributes and is refreshed from a single `wgd status`. undefined until
+// the first answer.
+var lastStatus;
+
+function now() {
+	return Math.floor(Date.now() / 1000);
+}
+
+// The text and class of a live field: what (state, transfer, endpoint),
+// for interface ifname and the peer section sid.
+function liveField(what, ifname, sid) {
+	var peer = { public_key: uci.get('network', sid, 'public_key'), disabled: uci.get('network', sid, 'disabled') },
+	    st = wgd.peerState(lastStatus, ifname, peer, now()),
+	    live = wgd.peerTraffic(lastStatus, ifname, peer.public_key);
+
+	switch (what) {
+	case 'state':
+		return { text: st.text, cls: 'wgd-peer-' + st.kind, mark: st.online };
+	case 'transfer':
+		return { text: (st.kind == 'online' || st.kind == 'offline' || st.kind == 'never') ? live.transfer : null };
+	case 'endpoint':
+		return { text: (st.kind == 'online' || st.kind == 'offline' || st.kind == 'never') ? live.endpoint : null };
+	}
+}
+
+function renderLive(what, ifname, sid) {
+	var f = liveField(what, ifname, sid), el = E('span', { 'data-wgd-live': what, 'data-wgd-iface': ifname, 'data-wgd-sid': sid });
+
+	fillLive(el, f);
+	startPolling();
+
+	return el;
+}
+
+function fillLive(el, f) {
+	el.className = f.cls || '';
+	el.textContent = '';
+	if (f.mark != null) {
+		el.appendChild(E('span', {
+			'class': f.mark ? 'label success' : 'label',
+			'style': 'margin-right:.5em'
+		}, [ f.mark ? _('online') : _('offline') ]));
+	}
+	el.appendChild(document.createTextNode(f.text != null ? f.text : '-'));
+}
 
 function refreshStatus() {
-	return callStatus().then(function(status) {
-		var now = Math.floor(Date.now() / 1000);
-
+	return wgd.callStatus().catch(function(e) {
+		return { error: e.message };
+	}).then(function(status) {
 		lastStatus = status;
 
-		document.querySelectorAll('[data-wgd-peer]').forEach(function(el) {
-			var iface = findInterface(status, el.getAttribute('data-wgd-iface'));
-			el.textContent = peerStatusText(iface, findPeer(iface, el.getAttribute('data-wgd-peer')), now);
+		document.querySelectorAll('[data-wgd-live]').forEach(function(el) {
+			fillLive(el, liveField(el.getAttribute('data-wgd-live'), el.getAttribute('data-wgd-iface'), el.getAttribute('data-wgd-sid')));
 		});
-	}).catch(function() {
-		lastStatus = null;
 
-		document.querySelectorAll('[data-wgd-peer]').forEach(function(el) {
-			el.textContent = _('The wgd service is not running');
+		document.querySelectorAll('[data-wgd-iface-state]').forEach(function(el) {
+			el.textContent = wgd.interfaceState(lastStatus, el.getAttribute('data-wgd-iface-state')).text;
 		});
 	});
 }
@@ -147,6 +124,129 @@ function startPolling() {
 
 	polling = true;
 	poll.add(refreshStatus, 5);
+	refreshStatus();
+}
+
+// Shows the public key of the private key in the form, as soon as there
+// is one.
+function showPublicKey(section_id, priv) {
+	var el = document.querySelector('[data-wgd-public-key="%s"]'.format(section_id));
+
+	if (!el)
+		return Promise.resolve();
+
+	if (!priv || wgd.validateKey(section_id, priv) !== true) {
+		el.textContent = '-';
+		return Promise.resolve();
+	}
+
+	return wgd.callPublicKey(priv).then(function(res) {
+		el.textContent = res.public_key || '-';
+	}).catch(function() {
+		el.textContent = '-';
+	});
+}
+
+// The import dialog: a wg-quick file dropped, chosen or pasted, checked
+// field by field before apply(parsed) runs.
+function importDialog(title, intro, apply) {
+	var text = E('textarea', {
+	    	'class': 'cbi-input-textarea',
+	    	'style': 'width:100%;height:12em;font-family:monospace',
+	    	'placeholder': _('[Interface]\nPrivateKey = ...\n\n[Peer]\nPublicKey = ...\n\nDrop a .conf file here, choose one, or paste it.')
+	    }),
+	    file = E('input', { 'type': 'file', 'accept': '.conf,text/plain' }),
+	    report = E('div', { 'class': 'wgd-import-report' });
+
+	function load(f) {
+		if (!f)
+			return;
+		var r = new FileReader();
+		r.onload = function() { text.value = r.result; check(); };
+		r.readAsText(f);
+	}
+
+	function check() {
+		var parsed = wgd.parseWgQuick(text.value);
+
+		report.textContent = '';
+		parsed.errors.forEach(function(e) {
+			report.appendChild(E('div', { 'class': 'alert-message error' }, [ e ]));
+		});
+		parsed.notes.forEach(function(e) {
+			report.appendChild(E('div', { 'class': 'alert-message notice' }, [ e ]));
+		});
+
+		return parsed;
+	}
+
+	text.addEventListener('dragover', function(ev) { ev.preventDefault(); });
+	text.addEventListener('drop', function(ev) {
+		ev.preventDefault();
+		load(ev.dataTransfer.files[0]);
+	});
+	text.addEventListener('input', check);
+	file.addEventListener('change', function() { load(file.files[0]); });
+
+	ui.showModal(title, [
+		E('p', {}, [ intro ]),
+		text,
+		E('p', {}, [ file ]),
+		report,
+		E('div', { 'class': 'right' }, [
+			E('button', { 'class': 'btn cbi-button', 'click': ui.hideModal }, [ _('Cancel') ]),
+			' ',
+			E('button', {
+				'class': 'btn cbi-button cbi-button-positive',
+				'click': ui.createHandlerFn(null, function() {
+					var parsed = check();
+
+					if (parsed.errors.length)
+						return;
+
+					return Promise.resolve(apply(parsed)).then(function(err) {
+						if (err)
+							report.appendChild(E('div', { 'class': 'alert-message error' }, [ err ]));
+						else
+							ui.hideModal();
+					});
+				})
+			}, [ _('Import') ])
+		])
+	]);
+}
+
+// The UCI options of an imported [Peer].
+function setPeerOptions(sid, p, description) {
+	uci.set('network', sid, 'description', description);
+	[ 'public_key', 'preshared_key', 'private_key', 'endpoint_host', 'endpoint_port', 'persistent_keepalive' ].forEach(function(k) {
+		if (p[k] != null && p[k] !== '')
+			uci.set('network', sid, k, p[k]);
+	});
+	if (p.allowed_ips && p.allowed_ips.length)
+		uci.set('network', sid, 'allowed_ips', p.allowed_ips);
+}
+
+// A device's own wg-quick file as a peer of this router: its public key
+// from its private key, its addresses as the allowed IPs. A file of
+// [Peer] sections only: each becomes a peer as it is.
+function peersFromImport(parsed) {
+	if (!parsed.iface || !parsed.iface.private_key)
+		return Promise.resolve(parsed.peers);
+
+	return wgd.callPublicKey(parsed.iface.private_key).then(function(res) {
+		if (!res.public_key)
+			throw new Error(res.error || _('The private key of [Interface] is not valid'));
+
+		return [ {
+			public_key: res.public_key,
+			private_key: parsed.iface.private_key,
+			preshared_key: parsed.peers.length ? parsed.peers[0].preshared_key : null,
+			allowed_ips: parsed.iface.addresses.map(function(a) {
+				return a.replace(/\/\d+$/, '') + (a.indexOf(':') > -1 ? '/128' : '/32');
+			})
+		} ];
+	});
 }
 
 return network.registerProtocol('wgd', {
@@ -174,47 +274,115 @@ return network.registerProtocol('wgd', {
 		return null;
 	},
 
+	// The device is the tunnel wgd makes, named after the interface.
+	getDevice: function() {
+		return network.instantiateDevice(this.getIfname(), this, tunnelDevice);
+	},
+
+	getL3Device: function() {
+		var ifname = this._ubus('l3_device');
+
+		return ifname ? network.instantiateDevice(ifname, this, tunnelDevice) : null;
+	},
+
 	containsDevice: function(ifname) {
 		return (network.getIfnameOf(ifname) == this.getIfname());
 	},
 
-	peerStatusText: peerStatusText,
+	getErrors: function() {
+		return errorsText(this._ubus('errors'));
+	},
+
+	errorsText: errorsText,
+	refreshStatus: refreshStatus,
+	liveField: liveField,
+	peersFromImport: peersFromImport,
 
 	renderFormOptions: function(s) {
 		var o, ss, ifname = s.section;
 
 		// -- general ---------------------------------------------------------
 
+		o = s.taboption('general', form.DummyValue, '_state', _('State'));
+		o.renderWidget = function(section_id) {
+			startPolling();
+			return E('span', { 'data-wgd-iface-state': section_id }, [ wgd.interfaceState(lastStatus, section_id).text ]);
+		};
+
 		o = s.taboption('general', form.Value, 'private_key', _('Private Key'),
-			_('Required. Base64-encoded private key for this interface.'));
+			_('Required. Base64-encoded private key for this interface. Kept on the router; never shown to anyone else.'));
 		o.password = true;
-		o.validate = validateKey;
+		o.validate = wgd.validateKey;
 		o.rmempty = false;
+		o.onchange = function(ev, section_id, value) {
+			return showPublicKey(section_id, value);
+		};
 
 		o = s.taboption('general', form.Button, 'generate_key', _('Generate Key'));
 		o.inputstyle = 'apply';
 		o.onclick = ui.createHandlerFn(this, function(section_id) {
-			return callGenerateKeyPair().then(function(keys) {
-				var input = document.getElementById('widget.cbid.network.%s.private_key'.format(section_id));
+			return wgd.callGenerateKeyPair().then(function(keys) {
+				var el = s.getUIElement(section_id, 'private_key');
 
-				input.value = keys.priv || '';
-				input.dispatchEvent(new Event('change'));
+				el.setValue(keys.priv || '');
+				el.triggerValidation();
+
+				var pub = document.querySelector('[data-wgd-public-key="%s"]'.format(section_id));
+				if (pub)
+					pub.textContent = keys.pub || '-';
 			});
 		}, s.section);
 
 		o = s.taboption('general', form.DummyValue, '_public_key', _('Public Key'),
-			_('Derived from the saved private key; give it to the peers.'));
-		o.load = function(section_id) {
-			var priv = uci.get('network', section_id, 'private_key');
+			_('Derived from the private key; give it to the peers.'));
+		o.renderWidget = function(section_id) {
+			var el = E('code', { 'data-wgd-public-key': section_id }, [ '-' ]),
+			    priv = uci.get('network', section_id, 'private_key');
 
-			if (!priv)
-				return Promise.resolve('');
+			if (priv && wgd.validateKey(section_id, priv) === true) {
+				wgd.callPublicKey(priv).then(function(res) {
+					el.textContent = res.public_key || '-';
+				}).catch(function() {});
+			}
 
-			return callPublicKey(priv).catch(function() { return ''; });
+			return el;
+		};
+
+		o = s.taboption('general', form.Button, '_import', _('Import configuration'),
+			_('Fills this interface from a wg-quick file (a .conf): its key, port and addresses; its peers are added.'));
+		o.inputstyle = 'action';
+		o.inputtitle = _('Load a wg-quick file...');
+		o.onclick = function(ev, section_id) {
+			importDialog(_('Import a configuration as this interface'),
+				_('The [Interface] section fills this form; each [Peer] is added as a peer.'),
+				function(parsed) {
+					if (!parsed.iface)
+						return _('The file has no [Interface] section');
+
+					var set = function(name, value) {
+						var el = s.getUIElement(section_id, name);
+						if (el && value != null)
+							el.setValue(value);
+					};
+
+					set('private_key', parsed.iface.private_key);
+					set('listen_port', parsed.iface.listen_port);
+					set('addresses', parsed.iface.addresses);
+					set('mtu', parsed.iface.mtu);
+					set('fwmark', parsed.iface.fwmark);
+					showPublicKey(section_id, parsed.iface.private_key);
+
+					parsed.peers.forEach(function(p, i) {
+						setPeerOptions(uci.add('network', 'wireguard_%s'.format(section_id)), p,
+							p.endpoint_host || _('Imported peer %d').format(i + 1));
+					});
+
+					return s.map.save(null, true).then(function() { return null; });
+				});
 		};
 
 		o = s.taboption('general', form.Value, 'listen_port', _('Listen Port'),
-			_('Optional. UDP port used for outgoing and incoming packets.'));
+			_('Optional. UDP port used for outgoing and incoming packets. wgd opens it in the firewall on the WAN side while the interface is up.'));
 		o.datatype = 'port';
 		o.placeholder = _('random');
 		o.optional = true;
@@ -231,20 +399,21 @@ return network.registerProtocol('wgd', {
 		// -- advanced --------------------------------------------------------
 
 		o = s.taboption('advanced', form.Value, 'mtu', _('MTU'),
-			_('Optional. Maximum Transmission Unit of tunnel interface.'));
-		o.datatype = 'range(1280,1420)';
-		o.placeholder = '1420';
+			_('Optional. Maximum Transmission Unit of the tunnel interface, 576 to 9000.'));
+		o.validate = wgd.validateMtu;
+		o.placeholder = _('automatic');
 		o.optional = true;
 
 		o = s.taboption('advanced', form.Value, 'fwmark', _('Firewall Mark'),
-			_('Optional. 32-bit mark for outgoing encrypted packets. Enter value in hex, starting with <code>0x</code>.'));
+			_('Optional. 32-bit mark for outgoing encrypted packets: decimal, or hex starting with <code>0x</code>, or <code>off</code>.'));
+		o.validate = wgd.validateFwmark;
+		o.placeholder = 'off';
 		o.optional = true;
-		o.validate = function(section_id, value) {
-			if (value.length > 0 && !/^0x[a-fA-F0-9]{1,8}$/.test(value))
-				return _('Invalid hexadecimal value');
 
-			return true;
-		};
+		o = s.taboption('advanced', form.DynamicList, 'ip6prefix', _('IPv6 routed prefix'),
+			_('Optional. IPv6 prefixes routed here through the tunnel, handed out to the downstream interfaces.'));
+		o.datatype = 'cidr6';
+		o.optional = true;
 
 		// -- peers -----------------------------------------------------------
 
@@ -253,85 +422,182 @@ return network.registerProtocol('wgd', {
 		}
 		catch (e) {}
 
-		o = s.taboption('peers', form.SectionValue, '_peers', form.TypedSection, 'wireguard_%s'.format(ifname));
+		o = s.taboption('peers', form.SectionValue, '_peers', form.GridSection, 'wireguard_%s'.format(ifname));
 		o.depends('proto', 'wgd');
 
 		ss = o.subsection;
 		ss.anonymous = true;
 		ss.addremove = true;
+		ss.sortable = true;
+		ss.nodescriptions = true;
 		ss.addbtntitle = _('Add peer');
+		ss.modaltitle = function(section_id) {
+			return _('Peer: %s').format(uci.get('network', section_id, 'description') || _('unnamed'));
+		};
 
 		ss.renderSectionPlaceholder = function() {
-			return E([], [
-				E('br'),
-				E('em', _('No peers defined yet'))
-			]);
+			return E('em', _('No peers defined yet'));
 		};
 
-		o = ss.option(form.DummyValue, '_status', _('Status'));
-		o.renderWidget = function(section_id) {
-			var publicKey = uci.get('network', section_id, 'public_key') || '',
-			    iface = findInterface(lastStatus, ifname),
-			    text = lastStatus
-			        ? peerStatusText(iface, findPeer(iface, publicKey), Math.floor(Date.now() / 1000))
-			        : _('Collecting data...');
+		// Next to "Add peer": a device made by wgd, and an import.
+		ss.renderSectionAdd = function(extra_class) {
+			var el = form.GridSection.prototype.renderSectionAdd.call(this, extra_class),
+			    map = this.map;
 
-			startPolling();
+			el.appendChild(E('button', {
+				'class': 'cbi-button cbi-button-add',
+				'title': _('Add a device: keys, an address and its configuration as a QR code'),
+				'click': ui.createHandlerFn(this, function() {
+					wgd.addDeviceDialog(ifname, function() {
+						uci.unload('network');
+						return map.load().then(function() { return map.reset(); });
+					});
+				})
+			}, [ _('Add device...') ]));
 
-			return E('span', { 'data-wgd-iface': ifname, 'data-wgd-peer': publicKey }, text);
+			el.appendChild(E('button', {
+				'class': 'cbi-button cbi-button-action',
+				'click': ui.createHandlerFn(this, function() {
+					importDialog(_('Import a configuration as a peer'),
+						_('A device\'s own wg-quick file (its [Interface] gives the peer\'s key and addresses), or [Peer] sections.'),
+						function(parsed) {
+							return peersFromImport(parsed).then(function(peers) {
+								if (!peers.length)
+									return _('The file has no peer');
+
+								peers.forEach(function(p, i) {
+									setPeerOptions(uci.add('network', 'wireguard_%s'.format(ifname)), p,
+										p.endpoint_host || _('Imported peer %d').format(i + 1));
+								});
+
+								return map.save(null, true).then(function() { return null; });
+							}).catch(function(e) {
+								return e.message;
+							});
+						});
+				})
+			}, [ _('Import peer...') ]));
+
+			return el;
 		};
 
-		o = ss.option(form.Flag, 'disabled', _('Peer disabled'),
-			_('Keeps the peer in the configuration without using it.'));
-		o.optional = true;
+		// "Configuration" for a peer whose client key was kept.
+		ss.renderRowActions = function(section_id) {
+			var td = form.GridSection.prototype.renderRowActions.call(this, section_id),
+			    sec = uci.get('network', section_id) || {},
+			    name = sec['.anonymous'] ? sec.description : section_id;
+
+			if (sec.private_key && name && td.lastElementChild) {
+				td.lastElementChild.insertBefore(E('button', {
+					'class': 'btn cbi-button cbi-button-neutral',
+					'title': _('Show the configuration and QR code of this device'),
+					'click': ui.createHandlerFn(this, function() {
+						return wgd.showPeerConfig(ifname, name);
+					})
+				}, [ _('Configuration') ]), td.lastElementChild.firstChild);
+			}
+
+			return td;
+		};
 
 		o = ss.option(form.Value, 'description', _('Description'), _('Optional. Description of peer.'));
 		o.placeholder = 'My Peer';
 		o.datatype = 'string';
 		o.optional = true;
+		o.textvalue = function(section_id) {
+			return this.cfgvalue(section_id) || E('em', [ _('unnamed') ]);
+		};
 
-		o = ss.option(form.Value, 'public_key', _('Public Key'), _('Required. Base64-encoded public key of peer.'));
-		o.validate = validateKey;
-		o.rmempty = false;
-
-		o = ss.option(form.Value, 'preshared_key', _('Preshared Key'),
-			_('Optional. Base64-encoded preshared key. Adds in an additional layer of symmetric-key cryptography for post-quantum resistance.'));
-		o.password = true;
-		o.validate = validateKey;
-		o.optional = true;
-
-		o = ss.option(form.Button, 'generate_psk', _('Generate Preshared Key'));
-		o.inputstyle = 'apply';
-		o.onclick = ui.createHandlerFn(this, function(ev, section_id) {
-			return callGeneratePsk().then(function(psk) {
-				var input = document.getElementById('widget.cbid.network.%s.preshared_key'.format(section_id));
-
-				input.value = psk || '';
-				input.dispatchEvent(new Event('change'));
-			});
-		});
+		o = ss.option(form.DummyValue, '_state', _('State'));
+		o.modalonly = false;
+		o.textvalue = function(section_id) {
+			return renderLive('state', ifname, section_id);
+		};
 
 		o = ss.option(form.DynamicList, 'allowed_ips', _('Allowed IPs'),
 			_("Optional. IP addresses and prefixes that this peer is allowed to use inside the tunnel. Usually the peer's tunnel IP addresses and the networks the peer routes through the tunnel."));
 		o.datatype = 'ipaddr';
 		o.optional = true;
+		o.textvalue = function(section_id) {
+			var ips = L.toArray(this.cfgvalue(section_id));
+			return ips.length ? ips.join(', ') : E('em', [ _('none') ]);
+		};
+
+		o = ss.option(form.DummyValue, '_endpoint', _('Endpoint'));
+		o.modalonly = false;
+		o.textvalue = function(section_id) {
+			var host = uci.get('network', section_id, 'endpoint_host'),
+			    port = uci.get('network', section_id, 'endpoint_port') || '51820';
+
+			if (!host)
+				return E('em', [ _('none: the peer connects here') ]);
+
+			return (host.indexOf(':') > -1 ? '[%s]:%s' : '%s:%s').format(host, port);
+		};
+
+		o = ss.option(form.DummyValue, '_current_endpoint', _('Current endpoint'));
+		o.modalonly = false;
+		o.textvalue = function(section_id) {
+			return renderLive('endpoint', ifname, section_id);
+		};
+
+		o = ss.option(form.DummyValue, '_transfer', _('Traffic'));
+		o.modalonly = false;
+		o.textvalue = function(section_id) {
+			return renderLive('transfer', ifname, section_id);
+		};
+
+		o = ss.option(form.Flag, 'disabled', _('Peer disabled'),
+			_('Keeps the peer in the configuration without using it.'));
+		o.optional = true;
+		o.modalonly = true;
+
+		o = ss.option(form.Value, 'public_key', _('Public Key'), _('Required. Base64-encoded public key of peer.'));
+		o.validate = wgd.validateKey;
+		o.rmempty = false;
+		o.modalonly = true;
+
+		o = ss.option(form.Value, 'preshared_key', _('Preshared Key'),
+			_('Optional. Base64-encoded preshared key. Adds in an additional layer of symmetric-key cryptography for post-quantum resistance.'));
+		o.password = true;
+		o.validate = wgd.validateKey;
+		o.optional = true;
+		o.modalonly = true;
+
+		o = ss.option(form.Button, 'generate_psk', _('Generate Preshared Key'));
+		o.inputstyle = 'apply';
+		o.modalonly = true;
+		o.onclick = function(ev, section_id) {
+			var section = this.section;
+
+			return wgd.callGeneratePsk().then(function(psk) {
+				var el = section.getUIElement(section_id, 'preshared_key');
+
+				el.setValue(psk || '');
+				el.triggerValidation();
+			});
+		};
 
 		o = ss.option(form.Flag, 'route_allowed_ips', _('Route Allowed IPs'),
 			_('Optional. Create routes for Allowed IPs for this peer.'));
+		o.modalonly = true;
 
 		o = ss.option(form.Value, 'endpoint_host', _('Endpoint Host'),
 			_('Optional. Host of peer. Names are resolved by wgd and again when the WAN changes; a name that does not resolve leaves the other peers working.'));
 		o.placeholder = 'vpn.example.com';
 		o.datatype = 'host';
+		o.modalonly = true;
 
 		o = ss.option(form.Value, 'endpoint_port', _('Endpoint Port'), _('Optional. Port of peer.'));
 		o.placeholder = '51820';
 		o.datatype = 'port';
+		o.modalonly = true;
 
 		o = ss.option(form.Value, 'persistent_keepalive', _('Persistent Keep Alive'),
 			_('Optional. Seconds between keep alive messages. Default is 0 (disabled). Recommended value if this device is behind a NAT is 25.'));
 		o.datatype = 'range(0,65535)';
 		o.placeholder = '0';
+		o.modalonly = true;
 	},
 
 	deleteConfiguration: function() {

@@ -1,0 +1,560 @@
+'use strict';
+'require baseclass';
+'require dom';
+'require rpc';
+'require ui';
+
+// What the wgd protocol form and the Status > wgd page share: the
+// luci.wgd rpcd backend, the field checks (the same limits as the
+// daemon's configuration), the live states of interfaces and peers from
+// `wgd status --json`, the wg-quick file reader, and the dialogs that add
+// a device and show its configuration.
+
+var callStatus = rpc.declare({
+	object: 'luci.wgd',
+	method: 'status',
+	expect: { '': {} }
+});
+
+var callGenerateKeyPair = rpc.declare({
+	object: 'luci.wgd',
+	method: 'generateKeyPair',
+	expect: { keys: {} }
+});
+
+var callGeneratePsk = rpc.declare({
+	object: 'luci.wgd',
+	method: 'generatePsk',
+	expect: { psk: '' }
+});
+
+var callPublicKey = rpc.declare({
+	object: 'luci.wgd',
+	method: 'getPublicKey',
+	params: [ 'private_key' ],
+	expect: { '': {} }
+});
+
+var callAddPeer = rpc.declare({
+	object: 'luci.wgd',
+	method: 'addPeer',
+	params: [ 'interface', 'name', 'full_tunnel', 'dns', 'keep_key' ],
+	expect: { '': {} }
+});
+
+var callShowPeer = rpc.declare({
+	object: 'luci.wgd',
+	method: 'showPeer',
+	params: [ 'interface', 'name' ],
+	expect: { '': {} }
+});
+
+// A handshake older than this (WireGuard's Reject-After-Time) means the
+// peer is offline: an active session renews its handshake every two
+// minutes.
+var ONLINE_SECONDS = 180;
+
+// A WireGuard key: 32 bytes in base64, 44 characters ending in '='
+// (the daemon ignores the unused low bits of the last digit).
+function validateKey(section_id, value) {
+	if (value == null || value.length == 0)
+		return true;
+
+	if (!/^[A-Za-z0-9+\/]{43}=$/.test(value))
+		return _('Invalid key: 44 characters of base64 expected');
+
+	return true;
+}
+
+// option mtu: decimal 576 to 9000, as the daemon reads it (empty: the
+// daemon's default).
+function validateMtu(section_id, value) {
+	if (value == null || value.length == 0)
+		return true;
+
+	if (!/^[0-9]+$/.test(value) || +value < 576 || +value > 9000)
+		return _('Expecting a number from 576 to 9000, or empty for the default');
+
+	return true;
+}
+
+// option fwmark: 'off' or a 32-bit number written as Go reads a number
+// literal: decimal, 0x hex, 0o or 0 octal, 0b binary, digits optionally
+// grouped with '_'.
+function parseFwmark(value) {
+	var m, digits, base;
+
+	if (value == 'off')
+		return 0;
+
+	if ((m = /^0[xX]((?:_?[0-9a-fA-F])+)$/.exec(value)) != null)
+		digits = m[1], base = 16;
+	else if ((m = /^0[bB]((?:_?[01])+)$/.exec(value)) != null)
+		digits = m[1], base = 2;
+	else if ((m = /^0[oO]?((?:_?[0-7])+)$/.exec(value)) != null)
+		digits = m[1], base = 8;
+	else if (/^(?:0|[1-9](?:_?[0-9])*)$/.test(value))
+		digits = value, base = 10;
+	else
+		return null;
+
+	var n = parseInt(digits.replace(/_/g, ''), base);
+
+	return (n <= 0xffffffff) ? n : null;
+}
+
+function validateFwmark(section_id, value) {
+	if (value == null || value.length == 0)
+		return true;
+
+	if (parseFwmark(value) == null)
+		return _('Expecting a 32-bit number (such as 0x1234 or 4660), or off');
+
+	return true;
+}
+
+function isIPv4(s) {
+	var m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s);
+
+	return m != null && m.slice(1).every(function(o) { return +o <= 255 && (o == '0' || o[0] != '0'); });
+}
+
+function isIPv6(s) {
+	var v4 = /:(\d+\.\d+\.\d+\.\d+)$/.exec(s), groups = 8;
+
+	if (v4) {
+		if (!isIPv4(v4[1]))
+			return false;
+		s = s.substring(0, s.length - v4[1].length) + '0';
+		groups = 7;
+	}
+
+	var halves = s.split('::');
+
+	if (halves.length > 2)
+		return false;
+
+	var parts = halves.map(function(h) { return h == '' ? [] : h.split(':'); }),
+	    n = parts[0].length + (parts[1] ? parts[1].length : 0);
+
+	if (!parts.every(function(p) { return p.every(function(g) { return /^[0-9a-fA-F]{1,4}$/.test(g); }); }))
+		return false;
+
+	return (halves.length == 2) ? n < groups : n == groups;
+}
+
+// An address with an optional prefix length, as wg-quick and the daemon
+// take them.
+function isCIDR(s) {
+	var m = /^([^\/]+)(?:\/(\d{1,3}))?$/.exec(s);
+
+	if (m == null)
+		return false;
+	if (isIPv4(m[1]))
+		return m[2] == null || +m[2] <= 32;
+	if (isIPv6(m[1]))
+		return m[2] == null || +m[2] <= 128;
+
+	return false;
+}
+
+function isHostname(s) {
+	return s.length <= 253 && /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/.test(s);
+}
+
+// HOST:PORT, [IPV6]:PORT: {host, port} or null.
+function parseEndpoint(s) {
+	var m = /^\[([^\]]+)\]:(\d{1,5})$/.exec(s) || /^([^:\[\]]+):(\d{1,5})$/.exec(s);
+
+	if (m == null || +m[2] < 1 || +m[2] > 65535)
+		return null;
+	if (s[0] == '[' ? !isIPv6(m[1]) : !(isIPv4(m[1]) || isHostname(m[1])))
+		return null;
+
+	return { host: m[1], port: m[2] };
+}
+
+function formatBytes(n) {
+	var units = [ 'B', 'KiB', 'MiB', 'GiB', 'TiB' ], i = 0;
+
+	n = +n || 0;
+	while (n >= 1024 && i < units.length - 1) {
+		n /= 1024;
+		i++;
+	}
+
+	return (i ? n.toFixed(1) : n.toFixed(0)) + ' ' + units[i];
+}
+
+function formatAge(seconds) {
+	if (seconds < 120)
+		return _('%d s ago').format(seconds);
+	if (seconds < 7200)
+		return _('%d min ago').format(Math.floor(seconds / 60));
+	if (seconds < 172800)
+		return _('%d h ago').format(Math.floor(seconds / 3600));
+	return _('%d days ago').format(Math.floor(seconds / 86400));
+}
+
+// Whether the answer of the status call says the daemon is not there:
+// the backend answers {"error": ...} then, a successful call for rpc.
+function daemonStopped(status) {
+	return status == null || typeof(status) != 'object' || status.error != null || !Array.isArray(status.interfaces);
+}
+
+function findInterface(status, ifname) {
+	var ifaces = (!daemonStopped(status)) ? status.interfaces : [];
+
+	for (var i = 0; i < ifaces.length; i++)
+		if (ifaces[i].name == ifname)
+			return ifaces[i];
+
+	return null;
+}
+
+function findPeer(iface, publicKey) {
+	var peers = (iface && Array.isArray(iface.peers)) ? iface.peers : [];
+
+	for (var i = 0; i < peers.length; i++)
+		if (peers[i].public_key == publicKey)
+			return peers[i];
+
+	return null;
+}
+
+// The state of interface ifname: {kind, text}. status is the last answer
+// of the status call, undefined before the first.
+function interfaceState(status, ifname) {
+	if (status === undefined)
+		return { kind: 'loading', text: _('Collecting data...') };
+
+	if (daemonStopped(status))
+		return { kind: 'stopped', text: _('The wgd service is not running') };
+
+	var iface = findInterface(status, ifname);
+
+	if (!iface)
+		return { kind: 'unapplied', text: _('Not in the running wgd: save and apply first, or see the system log') };
+
+	if (!iface.up || iface.error)
+		return { kind: 'down', text: iface.error ? _('Down: %s').format(iface.error) : _('Down') };
+
+	return { kind: 'up', text: _('Up, listening on UDP port %d').format(iface.listen_port) };
+}
+
+// The state of a peer (its UCI section's public_key and disabled) of
+// interface ifname at UNIX time now: {kind, text, online}; online is
+// true or false once a handshake tells, else null.
+function peerState(status, ifname, peer, now) {
+	var st = interfaceState(status, ifname);
+
+	if (peer.disabled == '1')
+		return { kind: 'disabled', text: _('Peer disabled'), online: null };
+
+	if (st.kind != 'up')
+		return { kind: st.kind, text: st.text, online: null };
+
+	var p = findPeer(findInterface(status, ifname), peer.public_key);
+
+	if (!p)
+		return { kind: 'unapplied', text: _('Not in the running wgd: save and apply first, or see the system log'), online: null };
+
+	if (!(p.latest_handshake > 0))
+		return { kind: 'never', text: _('No handshake yet'), online: false };
+
+	var age = Math.max(0, now - p.latest_handshake);
+
+	if (age > ONLINE_SECONDS)
+		return { kind: 'offline', text: _('Offline, latest handshake %s').format(formatAge(age)), online: false };
+
+	return { kind: 'online', text: _('Online, latest handshake %s').format(formatAge(age)), online: true };
+}
+
+// The live fields of a peer for a table: transfer and the endpoint in use.
+function peerTraffic(status, ifname, publicKey) {
+	var p = findPeer(findInterface(status, ifname), publicKey);
+
+	if (!p)
+		return { transfer: null, endpoint: null };
+
+	return {
+		transfer: _('%s received, %s sent').format(formatBytes(p.rx_bytes), formatBytes(p.tx_bytes)),
+		endpoint: p.endpoint || null
+	};
+}
+
+// The fields of a wg-quick file wgd has no use for: skipped with a note.
+var wgQuickIgnored = [ 'table', 'preup', 'postup', 'predown', 'postdown', 'saveconfig' ];
+
+// parseWgQuick reads a wg-quick configuration: {iface, peers, errors,
+// notes}. iface holds the [Interface] section's fields as UCI options
+// (null without one), peers one object of UCI options per [Peer]; errors
+// and notes name the line and the field.
+function parseWgQuick(text) {
+	var res = { iface: null, peers: [], errors: [], notes: [] },
+	    lines = String(text).split(/\r?\n/), section = null, cur = null;
+
+	function fail(n, field, msg) {
+		res.errors.push(_('Line %d, %s: %s').format(n, field, msg));
+	}
+
+	function list(v) {
+		return v.split(',').map(function(s) { return s.trim(); }).filter(function(s) { return s.length; });
+	}
+
+	for (var i = 0; i < lines.length; i++) {
+		var n = i + 1, line = lines[i].replace(/#.*$/, '').trim(), m;
+
+		if (line == '')
+			continue;
+
+		if ((m = /^\[\s*(\w+)\s*\]$/.exec(line)) != null) {
+			section = m[1].toLowerCase();
+			if (section == 'interface') {
+				if (res.iface)
+					fail(n, '[Interface]', _('a second [Interface] section'));
+				cur = res.iface = res.iface || { addresses: [], dns: [] };
+			}
+			else if (section == 'peer') {
+				cur = { allowed_ips: [], line: n };
+				res.peers.push(cur);
+			}
+			else {
+				fail(n, m[1], _('unknown section'));
+				cur = null;
+			}
+			continue;
+		}
+
+		if ((m = /^([A-Za-z]+)\s*=\s*(.*)$/.exec(line)) == null) {
+			fail(n, line.substring(0, 20), _('expected Field = Value'));
+			continue;
+		}
+
+		var field = m[1], key = field.toLowerCase(), value = m[2].trim();
+
+		if (cur == null) {
+			fail(n, field, _('outside of an [Interface] or [Peer] section'));
+			continue;
+		}
+
+		if (wgQuickIgnored.indexOf(key) > -1) {
+			res.notes.push(_('Line %d, %s: not used by wgd, skipped').format(n, field));
+			continue;
+		}
+
+		var valid = true;
+
+		switch (section + '.' + key) {
+		case 'interface.privatekey':
+		case 'peer.publickey':
+		case 'peer.presharedkey':
+			valid = (value != '' && validateKey(null, value) === true);
+			if (valid)
+				cur[{ privatekey: 'private_key', publickey: 'public_key', presharedkey: 'preshared_key' }[key]] = value;
+			else
+				fail(n, field, _('not a WireGuard key (44 characters of base64)'));
+			break;
+
+		case 'interface.listenport':
+			valid = /^\d{1,5}$/.test(value) && +value <= 65535;
+			if (valid)
+				cur.listen_port = value;
+			else
+				fail(n, field, _('not a port number (0 to 65535)'));
+			break;
+
+		case 'interface.address':
+		case 'peer.allowedips':
+			list(value).forEach(function(a) {
+				if (isCIDR(a))
+					(key == 'address' ? cur.addresses : cur.allowed_ips).push(a);
+				else
+					fail(n, field, _('"%s" is not an IP address or CIDR').format(a));
+			});
+			break;
+
+		case 'interface.dns':
+			cur.dns = cur.dns.concat(list(value));
+			break;
+
+		case 'interface.mtu':
+			if (validateMtu(null, value) === true && value != '')
+				cur.mtu = value;
+			else
+				fail(n, field, _('not a number from 576 to 9000'));
+			break;
+
+		case 'interface.fwmark':
+			if (value != '' && parseFwmark(value) != null)
+				cur.fwmark = value;
+			else
+				fail(n, field, _('not a 32-bit number or off'));
+			break;
+
+		case 'peer.endpoint':
+			var ep = parseEndpoint(value);
+			if (ep) {
+				cur.endpoint_host = ep.host;
+				cur.endpoint_port = ep.port;
+			}
+			else {
+				fail(n, field, _('expected HOST:PORT or [IPv6]:PORT'));
+			}
+			break;
+
+		case 'peer.persistentkeepalive':
+			if (value == 'off')
+				value = '0';
+			if (/^\d{1,5}$/.test(value) && +value <= 65535)
+				cur.persistent_keepalive = value;
+			else
+				fail(n, field, _('not a number of seconds (0 to 65535) or off'));
+			break;
+
+		default:
+			fail(n, field, _('unknown field in [%s]').format(section == 'peer' ? 'Peer' : 'Interface'));
+		}
+	}
+
+	res.peers.forEach(function(p) {
+		if (!p.public_key)
+			fail(p.line, '[Peer]', _('PublicKey is missing'));
+	});
+
+	if (!res.iface && !res.peers.length && !res.errors.length)
+		res.errors.push(_('Not a WireGuard configuration: no [Interface] or [Peer] section'));
+
+	return res;
+}
+
+// The dialog showing a client's configuration and its QR code, once: the
+// text lives only in this dialog (and the file the user downloads).
+function showClientDialog(client, log) {
+	var conf = client.config || '',
+	    name = client.name || 'wgd',
+	    blob = new Blob([ conf ], { type: 'text/plain' }),
+	    url = URL.createObjectURL(blob),
+	    qr = 'data:image/svg+xml;base64,' + btoa(client.qr_svg || '');
+
+	function close() {
+		URL.revokeObjectURL(url);
+		ui.hideModal();
+	}
+
+	ui.showModal(_('Configuration of %s').format(name), [
+		client.warning ? E('div', { 'class': 'alert-message warning' }, [ client.warning ]) : '',
+		E('p', {}, [ _('Scan the QR code with the WireGuard app, or load the file on the device. It holds the device\'s private key: keep it secret.') ]),
+		E('div', { 'style': 'display:flex;flex-wrap:wrap;gap:1em;align-items:flex-start' }, [
+			E('img', { 'src': qr, 'alt': _('QR code of the configuration'), 'style': 'width:280px;height:280px;image-rendering:pixelated' }),
+			E('pre', { 'class': 'wgd-client-config', 'style': 'flex:1;min-width:20em;white-space:pre-wrap;word-break:break-all' }, [ conf ])
+		]),
+		log ? E('p', { 'style': 'white-space:pre-wrap' }, [ E('small', {}, [ log ]) ]) : '',
+		E('div', { 'class': 'right' }, [
+			E('a', { 'class': 'btn cbi-button', 'href': url, 'download': name + '.conf' }, [ _('Download') ]),
+			' ',
+			E('button', { 'class': 'btn cbi-button cbi-button-positive', 'click': close }, [ _('Close') ])
+		])
+	]);
+}
+
+// The "Add device" dialog: `wgd peer add` on interface ifname through the
+// backend; done() runs after the client's configuration was shown.
+function addDeviceDialog(ifname, done) {
+	var name = E('input', { 'type': 'text', 'class': 'cbi-input-text', 'placeholder': 'phone' }),
+	    mode = E('select', { 'class': 'cbi-input-select' }, [
+	    	E('option', { 'value': 'split' }, [ _('Split tunnel: the tunnel\'s and the LAN\'s networks') ]),
+	    	E('option', { 'value': 'full' }, [ _('Full tunnel: all traffic through this router') ])
+	    ]),
+	    dns = E('input', { 'type': 'text', 'class': 'cbi-input-text', 'placeholder': _('default (the router)') }),
+	    keep = E('input', { 'type': 'checkbox' }),
+	    err = E('div', { 'class': 'wgd-add-error' });
+
+	function row(label, widget, help) {
+		return E('div', { 'class': 'cbi-value' }, [
+			E('label', { 'class': 'cbi-value-title' }, [ label ]),
+			E('div', { 'class': 'cbi-value-field' }, [ widget, help ? E('div', { 'class': 'cbi-value-description' }, [ help ]) : '' ])
+		]);
+	}
+
+	function submit() {
+		var check = validateDeviceName(name.value);
+
+		if (check !== true) {
+			dom.content(err, E('div', { 'class': 'alert-message error' }, [ check ]));
+			return;
+		}
+
+		return callAddPeer(ifname, name.value, mode.value == 'full', dns.value.trim(), keep.checked).then(function(res) {
+			if (res.error || !res.client) {
+				dom.content(err, E('div', { 'class': 'alert-message error', 'style': 'white-space:pre-wrap' }, [ res.error || _('No answer from wgd') ]));
+				return;
+			}
+			showClientDialog(res.client, res.log);
+			if (typeof(done) == 'function')
+				done(res.client);
+		}).catch(function(e) {
+			dom.content(err, E('div', { 'class': 'alert-message error' }, [ e.message ]));
+		});
+	}
+
+	ui.showModal(_('Add a device to %s').format(ifname), [
+		E('p', {}, [ _('Makes keys and an address for a new device, adds it as a peer and shows its configuration once.') ]),
+		row(_('Name'), name, _('Letters, digits and _; the peer\'s section name.')),
+		row(_('Traffic'), mode),
+		row(_('DNS'), dns, _('Servers for the device, comma-separated, or none.')),
+		row(_('Keep the key'), keep, _('Keeps the device\'s private key in the configuration, so that its configuration can be shown again.')),
+		err,
+		E('div', { 'class': 'right' }, [
+			E('button', { 'class': 'btn cbi-button', 'click': ui.hideModal }, [ _('Cancel') ]),
+			' ',
+			E('button', { 'class': 'btn cbi-button cbi-button-positive', 'click': ui.createHandlerFn(null, submit) }, [ _('Add device') ])
+		])
+	]);
+}
+
+// A peer name for `wgd peer add`: a UCI section name.
+function validateDeviceName(value) {
+	if (!/^[A-Za-z0-9_]+$/.test(value || ''))
+		return _('Expecting a name of letters, digits and _');
+
+	return true;
+}
+
+// The configuration of a peer whose key was kept, through the backend.
+function showPeerConfig(ifname, name) {
+	return callShowPeer(ifname, name).then(function(res) {
+		if (res.error || !res.client)
+			return ui.addNotification(null, E('p', {}, [ res.error || _('No answer from wgd') ]), 'error');
+
+		showClientDialog(res.client, null);
+	});
+}
+
+return baseclass.extend({
+	callStatus: callStatus,
+	callGenerateKeyPair: callGenerateKeyPair,
+	callGeneratePsk: callGeneratePsk,
+	callPublicKey: callPublicKey,
+	callAddPeer: callAddPeer,
+	callShowPeer: callShowPeer,
+	validateKey: validateKey,
+	validateMtu: validateMtu,
+	validateFwmark: validateFwmark,
+	validateDeviceName: validateDeviceName,
+	parseFwmark: parseFwmark,
+	isCIDR: isCIDR,
+	parseEndpoint: parseEndpoint,
+	formatBytes: formatBytes,
+	formatAge: formatAge,
+	daemonStopped: daemonStopped,
+	findInterface: findInterface,
+	findPeer: findPeer,
+	interfaceState: interfaceState,
+	peerState: peerState,
+	peerTraffic: peerTraffic,
+	parseWgQuick: parseWgQuick,
+	showClientDialog: showClientDialog,
+	addDeviceDialog: addDeviceDialog,
+	showPeerConfig: showPeerConfig
+});
