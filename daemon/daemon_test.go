@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -378,5 +379,41 @@ func TestBusyListenPortOnReload(t *testing.T) {
 			t.Fatalf("not on the new port after it was freed: %+v", is)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// Half-sent requests on the control socket cost a bounded number of
+// goroutines; once they end, requests are answered again.
+func TestControlConnectionFlood(t *testing.T) {
+	netnstest.Root(t)
+	td := startDaemon(t, "")
+	td.status(t)
+	base := runtime.NumGoroutine()
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for i := 0; i < 300; i++ {
+		c, err := net.Dial("unix", td.socket)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Write([]byte(`{"version":1,`))
+		conns = append(conns, c)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if n := runtime.NumGoroutine() - base; n > 50 {
+		t.Errorf("%d more goroutines with 300 half-sent requests (want at most 50)", n)
+	}
+	for _, c := range conns {
+		c.Close()
+	}
+	conns = nil
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := Call(ctx, td.socket, "status", nil, nil); err != nil {
+		t.Errorf("status after the flood: %v", err)
 	}
 }
