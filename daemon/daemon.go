@@ -55,13 +55,16 @@ type Daemon struct {
 	portBusy  map[string]bool   // of those, the ones whose listen port another program holds
 	kept      map[string]string // interfaces kept on their last good configuration: the new one's errors
 	endpoints map[string]map[config.Key]netip.AddrPort
-	hp        *hotplugState   // WAN events: hotplug.go
-	requested map[string]bool // interfaces netifd asked for: netifd.go
-	fw        firewall.Backend
-	fwKind    string // as configured
-	fwErr     string // why the configured backend is not in use
-	fwStatus  firewall.Status
-	counters  Counters // reloads; resolutions are counted by the resolver
+	// endpointOf is what each of endpoints was resolved from (host:port):
+	// an endpoint is dropped once its peer's configuration names another.
+	endpointOf map[string]map[config.Key]string
+	hp         *hotplugState   // WAN events: hotplug.go
+	requested  map[string]bool // interfaces netifd asked for: netifd.go
+	fw         firewall.Backend
+	fwKind     string // as configured
+	fwErr      string // why the configured backend is not in use
+	fwStatus   firewall.Status
+	counters   Counters // reloads; resolutions are counted by the resolver
 	// Failed interfaces are retried with backoff.
 	runCtx     context.Context
 	retryTimer *time.Timer
@@ -74,15 +77,16 @@ func New(opts Options) *Daemon {
 		opts.Logger = slog.Default()
 	}
 	d := &Daemon{
-		opts:      opts,
-		log:       opts.Logger,
-		requests:  make(chan func()),
-		cfg:       &config.Config{},
-		ifaces:    map[string]*device.Interface{},
-		ifaceErrs: map[string]string{},
-		portBusy:  map[string]bool{},
-		endpoints: map[string]map[config.Key]netip.AddrPort{},
-		requested: map[string]bool{},
+		opts:       opts,
+		log:        opts.Logger,
+		requests:   make(chan func()),
+		cfg:        &config.Config{},
+		ifaces:     map[string]*device.Interface{},
+		ifaceErrs:  map[string]string{},
+		portBusy:   map[string]bool{},
+		endpoints:  map[string]map[config.Key]netip.AddrPort{},
+		endpointOf: map[string]map[config.Key]string{},
+		requested:  map[string]bool{},
 	}
 	d.resolver = newResolver(d.log, d.do, d.setEndpoint)
 	d.hp = newHotplugState()
@@ -340,20 +344,25 @@ func (d *Daemon) clearIfaceErr(name string) {
 	delete(d.portBusy, name)
 }
 
+// desired is what c's interface should run. Its endpoints follow from
+// the configuration and the names resolved for it: an endpoint whose
+// peer is gone, or now names another host or none, is dropped (with its
+// host route and netifd's host dependency).
 func (d *Daemon) desired(c config.Interface) device.Desired {
-	eps := d.endpoints[c.Name]
+	eps, of := d.endpoints[c.Name], d.endpointOf[c.Name]
 	if eps == nil {
-		eps = map[config.Key]netip.AddrPort{}
-		d.endpoints[c.Name] = eps
+		eps, of = map[config.Key]netip.AddrPort{}, map[config.Key]string{}
+		d.endpoints[c.Name], d.endpointOf[c.Name] = eps, of
 	}
 	for k := range eps {
-		if c.Peer(k) == nil {
+		if p := c.Peer(k); p == nil || p.EndpointHost == "" || of[k] != p.Endpoint() {
 			delete(eps, k)
+			delete(of, k)
 		}
 	}
 	for _, p := range c.Peers {
 		if a, err := netip.ParseAddr(p.EndpointHost); err == nil {
-			eps[p.PublicKey] = netip.AddrPortFrom(a, p.EndpointPort)
+			eps[p.PublicKey], of[p.PublicKey] = netip.AddrPortFrom(a, p.EndpointPort), p.Endpoint()
 		}
 	}
 	return device.Desired{Config: c, Endpoints: eps}
@@ -393,6 +402,7 @@ func (d *Daemon) down(iface *device.Interface) {
 	}
 	delete(d.ifaces, iface.Name())
 	delete(d.endpoints, iface.Name())
+	delete(d.endpointOf, iface.Name())
 	d.resolver.forget(iface.Name())
 	d.log.Info("interface down", "interface", iface.Name())
 }
@@ -403,17 +413,23 @@ func (d *Daemon) shutdown() {
 	}
 }
 
-// setEndpoint records a resolved endpoint name and applies it.
+// setEndpoint records a resolved endpoint name and applies it. A peer
+// without a session then starts its handshake at once: the engine's own
+// attempt went nowhere while the name was unresolved, and it would not
+// try again for 5 seconds.
 func (d *Daemon) setEndpoint(iface string, peer config.Key, ap netip.AddrPort) {
 	c := d.cfg.Interface(iface)
 	if c == nil || c.Peer(peer) == nil || d.endpoints[iface] == nil {
 		return
 	}
-	if d.endpoints[iface][peer] == ap {
+	from := c.Peer(peer).Endpoint()
+	if d.endpoints[iface][peer] == ap && d.endpointOf[iface][peer] == from {
 		return
 	}
-	d.endpoints[iface][peer] = ap
-	d.update(iface)
+	d.endpoints[iface][peer], d.endpointOf[iface][peer] = ap, from
+	if running := d.ifaces[iface]; running != nil && d.update(iface) == nil {
+		running.Handshake(peer)
+	}
 }
 
 func (d *Daemon) handlers() map[string]handler {

@@ -417,3 +417,50 @@ func TestControlConnectionFlood(t *testing.T) {
 		t.Errorf("status after the flood: %v", err)
 	}
 }
+
+// An endpoint removed from the configuration, or replaced by a name that
+// does not resolve, takes its host route with it.
+func TestRemovedEndpointDropsHostRoute(t *testing.T) {
+	netnstest.Root(t)
+	for _, args := range [][]string{
+		{"link", "add", "wgdhv", "type", "veth", "peer", "name", "wgdhvp"},
+		{"link", "set", "wgdhv", "up"}, {"link", "set", "wgdhvp", "up"},
+		{"addr", "add", "10.77.0.1/24", "dev", "wgdhv"},
+	} {
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %v: %v %s", args, err, out)
+		}
+	}
+	t.Cleanup(func() { exec.Command("ip", "link", "del", "wgdhv").Run() })
+	k, p := secretKey(t), secretKey(t).PublicKey()
+	network := func(endpoint string) string {
+		return iface("wgdh", k, "\tlist addresses '10.78.0.1/24'") +
+			peer("wgdh", p, "\tlist allowed_ips '0.0.0.0/0'\n\toption route_allowed_ips '1'"+endpoint)
+	}
+	hostRoute := func() bool {
+		out, err := exec.Command("ip", "route", "show", "10.77.0.5/32").CombinedOutput()
+		if err != nil {
+			t.Fatalf("ip route: %v %s", err, out)
+		}
+		return strings.Contains(string(out), "dev wgdhv")
+	}
+	td := startDaemon(t, network("\n\toption endpoint_host '10.77.0.5'"))
+	if !hostRoute() {
+		t.Fatal("no host route to the endpoint: the test proves nothing")
+	}
+	writeNetwork(t, td.dir, network(""))
+	td.reload(t)
+	if hostRoute() {
+		t.Error("host route to 10.77.0.5 kept after endpoint_host was removed")
+	}
+	writeNetwork(t, td.dir, network("\n\toption endpoint_host '10.77.0.5'"))
+	td.reload(t)
+	if !hostRoute() {
+		t.Error("no host route after endpoint_host came back")
+	}
+	writeNetwork(t, td.dir, network("\n\toption endpoint_host 'wgd-test.invalid'"))
+	td.reload(t)
+	if hostRoute() {
+		t.Error("host route to 10.77.0.5 kept after endpoint_host became a name that does not resolve")
+	}
+}

@@ -179,3 +179,75 @@ echo opened; sleep 6`, conns, host, port)
 		t.Errorf("wgd exited: %s", g.RouterProc.ExitStatus())
 	}
 }
+
+// logTimes returns the times of the log lines of wgd's log that contain
+// msg, in order.
+func logTimes(t *testing.T, log, msg string) []time.Time {
+	t.Helper()
+	var out []time.Time
+	for _, line := range strings.Split(log, "\n") {
+		if !strings.Contains(line, msg) {
+			continue
+		}
+		f := strings.Fields(line)
+		if len(f) == 0 || !strings.HasPrefix(f[0], "time=") {
+			continue
+		}
+		at, err := time.Parse(time.RFC3339Nano, strings.TrimPrefix(f[0], "time="))
+		if err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		out = append(out, at)
+	}
+	return out
+}
+
+// A peer whose endpoint is a name handshakes as soon as the name
+// resolves (a real dnsmasq that answers at once). The engine's first
+// attempt, at start, has nowhere to go and holds its next one back for
+// 5 s; so a handshake response within 3 s of that first attempt proves
+// the handshake was sent again on resolution. Times are the laptop's
+// own log stamps, so a slow start of the process does not count.
+func TestEndpointNameHandshakesOnResolution(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	g := newGateway(t, ctx)
+	laptop := addLaptop(t, ctx, g, "laptop", lab.ClientWGD)
+	dns, err := lab.StartDNS(ctx, g.Inet, lab.InetWANIP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := lab.UseDNS(laptop.Host, lab.InetWANIP); err != nil {
+		t.Fatal(err)
+	}
+	if err := dns.Set(ctx, laptop.Host, lab.VPNName, lab.RouterWANIP); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.StartRouter(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := laptop.StartWith(ctx, lab.LaptopOptions{EndpointHost: lab.VPNName}); err != nil {
+		t.Fatal(err)
+	}
+	var attempts, resolved, responses []time.Time
+	err = lab.Poll(ctx, 20*time.Second, func(context.Context) error {
+		log := laptop.Proc.Output()
+		attempts = logTimes(t, log, "Sending handshake initiation")
+		resolved = logTimes(t, log, "endpoint resolved")
+		responses = logTimes(t, log, "Received handshake response")
+		if len(responses) == 0 {
+			return fmt.Errorf("no handshake response yet")
+		}
+		return nil
+	})
+	if err != nil || len(attempts) == 0 || len(resolved) == 0 {
+		t.Fatalf("%v (attempts %v, resolved %v)\nlog:\n%s", err, attempts, resolved, laptop.Proc.Output())
+	}
+	took := responses[0].Sub(attempts[0])
+	t.Logf("first attempt %s, name resolved %s, first response %s: %v after the first attempt",
+		attempts[0].Format(time.StampMilli), resolved[0].Format(time.StampMilli), responses[0].Format(time.StampMilli), took.Round(time.Millisecond))
+	if took >= 3*time.Second {
+		t.Errorf("first handshake response %v after the first attempt: it waited for the engine's retry\nlog:\n%s", took, laptop.Proc.Output())
+	}
+	mustReach(t, ctx, laptop)
+}
