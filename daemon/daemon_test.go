@@ -464,3 +464,32 @@ func TestRemovedEndpointDropsHostRoute(t *testing.T) {
 		t.Error("host route to 10.77.0.5 kept after endpoint_host became a name that does not resolve")
 	}
 }
+
+// Two peers with the same allowed IP: the later one has it, status says
+// what the engine routes, and once the later one is removed the earlier
+// one has it again.
+func TestOverlappingAllowedIPs(t *testing.T) {
+	netnstest.Root(t)
+	k, p1, p2 := secretKey(t), secretKey(t).PublicKey(), secretKey(t).PublicKey()
+	one := peer("wgdo", p1, "\toption description 'one'\n\tlist allowed_ips '10.57.0.2/32'\n\tlist allowed_ips '10.57.1.0/24'")
+	two := peer("wgdo", p2, "\toption description 'two'\n\tlist allowed_ips '10.57.0.2/32'")
+	td := startDaemon(t, iface("wgdo", k, "")+one+two)
+	routes := func() map[string]string {
+		out := map[string]string{}
+		for _, p := range td.status(t).Interfaces[0].Peers {
+			out[p.Description] = fmt.Sprint(p.AllowedIPs)
+		}
+		return out
+	}
+	if r := routes(); r["one"] != "[10.57.1.0/24]" || r["two"] != "[10.57.0.2/32]" {
+		t.Errorf("status with a shared allowed IP: %v", r)
+	}
+	if s := td.status(t); len(s.Problems) != 1 || !strings.Contains(s.Problems[0], "10.57.0.2/32 is also peer \"one\"'s") {
+		t.Errorf("problems: %q", s.Problems)
+	}
+	writeNetwork(t, td.dir, iface("wgdo", k, "")+one)
+	td.reload(t)
+	if r := routes(); r["one"] != "[10.57.0.2/32 10.57.1.0/24]" {
+		t.Errorf("after removing the later peer: %v", r)
+	}
+}
