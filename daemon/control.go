@@ -52,6 +52,9 @@ type Response struct {
 func Call(ctx context.Context, socket, command string, args, result any) error {
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "unix", socket)
+	if errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM) {
+		return fmt.Errorf("permission denied: the control socket %s is for root only", socket)
+	}
 	if err != nil {
 		return fmt.Errorf("wgd is not running (control socket %s): %w", socket, err)
 	}
