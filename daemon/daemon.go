@@ -19,6 +19,7 @@ import (
 	"wgd/config"
 	"wgd/device"
 	"wgd/firewall"
+	"wgd/uci"
 )
 
 // Options configure a daemon.
@@ -103,6 +104,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	d.runCtx = ctx
+	d.removeStaleTemps(ctx)
 	if d.opts.Netifd {
 		d.loadRequested()
 	}
@@ -130,6 +132,19 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.log.Info("wgd stopped")
 			return nil
 		}
+	}
+}
+
+// removeStaleTemps removes the copies of the network file (keys
+// included) that a writer such as `wgd peer add` left when it was killed
+// mid-write; one that a live writer holds is left alone.
+func (d *Daemon) removeStaleTemps(ctx context.Context) {
+	removed, err := uci.RemoveStaleTemps(ctx, d.opts.ConfigDir, "network", time.Second)
+	if err != nil {
+		d.log.Debug("stale temporary files not looked for", "error", err)
+	}
+	for _, f := range removed {
+		d.log.Warn("removed a temporary copy of the network file left by a killed writer", "file", f)
 	}
 }
 

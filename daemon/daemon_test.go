@@ -493,3 +493,19 @@ func TestOverlappingAllowedIPs(t *testing.T) {
 		t.Errorf("after removing the later peer: %v", r)
 	}
 }
+
+// A copy of the network file left by a killed writer is removed when
+// wgd starts.
+func TestStartRemovesStaleTemps(t *testing.T) {
+	netnstest.Root(t)
+	dir := t.TempDir()
+	writeNetwork(t, dir, "")
+	stale := filepath.Join(dir, ".network.wgd-1234567")
+	if err := os.WriteFile(stale, []byte("option private_key 'x'\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	startDaemonWith(t, dir, Options{}, nil)
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Errorf("stale temporary file still there: %v", err)
+	}
+}
