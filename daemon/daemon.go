@@ -384,7 +384,7 @@ func (d *Daemon) desired(c config.Interface) device.Desired {
 }
 
 func (d *Daemon) up(c config.Interface) error {
-	iface, err := device.Open(d.desired(c), device.Options{UAPIDir: d.opts.UAPIDir, ManageL3: !d.opts.Netifd, Logger: d.log})
+	iface, err := device.Open(d.desired(c), device.Options{UAPIDir: d.opts.UAPIDir, ManageL3: !d.opts.Netifd, Logger: d.log, Died: d.died})
 	if err != nil {
 		d.setIfaceErr(c.Name, err)
 		d.log.Error("interface not up", "interface", c.Name, "error", err)
@@ -409,6 +409,26 @@ func (d *Daemon) update(name string) error {
 	}
 	d.clearIfaceErr(name)
 	return nil
+}
+
+// died takes an interface whose device the engine closed by itself
+// down, and has it brought up again by the retries (at most one a
+// second, should it keep dying).
+func (d *Daemon) died(iface *device.Interface) {
+	if d.runCtx == nil {
+		return
+	}
+	d.do(d.runCtx, func() {
+		name := iface.Name()
+		if d.ifaces[name] != iface {
+			return // taken down meanwhile
+		}
+		d.log.Error("interface device closed unexpectedly: bringing it back", "interface", name)
+		d.down(iface)
+		d.setIfaceErr(name, errors.New("device closed unexpectedly; being brought back"))
+		d.counters.DeviceRestarts++
+		d.scheduleRetry()
+	})
 }
 
 func (d *Daemon) down(iface *device.Interface) {

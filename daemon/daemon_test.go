@@ -509,3 +509,38 @@ func TestStartRemovesStaleTemps(t *testing.T) {
 		t.Errorf("stale temporary file still there: %v", err)
 	}
 }
+
+// A device the engine closes by itself (here: its link deleted under it,
+// so the TUN fails) is noticed and brought back.
+func TestDeadDeviceComesBack(t *testing.T) {
+	netnstest.Root(t)
+	td := startDaemon(t, iface("wgdd", secretKey(t), "\tlist addresses '10.58.0.1/24'\n\toption listen_port '51996'"))
+	var index int
+	td.do(context.Background(), func() { index = td.ifaces["wgdd"].Index() })
+	if out, err := exec.Command("ip", "link", "del", "wgdd").CombinedOutput(); err != nil {
+		t.Fatalf("ip link del: %v %s", err, out)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		s := td.status(t)
+		var now int
+		td.do(context.Background(), func() {
+			if i := td.ifaces["wgdd"]; i != nil {
+				now = i.Index()
+			}
+		})
+		if is := s.Interfaces[0]; is.Up && now != 0 && now != index {
+			if s.Counters.DeviceRestarts != 1 || is.ListenPort != 51996 {
+				t.Errorf("after the restart: %+v, counters %+v", is, s.Counters)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not back: %+v (index %d, was %d)", s.Interfaces, now, index)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if out, err := exec.Command("ip", "-o", "addr", "show", "dev", "wgdd").CombinedOutput(); err != nil || !strings.Contains(string(out), "10.58.0.1/24") {
+		t.Errorf("wgdd after the restart: %s %v", out, err)
+	}
+}

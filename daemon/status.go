@@ -28,6 +28,7 @@ type Counters struct {
 	LastReload      string `json:"last_reload"`     // "ok", "partial", "failed"; "" before the first
 	ResolutionsOK   uint64 `json:"resolutions_ok"`
 	ResolutionsFail uint64 `json:"resolutions_failed"`
+	DeviceRestarts  uint64 `json:"device_restarts"` // devices the engine closed by itself, brought back
 }
 
 // PoolStatus is the packet buffers of all interfaces: bound and in use.

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"golang.zx2c4.com/wireguard/conn"
@@ -35,6 +36,10 @@ type Options struct {
 	// routes (standalone mode). Under netifd, netifd owns them.
 	ManageL3 bool
 	Logger   *slog.Logger
+	// Died, when set, is called (on a goroutine of its own) when the
+	// engine closes the device by itself, e.g. after its TUN failed; not
+	// after Close.
+	Died func(*Interface)
 }
 
 // Desired is what an interface should run: its configuration and the
@@ -60,9 +65,10 @@ type Interface struct {
 	// hostRoutes pin endpoints outside the tunnel (standalone).
 	hostRoutes []hostRoute
 
-	mu    sync.Mutex // guards conns
-	conns map[net.Conn]struct{}
-	wg    sync.WaitGroup
+	mu      sync.Mutex // guards conns
+	conns   map[net.Conn]struct{}
+	wg      sync.WaitGroup
+	closing atomic.Bool // Close was called: the engine's end is expected
 }
 
 // Open creates the interface and applies d to it.
@@ -113,7 +119,19 @@ func Open(d Desired, opts Options) (_ *Interface, err error) {
 	}
 	i.wg.Add(1)
 	go i.serveUAPI()
+	go i.watch()
 	return i, nil
+}
+
+// watch tells Options.Died when the engine closes the device unasked.
+func (i *Interface) watch() {
+	<-i.dev.Wait()
+	if !i.closing.Load() {
+		i.log.Error("the engine closed the device")
+		if i.opts.Died != nil {
+			i.opts.Died(i)
+		}
+	}
 }
 
 // Name is the link name.
@@ -276,6 +294,7 @@ func minus(a, b []netip.Prefix) []netip.Prefix {
 // Close removes the interface: routes, the link with its addresses, and
 // the UAPI socket.
 func (i *Interface) Close() error {
+	i.closing.Store(true)
 	var errs []error
 	if i.uapi != nil {
 		errs = append(errs, i.uapi.Close())
