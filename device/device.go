@@ -171,7 +171,7 @@ func (i *Interface) Update(d Desired) error {
 	if delta := uapiDelta(old, d); delta != "" {
 		if err := i.dev.IpcSet(delta); err != nil {
 			// The engine's error names the failing line's key, never a secret value.
-			return errors.Join(portErr, fmt.Errorf("configure %s: %w", i.name, err))
+			return errors.Join(portErr, portError(d.Config.ListenPort, fmt.Errorf("configure %s: %w", i.name, err)))
 		}
 	}
 	i.applied = Desired{Config: d.Config, Endpoints: copyEndpoints(d.Endpoints)}
