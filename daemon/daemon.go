@@ -325,7 +325,7 @@ const (
 // held by another program, say) to be tried again, later each time while
 // they keep failing.
 func (d *Daemon) scheduleRetry() {
-	if len(d.ifaceErrs) == 0 {
+	if !d.retrying() {
 		d.retryDelay = 0
 		return
 	}
@@ -337,12 +337,23 @@ func (d *Daemon) scheduleRetry() {
 	d.retryTimer = time.AfterFunc(d.retryDelay, func() { d.do(ctx, d.retry) })
 }
 
-// retry tries the failed interfaces again: those running get their
-// configuration again, the others are brought up.
+// retrying tells whether some interface waits to be tried again: one
+// that is not running, or runs without the port it was given.
+func (d *Daemon) retrying() bool {
+	for name := range d.ifaceErrs {
+		if d.ifaces[name] == nil || d.portBusy[name] {
+			return true
+		}
+	}
+	return false
+}
+
+// retry tries the failed interfaces again: those running without their
+// port get their configuration again, the others are brought up.
 func (d *Daemon) retry() {
 	d.retryTimer = nil
 	for name := range d.ifaceErrs {
-		if d.ifaces[name] != nil {
+		if d.ifaces[name] != nil && d.portBusy[name] {
 			d.update(name)
 		}
 	}
