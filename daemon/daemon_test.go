@@ -368,6 +368,19 @@ func TestBusyListenPortOnReload(t *testing.T) {
 		c.Close()
 		t.Errorf("nobody listens on the old port 51997 any more")
 	}
+	// A WAN refresh (rebind) and another reload while the port is busy:
+	// still the old port, and the firewall opens no other.
+	td.do(context.Background(), func() { td.ifaces["wgdq"].Rebind() })
+	td.reload(t)
+	s := td.status(t)
+	if is := s.Interfaces[0]; is.ListenPort != 51997 {
+		t.Errorf("after a rebind and a reload: %+v", is)
+	}
+	for _, h := range s.Firewall.Holes {
+		if h.Port != 51997 {
+			t.Errorf("firewall opens port %d", h.Port)
+		}
+	}
 	release()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
