@@ -111,7 +111,11 @@ func listenControl(path string) (*net.UnixListener, error) {
 func serveControl(ctx context.Context, l *net.UnixListener, handlers map[string]handler, log logger) {
 	slots := make(chan struct{}, maxControlConns)
 	for {
-		slots <- struct{}{}
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
 		c, err := l.AcceptUnix()
 		if err != nil {
 			return
