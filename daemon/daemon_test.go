@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -555,5 +556,41 @@ func TestDeadDeviceComesBack(t *testing.T) {
 	}
 	if out, err := exec.Command("ip", "-o", "addr", "show", "dev", "wgdd").CombinedOutput(); err != nil || !strings.Contains(string(out), "10.58.0.1/24") {
 		t.Errorf("wgdd after the restart: %s %v", out, err)
+	}
+}
+
+// Under netifd, an endpoint removed from the configuration, or replaced
+// by a name that does not resolve, is no longer a host dependency in the
+// ifup answer.
+func TestRemovedEndpointLeavesIfupAnswer(t *testing.T) {
+	netnstest.Root(t)
+	k, p := secretKey(t), secretKey(t).PublicKey()
+	network := func(endpoint string) string {
+		return iface("wgne", k, "") + peer("wgne", p, "\tlist allowed_ips '10.79.0.2/32'"+endpoint)
+	}
+	dir := t.TempDir()
+	writeNetwork(t, dir, network("\n\toption endpoint_host '192.0.2.79'"))
+	td := startDaemonWith(t, dir, Options{Netifd: true}, nil)
+	ifup := func() []netip.Addr {
+		var up IfupResult
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := Call(ctx, td.socket, "ifup", map[string]string{"interface": "wgne"}, &up); err != nil {
+			t.Fatal(err)
+		}
+		return up.Endpoints
+	}
+	if eps := ifup(); len(eps) != 1 || eps[0].String() != "192.0.2.79" {
+		t.Fatalf("ifup endpoints %v", eps)
+	}
+	writeNetwork(t, dir, network(""))
+	if eps := ifup(); len(eps) != 0 {
+		t.Errorf("endpoint_host removed: ifup endpoints %v", eps)
+	}
+	writeNetwork(t, dir, network("\n\toption endpoint_host '192.0.2.79'"))
+	ifup()
+	writeNetwork(t, dir, network("\n\toption endpoint_host 'wgd-test.invalid'"))
+	if eps := ifup(); len(eps) != 0 {
+		t.Errorf("endpoint_host a name that does not resolve: ifup endpoints %v", eps)
 	}
 }
