@@ -23,6 +23,15 @@ const ProtocolVersion = 1
 
 const maxRequest = 64 << 10
 
+// Connection bounds of the control socket: at most maxControlConns are
+// served at a time (more wait in the kernel's queue), and a request must
+// arrive within requestTimeout.
+const (
+	maxControlConns = 32
+	requestTimeout  = 5 * time.Second
+	controlTimeout  = 30 * time.Second
+)
+
 // Request is one control request: one JSON object per connection.
 type Request struct {
 	Version int             `json:"version"`
@@ -43,6 +52,9 @@ type Response struct {
 func Call(ctx context.Context, socket, command string, args, result any) error {
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "unix", socket)
+	if errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM) {
+		return fmt.Errorf("permission denied: the control socket %s is for root only", socket)
+	}
 	if err != nil {
 		return fmt.Errorf("wgd is not running (control socket %s): %w", socket, err)
 	}
@@ -97,12 +109,19 @@ func listenControl(path string) (*net.UnixListener, error) {
 
 // serveControl answers requests until l is closed.
 func serveControl(ctx context.Context, l *net.UnixListener, handlers map[string]handler, log logger) {
+	slots := make(chan struct{}, maxControlConns)
 	for {
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
 		c, err := l.AcceptUnix()
 		if err != nil {
 			return
 		}
 		go func() {
+			defer func() { <-slots }()
 			defer c.Close()
 			if err := serveConn(ctx, c, handlers); err != nil {
 				log.Debug("control request", "error", err)
@@ -116,7 +135,8 @@ type logger interface {
 }
 
 func serveConn(ctx context.Context, c *net.UnixConn, handlers map[string]handler) error {
-	c.SetDeadline(time.Now().Add(30 * time.Second))
+	c.SetDeadline(time.Now().Add(controlTimeout))
+	c.SetReadDeadline(time.Now().Add(requestTimeout))
 	enc := json.NewEncoder(c)
 	fail := func(err error) error {
 		enc.Encode(Response{Version: ProtocolVersion, Error: err.Error()})

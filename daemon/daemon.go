@@ -20,6 +20,7 @@ import (
 	"wgd/config"
 	"wgd/device"
 	"wgd/hotplug"
+	"wgd/uci"
 )
 
 // Options configure a daemon.
@@ -62,7 +63,10 @@ type Daemon struct {
 	portBusy  map[string]bool   // of those, the ones whose listen port another program holds
 	kept      map[string]string // interfaces kept on their last good configuration: the new one's errors
 	endpoints map[string]map[config.Key]netip.AddrPort
-	hp        *hotplugState // WAN events: hotplug.go
+	// endpointOf is what each of endpoints was resolved from (host:port):
+	// an endpoint is dropped once its peer's configuration names another.
+	endpointOf map[string]map[config.Key]string
+	hp         *hotplugState // WAN events: hotplug.go
 	// wan is the kernel's network state: where the WAN is. wanCfg says
 	// which links it may be, published by every apply for the monitor,
 	// which must not wait for this goroutine on each notification.
@@ -85,16 +89,17 @@ func New(opts Options) *Daemon {
 		opts.Logger = slog.Default()
 	}
 	d := &Daemon{
-		opts:      opts,
-		log:       opts.Logger,
-		requests:  make(chan func()),
-		cfg:       &config.Config{},
-		ifaces:    map[string]*device.Interface{},
-		ifaceErrs: map[string]string{},
-		portBusy:  map[string]bool{},
-		endpoints: map[string]map[config.Key]netip.AddrPort{},
-		requested: map[string]bool{},
-		netifd:    newNetifdState(),
+		opts:       opts,
+		log:        opts.Logger,
+		requests:   make(chan func()),
+		cfg:        &config.Config{},
+		ifaces:     map[string]*device.Interface{},
+		ifaceErrs:  map[string]string{},
+		portBusy:   map[string]bool{},
+		endpoints:  map[string]map[config.Key]netip.AddrPort{},
+		endpointOf: map[string]map[config.Key]string{},
+		requested:  map[string]bool{},
+		netifd:     newNetifdState(),
 	}
 	d.wan = &hotplug.Monitor{Log: d.log}
 	d.fw = newFirewallKeeper(d.log)
@@ -114,6 +119,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	d.runCtx = ctx
+	d.removeStaleTemps(ctx)
 	if d.opts.Netifd {
 		d.loadRequested()
 	}
@@ -144,6 +150,19 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.log.Info("wgd stopped")
 			return nil
 		}
+	}
+}
+
+// removeStaleTemps removes the copies of the network file (keys
+// included) that a writer such as `wgd peer add` left when it was killed
+// mid-write; one that a live writer holds is left alone.
+func (d *Daemon) removeStaleTemps(ctx context.Context) {
+	removed, err := uci.RemoveStaleTemps(ctx, d.opts.ConfigDir, "network", time.Second)
+	if err != nil {
+		d.log.Debug("stale temporary files not looked for", "error", err)
+	}
+	for _, f := range removed {
+		d.log.Warn("removed a temporary copy of the network file left by a killed writer", "file", f)
 	}
 }
 
@@ -328,7 +347,7 @@ const (
 // held by another program, say) to be tried again, later each time while
 // they keep failing.
 func (d *Daemon) scheduleRetry() {
-	if len(d.ifaceErrs) == 0 {
+	if !d.retrying() {
 		d.retryDelay = 0
 		return
 	}
@@ -340,12 +359,23 @@ func (d *Daemon) scheduleRetry() {
 	d.retryTimer = time.AfterFunc(d.retryDelay, func() { d.do(ctx, d.retry) })
 }
 
-// retry tries the failed interfaces again: those running get their
-// configuration again, the others are brought up.
+// retrying tells whether some interface waits to be tried again: one
+// that is not running, or runs without the port it was given.
+func (d *Daemon) retrying() bool {
+	for name := range d.ifaceErrs {
+		if d.ifaces[name] == nil || d.portBusy[name] {
+			return true
+		}
+	}
+	return false
+}
+
+// retry tries the failed interfaces again: those running without their
+// port get their configuration again, the others are brought up.
 func (d *Daemon) retry() {
 	d.retryTimer = nil
 	for name := range d.ifaceErrs {
-		if d.ifaces[name] != nil {
+		if d.ifaces[name] != nil && d.portBusy[name] {
 			d.update(name)
 		}
 	}
@@ -362,27 +392,32 @@ func (d *Daemon) clearIfaceErr(name string) {
 	delete(d.portBusy, name)
 }
 
+// desired is what c's interface should run. Its endpoints follow from
+// the configuration and the names resolved for it: an endpoint whose
+// peer is gone, or now names another host or none, is dropped (with its
+// host route and netifd's host dependency).
 func (d *Daemon) desired(c config.Interface) device.Desired {
-	eps := d.endpoints[c.Name]
+	eps, of := d.endpoints[c.Name], d.endpointOf[c.Name]
 	if eps == nil {
-		eps = map[config.Key]netip.AddrPort{}
-		d.endpoints[c.Name] = eps
+		eps, of = map[config.Key]netip.AddrPort{}, map[config.Key]string{}
+		d.endpoints[c.Name], d.endpointOf[c.Name] = eps, of
 	}
 	for k := range eps {
-		if c.Peer(k) == nil {
+		if p := c.Peer(k); p == nil || p.EndpointHost == "" || of[k] != p.Endpoint() {
 			delete(eps, k)
+			delete(of, k)
 		}
 	}
 	for _, p := range c.Peers {
 		if a, err := netip.ParseAddr(p.EndpointHost); err == nil {
-			eps[p.PublicKey] = netip.AddrPortFrom(a, p.EndpointPort)
+			eps[p.PublicKey], of[p.PublicKey] = netip.AddrPortFrom(a, p.EndpointPort), p.Endpoint()
 		}
 	}
 	return device.Desired{Config: c, Endpoints: eps}
 }
 
 func (d *Daemon) up(c config.Interface) error {
-	iface, err := device.Open(d.desired(c), device.Options{UAPIDir: d.opts.UAPIDir, ManageL3: !d.opts.Netifd, Persist: d.opts.Netifd, Logger: d.log})
+	iface, err := device.Open(d.desired(c), device.Options{UAPIDir: d.opts.UAPIDir, ManageL3: !d.opts.Netifd, Persist: d.opts.Netifd, Logger: d.log, Died: d.died})
 	if err != nil {
 		d.setIfaceErr(c.Name, err)
 		d.log.Error("interface not up", "interface", c.Name, "error", err)
@@ -411,12 +446,33 @@ func (d *Daemon) update(name string) error {
 	return nil
 }
 
+// died takes an interface whose device the engine closed by itself
+// down, and has it brought up again by the retries (at most one a
+// second, should it keep dying).
+func (d *Daemon) died(iface *device.Interface) {
+	if d.runCtx == nil {
+		return
+	}
+	d.do(d.runCtx, func() {
+		name := iface.Name()
+		if d.ifaces[name] != iface {
+			return // taken down meanwhile
+		}
+		d.log.Error("interface device closed unexpectedly: bringing it back", "interface", name)
+		d.down(iface)
+		d.setIfaceErr(name, errors.New("device closed unexpectedly; being brought back"))
+		d.counters.DeviceRestarts++
+		d.scheduleRetry()
+	})
+}
+
 func (d *Daemon) down(iface *device.Interface) {
 	if err := iface.Close(); err != nil {
 		d.log.Warn("interface down", "interface", iface.Name(), "error", err)
 	}
 	delete(d.ifaces, iface.Name())
 	delete(d.endpoints, iface.Name())
+	delete(d.endpointOf, iface.Name())
 	d.resolver.forget(iface.Name())
 	d.log.Info("interface down", "interface", iface.Name())
 }
@@ -437,17 +493,23 @@ func (d *Daemon) shutdown() {
 	}
 }
 
-// setEndpoint records a resolved endpoint name and applies it.
+// setEndpoint records a resolved endpoint name and applies it. A peer
+// without a session then starts its handshake at once: the engine's own
+// attempt went nowhere while the name was unresolved, and it would not
+// try again for 5 seconds.
 func (d *Daemon) setEndpoint(iface string, peer config.Key, ap netip.AddrPort) {
 	c := d.cfg.Interface(iface)
 	if c == nil || c.Peer(peer) == nil || d.endpoints[iface] == nil {
 		return
 	}
-	if d.endpoints[iface][peer] == ap {
+	from := c.Peer(peer).Endpoint()
+	if d.endpoints[iface][peer] == ap && d.endpointOf[iface][peer] == from {
 		return
 	}
-	d.endpoints[iface][peer] = ap
-	d.update(iface)
+	d.endpoints[iface][peer], d.endpointOf[iface][peer] = ap, from
+	if running := d.ifaces[iface]; running != nil && d.update(iface) == nil {
+		running.Handshake(peer)
+	}
 }
 
 func (d *Daemon) handlers() map[string]handler {

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -414,6 +416,19 @@ func TestBusyListenPortOnReload(t *testing.T) {
 		c.Close()
 		t.Errorf("nobody listens on the old port 51997 any more")
 	}
+	// A WAN refresh (rebind) and another reload while the port is busy:
+	// still the old port, and the firewall opens no other.
+	td.do(context.Background(), func() { td.ifaces["wgdq"].Rebind() })
+	td.reload(t)
+	s := td.status(t)
+	if is := s.Interfaces[0]; is.ListenPort != 51997 {
+		t.Errorf("after a rebind and a reload: %+v", is)
+	}
+	for _, h := range s.Firewall.Holes {
+		if h.Port != 51997 {
+			t.Errorf("firewall opens port %d", h.Port)
+		}
+	}
 	release()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -425,5 +440,204 @@ func TestBusyListenPortOnReload(t *testing.T) {
 			t.Fatalf("not on the new port after it was freed: %+v", is)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// Half-sent requests on the control socket cost a bounded number of
+// goroutines; once they end, requests are answered again.
+func TestControlConnectionFlood(t *testing.T) {
+	netnstest.Root(t)
+	td := startDaemon(t, "")
+	td.status(t)
+	base := runtime.NumGoroutine()
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for i := 0; i < 300; i++ {
+		c, err := net.Dial("unix", td.socket)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Write([]byte(`{"version":1,`))
+		conns = append(conns, c)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if n := runtime.NumGoroutine() - base; n > 50 {
+		t.Errorf("%d more goroutines with 300 half-sent requests (want at most 50)", n)
+	}
+	for _, c := range conns {
+		c.Close()
+	}
+	conns = nil
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := Call(ctx, td.socket, "status", nil, nil); err != nil {
+		t.Errorf("status after the flood: %v", err)
+	}
+}
+
+// An endpoint removed from the configuration, or replaced by a name that
+// does not resolve, takes its host route with it.
+func TestRemovedEndpointDropsHostRoute(t *testing.T) {
+	netnstest.Root(t)
+	for _, args := range [][]string{
+		{"link", "add", "wgdhv", "type", "veth", "peer", "name", "wgdhvp"},
+		{"link", "set", "wgdhv", "up"}, {"link", "set", "wgdhvp", "up"},
+		{"addr", "add", "10.77.0.1/24", "dev", "wgdhv"},
+	} {
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %v: %v %s", args, err, out)
+		}
+	}
+	t.Cleanup(func() { exec.Command("ip", "link", "del", "wgdhv").Run() })
+	k, p := secretKey(t), secretKey(t).PublicKey()
+	network := func(endpoint string) string {
+		return iface("wgdh", k, "\tlist addresses '10.78.0.1/24'") +
+			peer("wgdh", p, "\tlist allowed_ips '0.0.0.0/0'\n\toption route_allowed_ips '1'"+endpoint)
+	}
+	hostRoute := func() bool {
+		out, err := exec.Command("ip", "route", "show", "10.77.0.5/32").CombinedOutput()
+		if err != nil {
+			t.Fatalf("ip route: %v %s", err, out)
+		}
+		return strings.Contains(string(out), "dev wgdhv")
+	}
+	td := startDaemon(t, network("\n\toption endpoint_host '10.77.0.5'"))
+	if !hostRoute() {
+		t.Fatal("no host route to the endpoint: the test proves nothing")
+	}
+	writeNetwork(t, td.dir, network(""))
+	td.reload(t)
+	if hostRoute() {
+		t.Error("host route to 10.77.0.5 kept after endpoint_host was removed")
+	}
+	writeNetwork(t, td.dir, network("\n\toption endpoint_host '10.77.0.5'"))
+	td.reload(t)
+	if !hostRoute() {
+		t.Error("no host route after endpoint_host came back")
+	}
+	writeNetwork(t, td.dir, network("\n\toption endpoint_host 'wgd-test.invalid'"))
+	td.reload(t)
+	if hostRoute() {
+		t.Error("host route to 10.77.0.5 kept after endpoint_host became a name that does not resolve")
+	}
+}
+
+// Two peers with the same allowed IP: the later one has it, status says
+// what the engine routes, and once the later one is removed the earlier
+// one has it again.
+func TestOverlappingAllowedIPs(t *testing.T) {
+	netnstest.Root(t)
+	k, p1, p2 := secretKey(t), secretKey(t).PublicKey(), secretKey(t).PublicKey()
+	one := peer("wgdo", p1, "\toption description 'one'\n\tlist allowed_ips '10.57.0.2/32'\n\tlist allowed_ips '10.57.1.0/24'")
+	two := peer("wgdo", p2, "\toption description 'two'\n\tlist allowed_ips '10.57.0.2/32'")
+	td := startDaemon(t, iface("wgdo", k, "")+one+two)
+	routes := func() map[string]string {
+		out := map[string]string{}
+		for _, p := range td.status(t).Interfaces[0].Peers {
+			out[p.Description] = fmt.Sprint(p.AllowedIPs)
+		}
+		return out
+	}
+	if r := routes(); r["one"] != "[10.57.1.0/24]" || r["two"] != "[10.57.0.2/32]" {
+		t.Errorf("status with a shared allowed IP: %v", r)
+	}
+	if s := td.status(t); len(s.Problems) != 1 || !strings.Contains(s.Problems[0], "10.57.0.2/32 is also peer \"one\"'s") {
+		t.Errorf("problems: %q", s.Problems)
+	}
+	writeNetwork(t, td.dir, iface("wgdo", k, "")+one)
+	td.reload(t)
+	if r := routes(); r["one"] != "[10.57.0.2/32 10.57.1.0/24]" {
+		t.Errorf("after removing the later peer: %v", r)
+	}
+}
+
+// A copy of the network file left by a killed writer is removed when
+// wgd starts.
+func TestStartRemovesStaleTemps(t *testing.T) {
+	netnstest.Root(t)
+	dir := t.TempDir()
+	writeNetwork(t, dir, "")
+	stale := filepath.Join(dir, ".network.wgd-1234567")
+	if err := os.WriteFile(stale, []byte("option private_key 'x'\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	startDaemonWith(t, dir, Options{}, nil)
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Errorf("stale temporary file still there: %v", err)
+	}
+}
+
+// A device the engine closes by itself (here: its link deleted under it,
+// so the TUN fails) is noticed and brought back.
+func TestDeadDeviceComesBack(t *testing.T) {
+	netnstest.Root(t)
+	td := startDaemon(t, iface("wgdd", secretKey(t), "\tlist addresses '10.58.0.1/24'\n\toption listen_port '51996'"))
+	var index int
+	td.do(context.Background(), func() { index = td.ifaces["wgdd"].Index() })
+	if out, err := exec.Command("ip", "link", "del", "wgdd").CombinedOutput(); err != nil {
+		t.Fatalf("ip link del: %v %s", err, out)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		s := td.status(t)
+		var now int
+		td.do(context.Background(), func() {
+			if i := td.ifaces["wgdd"]; i != nil {
+				now = i.Index()
+			}
+		})
+		if is := s.Interfaces[0]; is.Up && now != 0 && now != index {
+			if s.Counters.DeviceRestarts != 1 || is.ListenPort != 51996 {
+				t.Errorf("after the restart: %+v, counters %+v", is, s.Counters)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not back: %+v (index %d, was %d)", s.Interfaces, now, index)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if out, err := exec.Command("ip", "-o", "addr", "show", "dev", "wgdd").CombinedOutput(); err != nil || !strings.Contains(string(out), "10.58.0.1/24") {
+		t.Errorf("wgdd after the restart: %s %v", out, err)
+	}
+}
+
+// Under netifd, an endpoint removed from the configuration, or replaced
+// by a name that does not resolve, is no longer a host dependency in the
+// ifup answer.
+func TestRemovedEndpointLeavesIfupAnswer(t *testing.T) {
+	netnstest.Root(t)
+	k, p := secretKey(t), secretKey(t).PublicKey()
+	network := func(endpoint string) string {
+		return iface("wgne", k, "") + peer("wgne", p, "\tlist allowed_ips '10.79.0.2/32'"+endpoint)
+	}
+	dir := t.TempDir()
+	writeNetwork(t, dir, network("\n\toption endpoint_host '192.0.2.79'"))
+	td := startDaemonWith(t, dir, Options{Netifd: true}, nil)
+	ifup := func() []netip.Addr {
+		var up IfupResult
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := Call(ctx, td.socket, "ifup", map[string]string{"interface": "wgne"}, &up); err != nil {
+			t.Fatal(err)
+		}
+		return up.Endpoints
+	}
+	if eps := ifup(); len(eps) != 1 || eps[0].String() != "192.0.2.79" {
+		t.Fatalf("ifup endpoints %v", eps)
+	}
+	writeNetwork(t, dir, network(""))
+	if eps := ifup(); len(eps) != 0 {
+		t.Errorf("endpoint_host removed: ifup endpoints %v", eps)
+	}
+	writeNetwork(t, dir, network("\n\toption endpoint_host '192.0.2.79'"))
+	ifup()
+	writeNetwork(t, dir, network("\n\toption endpoint_host 'wgd-test.invalid'"))
+	if eps := ifup(); len(eps) != 0 {
+		t.Errorf("endpoint_host a name that does not resolve: ifup endpoints %v", eps)
 	}
 }

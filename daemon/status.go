@@ -28,6 +28,7 @@ type Counters struct {
 	LastReload      string `json:"last_reload"`     // "ok", "partial", "failed"; "" before the first
 	ResolutionsOK   uint64 `json:"resolutions_ok"`
 	ResolutionsFail uint64 `json:"resolutions_failed"`
+	DeviceRestarts  uint64 `json:"device_restarts"` // devices the engine closed by itself, brought back
 }
 
 // PoolStatus is the packet buffers of all interfaces: bound and in use.
@@ -57,8 +58,8 @@ type PeerStatus struct {
 	PublicKey           config.Key     `json:"public_key"`
 	EndpointHost        string         `json:"endpoint_host,omitempty"` // as configured
 	Endpoint            string         `json:"endpoint,omitempty"`      // in use
-	AllowedIPs          []netip.Prefix `json:"allowed_ips"`
-	LatestHandshake     int64          `json:"latest_handshake"` // UNIX seconds, 0: never
+	AllowedIPs          []netip.Prefix `json:"allowed_ips"`             // what the engine routes to the peer
+	LatestHandshake     int64          `json:"latest_handshake"`        // UNIX seconds, 0: never
 	RxBytes             uint64         `json:"rx_bytes"`
 	TxBytes             uint64         `json:"tx_bytes"`
 	PersistentKeepalive uint16         `json:"persistent_keepalive"`
@@ -90,7 +91,10 @@ func (d *Daemon) status() *Status {
 				}
 				engine = map[config.Key]PeerStatus{}
 				for _, p := range st.Peers {
-					ps := PeerStatus{RxBytes: p.RxBytes, TxBytes: p.TxBytes}
+					ps := PeerStatus{RxBytes: p.RxBytes, TxBytes: p.TxBytes, AllowedIPs: p.AllowedIPs}
+					if ps.AllowedIPs == nil {
+						ps.AllowedIPs = []netip.Prefix{}
+					}
 					if p.Endpoint.IsValid() {
 						ps.Endpoint = p.Endpoint.String()
 					}
@@ -117,9 +121,12 @@ func (d *Daemon) status() *Status {
 			is.Reason = "error"
 		}
 		for _, p := range c.Peers {
-			ps := engine[p.PublicKey]
+			ps, running := engine[p.PublicKey]
 			ps.Description, ps.PublicKey, ps.EndpointHost = p.Description, p.PublicKey, p.Endpoint()
-			ps.AllowedIPs, ps.PersistentKeepalive = p.AllowedIPs, p.PersistentKeepalive
+			ps.PersistentKeepalive = p.PersistentKeepalive
+			if !running {
+				ps.AllowedIPs = p.AllowedIPs // what it will route once up
+			}
 			is.Peers = append(is.Peers, ps)
 		}
 		s.Interfaces = append(s.Interfaces, is)

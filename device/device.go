@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -42,6 +43,10 @@ type Options struct {
 	// Detach leaves it.
 	Persist bool
 	Logger  *slog.Logger
+	// Died, when set, is called (on a goroutine of its own) when the
+	// engine closes the device by itself, e.g. after its TUN failed; not
+	// after Close.
+	Died func(*Interface)
 }
 
 // Desired is what an interface should run: its configuration and the
@@ -70,9 +75,10 @@ type Interface struct {
 	// hostRoutes pin endpoints outside the tunnel (standalone).
 	hostRoutes []hostRoute
 
-	mu    sync.Mutex // guards conns
-	conns map[net.Conn]struct{}
-	wg    sync.WaitGroup
+	mu      sync.Mutex // guards conns
+	conns   map[net.Conn]struct{}
+	wg      sync.WaitGroup
+	closing atomic.Bool // Close was called: the engine's end is expected
 }
 
 // Open creates the interface and applies d to it.
@@ -123,6 +129,7 @@ func Open(d Desired, opts Options) (_ *Interface, err error) {
 	}
 	i.wg.Add(1)
 	go i.serveUAPI()
+	go i.watch()
 	return i, nil
 }
 
@@ -180,6 +187,17 @@ func (i *Interface) setPersist(on bool) error {
 // (a persistent TUN an earlier process left) rather than creating it.
 func (i *Interface) Reattached() bool { return i.reattached }
 
+// watch tells Options.Died when the engine closes the device unasked.
+func (i *Interface) watch() {
+	<-i.dev.Wait()
+	if !i.closing.Load() {
+		i.log.Error("the engine closed the device")
+		if i.opts.Died != nil {
+			i.opts.Died(i)
+		}
+	}
+}
+
 // Name is the link name.
 func (i *Interface) Name() string { return i.name }
 
@@ -217,7 +235,7 @@ func (i *Interface) Update(d Desired) error {
 	if delta := uapiDelta(old, d); delta != "" {
 		if err := i.dev.IpcSet(delta); err != nil {
 			// The engine's error names the failing line's key, never a secret value.
-			return errors.Join(portErr, fmt.Errorf("configure %s: %w", i.name, err))
+			return errors.Join(portErr, portError(d.Config.ListenPort, fmt.Errorf("configure %s: %w", i.name, err)))
 		}
 	}
 	i.applied = Desired{Config: d.Config, Endpoints: copyEndpoints(d.Endpoints)}
@@ -333,6 +351,7 @@ func (i *Interface) Close() error {
 func (i *Interface) Detach() error { return i.close() }
 
 func (i *Interface) close() error {
+	i.closing.Store(true)
 	var errs []error
 	if i.uapi != nil {
 		errs = append(errs, i.uapi.Close())

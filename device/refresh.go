@@ -2,6 +2,7 @@ package device
 
 import (
 	"fmt"
+	"time"
 
 	wgdevice "golang.zx2c4.com/wireguard/device"
 
@@ -81,4 +82,27 @@ func containsKey(keys []config.Key, k config.Key) bool {
 		}
 	}
 	return false
+}
+
+// Handshake starts a handshake with peer now unless it has a session: a
+// peer given its endpoint late need not wait for the engine's retry
+// (5 seconds after the attempt that had nowhere to go).
+func (i *Interface) Handshake(peer config.Key) {
+	p := i.dev.LookupPeer(wgdevice.NoisePublicKey(peer))
+	if p == nil {
+		return
+	}
+	st, err := i.State()
+	if err != nil {
+		return
+	}
+	for _, ps := range st.Peers {
+		if ps.PublicKey == peer && !ps.LastHandshake.IsZero() && time.Since(ps.LastHandshake) < wgdevice.RejectAfterTime {
+			return // a session that is still good
+		}
+	}
+	// Forgets the handshake state, and with it the time of the last
+	// attempt that holds the next one back.
+	p.ExpireCurrentKeypairs()
+	p.SendHandshakeInitiation(false)
 }

@@ -35,6 +35,7 @@ func uapiDelta(old, new Desired) string {
 			line("remove", "true")
 		}
 	}
+	contested := contestedIPs(o, n)
 	for _, p := range n.Peers {
 		was := o.Peer(p.PublicKey)
 		endpoint, hadEndpoint := new.Endpoints[p.PublicKey], false
@@ -43,7 +44,8 @@ func uapiDelta(old, new Desired) string {
 			oldEndpoint, hadEndpoint = old.Endpoints[p.PublicKey]
 			hadEndpoint = hadEndpoint && oldEndpoint == endpoint
 		}
-		if was != nil && peerEqual(*was, p) && (hadEndpoint || !endpoint.IsValid()) {
+		resend := slices.ContainsFunc(p.AllowedIPs, func(a netip.Prefix) bool { return contested[a] })
+		if was != nil && peerEqual(*was, p) && (hadEndpoint || !endpoint.IsValid()) && !resend {
 			continue
 		}
 		line("public_key", p.PublicKey.Hex())
@@ -59,7 +61,7 @@ func uapiDelta(old, new Desired) string {
 		if was == nil || was.PersistentKeepalive != p.PersistentKeepalive {
 			line("persistent_keepalive_interval", strconv.Itoa(int(p.PersistentKeepalive)))
 		}
-		if was == nil || !slices.Equal(was.AllowedIPs, p.AllowedIPs) {
+		if was == nil || !slices.Equal(was.AllowedIPs, p.AllowedIPs) || resend {
 			line("replace_allowed_ips", "true")
 			for _, a := range p.AllowedIPs {
 				line("allowed_ip", a.String())
@@ -67,6 +69,30 @@ func uapiDelta(old, new Desired) string {
 		}
 	}
 	return b.String()
+}
+
+// contestedIPs are the allowed IPs of the peers that are removed, added
+// or given other allowed IPs. The engine routes an allowed IP to the peer
+// that was given it last; every peer holding one of these gets its list
+// again, in configuration order, so that the last peer of the
+// configuration holds it, as after a fresh start.
+func contestedIPs(o, n *config.Interface) map[netip.Prefix]bool {
+	out := map[netip.Prefix]bool{}
+	for _, p := range o.Peers {
+		if q := n.Peer(p.PublicKey); q == nil || !slices.Equal(p.AllowedIPs, q.AllowedIPs) {
+			for _, a := range p.AllowedIPs {
+				out[a] = true
+			}
+		}
+	}
+	for _, p := range n.Peers {
+		if q := o.Peer(p.PublicKey); q == nil || !slices.Equal(p.AllowedIPs, q.AllowedIPs) {
+			for _, a := range p.AllowedIPs {
+				out[a] = true
+			}
+		}
+	}
+	return out
 }
 
 // peerEqual compares what the engine runs; description and route flags

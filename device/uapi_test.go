@@ -35,6 +35,7 @@ func TestUAPIDelta(t *testing.T) {
 	aRenamed := a
 	aRenamed.Description = "laptop"
 	aPSK := a
+	c := config.Peer{Description: "c", PublicKey: key(0xc), AllowedIPs: prefixes("10.0.0.2/32")}
 	aPSK.PresharedKey = secret(9)
 
 	cases := []struct {
@@ -60,6 +61,14 @@ func TestUAPIDelta(t *testing.T) {
 		{"endpoint resolved later", desired(a), withEndpoint(desired(a), a.PublicKey), []string{
 			"public_key=" + key(0xa).Hex(), "update_only=true", "endpoint=192.0.2.1:51820"}},
 		{"same endpoint is not set again (keeps roaming)", withEndpoint(desired(a), a.PublicKey), withEndpoint(desired(a), a.PublicKey), nil},
+		// c has a's allowed IP; the engine gives it to whoever got it last.
+		{"the later holder of an allowed IP removed: the earlier gets it back", desired(a, c), desired(a), []string{
+			"public_key=" + key(0xc).Hex(), "remove=true",
+			"public_key=" + key(0xa).Hex(), "update_only=true", "replace_allowed_ips=true", "allowed_ip=10.0.0.2/32"}},
+		{"a peer added before the holder of its allowed IP: the later keeps it", desired(a), desired(c, a), []string{
+			"public_key=" + key(0xc).Hex(), "preshared_key=" + (config.Secret{}).Hex(), "persistent_keepalive_interval=0",
+			"replace_allowed_ips=true", "allowed_ip=10.0.0.2/32",
+			"public_key=" + key(0xa).Hex(), "update_only=true", "replace_allowed_ips=true", "allowed_ip=10.0.0.2/32"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

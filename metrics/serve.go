@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -48,38 +50,117 @@ type errorLog struct{ log *slog.Logger }
 
 func (e errorLog) Println(v ...any) { e.log.Warn("metrics scrape", "error", fmt.Sprint(v...)) }
 
-// Serve answers /metrics on l with the state of src until ctx ends, then
-// closes l. log (may be nil) is told about failed scrapes.
-func Serve(ctx context.Context, l net.Listener, src Source, opts Options, log *slog.Logger) error {
+// Connection bounds of the metrics server: a local user holding many
+// half-sent requests must not grow wgd, so connections beyond maxConns
+// are closed at once, and slow ones time out.
+const (
+	maxConns          = 16
+	readHeaderTimeout = 3 * time.Second
+	idleTimeout       = 30 * time.Second
+	maxHeaderBytes    = 4 << 10
+)
+
+// Server answers /metrics on a listener. Its options may change while it
+// runs without the listener being closed.
+type Server struct {
+	src     Source
+	log     *slog.Logger
+	handler atomic.Pointer[http.Handler]
+	srv     *http.Server
+	served  chan error
+}
+
+// NewServer serves /metrics on l with the state of src until Close.
+// log (may be nil) is told about failed scrapes.
+func NewServer(l net.Listener, src Source, opts Options, log *slog.Logger) *Server {
+	s := &Server{src: src, log: log, served: make(chan error, 1)}
+	s.SetOptions(opts)
+	s.srv = &http.Server{
+		Handler:           http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*s.handler.Load()).ServeHTTP(w, r) }),
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+	}
+	go func() { s.served <- s.srv.Serve(CapListener(l, maxConns)) }()
+	return s
+}
+
+// SetOptions applies opts to the following scrapes.
+func (s *Server) SetOptions(opts Options) {
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", Handler(NewRegistry(src, opts), log))
+	mux.Handle("GET /metrics", Handler(NewRegistry(s.src, opts), s.log))
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "wgd: metrics are at /metrics")
 	})
-	srv := &http.Server{
-		Handler:           mux,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       time.Minute,
-		MaxHeaderBytes:    8 << 10,
+	var h http.Handler = mux
+	s.handler.Store(&h)
+}
+
+// Close stops the server: when it returns, the listener is closed (its
+// address may be bound again) and so is every connection; scrapes under
+// way get 2 seconds to finish.
+func (s *Server) Close() error {
+	shut, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if s.srv.Shutdown(shut) != nil {
+		s.srv.Close()
 	}
-	done := make(chan struct{})
-	go func() {
-		select {
-		case <-ctx.Done():
-			shut, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			defer cancel()
-			if srv.Shutdown(shut) != nil {
-				srv.Close()
-			}
-		case <-done:
+	if err := <-s.served; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// Serve answers /metrics on l with the state of src until ctx ends, then
+// closes l. log (may be nil) is told about failed scrapes.
+func Serve(ctx context.Context, l net.Listener, src Source, opts Options, log *slog.Logger) error {
+	s := NewServer(l, src, opts, log)
+	select {
+	case <-ctx.Done():
+		return s.Close()
+	case err := <-s.served:
+		s.served <- err
+		return s.Close()
+	}
+}
+
+// CapListener accepts at most n connections at a time from l; one more
+// is closed as soon as it is accepted, so that it costs neither memory
+// in wgd nor a place in the kernel's queue.
+func CapListener(l net.Listener, n int) net.Listener {
+	return &capListener{Listener: l, slots: make(chan struct{}, n)}
+}
+
+type capListener struct {
+	net.Listener
+	slots chan struct{}
+}
+
+func (l *capListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
 		}
-	}()
-	err := srv.Serve(l)
-	close(done)
-	if errors.Is(err, http.ErrServerClosed) {
-		return nil
+		select {
+		case l.slots <- struct{}{}:
+			return &capConn{Conn: c, release: func() { <-l.slots }}, nil
+		default:
+			c.Close()
+		}
 	}
+}
+
+type capConn struct {
+	net.Conn
+	once    sync.Once
+	release func()
+}
+
+func (c *capConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.release)
 	return err
 }

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -59,6 +60,7 @@ func Uncommitted(saveDirs []string, name string) error {
 // Lock is an exclusive hold on a UCI file for one read-modify-write.
 type Lock struct {
 	dir, file *os.File
+	path      string // of the locked file, links followed
 }
 
 // lockPoll is how often a busy lock is tried again.
@@ -78,7 +80,7 @@ func LockFile(ctx context.Context, path string) (*Lock, error) {
 	if err != nil {
 		return nil, fmt.Errorf("uci: lock: %w", err)
 	}
-	l := &Lock{dir: dir}
+	l := &Lock{dir: dir, path: path}
 	if err := flock(ctx, dir, path); err != nil {
 		l.Unlock()
 		return nil, err
@@ -161,12 +163,24 @@ func resolve(path string) (string, error) {
 	return real, nil
 }
 
+// tempPrefix starts the names of WriteFileAtomic's temporary files for
+// the file called base. A dot name: libuci ignores it when it lists
+// packages.
+func tempPrefix(base string) string { return "." + base + ".wgd-" }
+
+// beforeRename, when set (by tests), is called with the temporary file
+// once it is written, before it replaces the file.
+var beforeRename func(tmp string)
+
 // WriteFileAtomic replaces the file at path with data so that a reader,
 // or the file system after a power cut, sees the old file or the new one
 // and never a mix: the data goes to a temporary file in the same
 // directory, is flushed to disk, and is renamed over the old file; then
 // the directory is flushed. The new file keeps the old one's permissions
-// and owner; a file that did not exist gets perm.
+// and owner; a file that did not exist gets perm. The temporary file is
+// created exclusively, readable by its owner only; should the writer die
+// before the rename, the next writer holding the file's lock removes it
+// (RemoveStaleTemps), so callers hold that lock.
 func WriteFileAtomic(path string, data []byte, perm fs.FileMode) error {
 	if real, err := filepath.EvalSymlinks(path); err == nil {
 		path = real
@@ -182,8 +196,7 @@ func WriteFileAtomic(path string, data []byte, perm fs.FileMode) error {
 	if dir == "" {
 		dir = "."
 	}
-	// A dot name: libuci ignores it when it lists packages.
-	tmp, err := os.CreateTemp(dir, "."+base+".wgd-")
+	tmp, err := os.CreateTemp(dir, tempPrefix(base)) // O_EXCL, mode 0600
 	if err != nil {
 		return fmt.Errorf("uci: write %s: %w", path, err)
 	}
@@ -211,6 +224,9 @@ func WriteFileAtomic(path string, data []byte, perm fs.FileMode) error {
 	}
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("uci: write %s: %w", path, err)
+	}
+	if beforeRename != nil {
+		beforeRename(tmp.Name())
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return fmt.Errorf("uci: write %s: %w", path, err)
@@ -257,6 +273,7 @@ func Update(ctx context.Context, dir, name string, o UpdateOptions, edit func(*D
 		return err
 	}
 	defer lock.Unlock()
+	removeStaleTemps(lock.path)
 	if err := Uncommitted(o.SaveDirs, name); err != nil {
 		return err
 	}
@@ -276,4 +293,49 @@ func Update(ctx context.Context, dir, name string, o UpdateOptions, edit func(*D
 		return nil
 	}
 	return WriteFileAtomic(path, doc.data, 0o600)
+}
+
+// RemoveStaleTemps removes the temporary copies of dir/name that writers
+// which died before renaming them left behind (they hold the whole file,
+// keys included). It takes the file's lock, waiting at most wait: a
+// writer that holds it is alive and its copy is not stale. It returns the
+// files removed.
+func RemoveStaleTemps(ctx context.Context, dir, name string, wait time.Duration) ([]string, error) {
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	lock, err := LockFile(ctx, filepath.Join(dir, name))
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Unlock()
+	return removeStaleTemps(lock.path), nil
+}
+
+// removeStaleTemps removes the temporary files of the file at path (links
+// followed); the caller holds its lock.
+func removeStaleTemps(path string) []string {
+	dir, base := filepath.Split(path)
+	matches, _ := filepath.Glob(filepath.Join(dir, globEscape(tempPrefix(base))+"*"))
+	var removed []string
+	for _, m := range matches {
+		if fi, err := os.Lstat(m); err != nil || !fi.Mode().IsRegular() {
+			continue
+		}
+		if os.Remove(m) == nil {
+			removed = append(removed, m)
+		}
+	}
+	return removed
+}
+
+// globEscape quotes the characters filepath.Match treats specially.
+func globEscape(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune(`*?[\\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }

@@ -154,33 +154,56 @@ func cmdRun(args []string, stderr io.Writer) error {
 		}
 	}()
 	log.Info("wgd starting", "version", version, "data_plane", dataPlaneProfile(), "config_dir", *configDir, "netifd", *netifd)
+	defer m.stop()
 	return d.Run(ctx)
 }
 
-// metricsServer (re)starts the metrics endpoint when its settings change.
+// metricsServer starts the metrics endpoint, and applies changes of its
+// settings: the listener stays when the address does, and is closed
+// before a new address is bound.
 type metricsServer struct {
 	ctx            context.Context
 	log            *slog.Logger
 	addr           string
 	endpointLabels bool
 	started        bool
-	stop           context.CancelFunc
+	srv            metricsServing // nil: none
+}
+
+// metricsServing is a running metrics endpoint.
+type metricsServing interface {
+	setEndpointLabels(bool)
+	close() error
 }
 
 func (m *metricsServer) set(addr string, endpointLabels bool, status func(context.Context) (*daemon.Status, error)) {
-	if m.started && addr == m.addr && endpointLabels == m.endpointLabels {
+	if m.started && addr == m.addr {
+		if endpointLabels != m.endpointLabels && m.srv != nil {
+			m.srv.setEndpointLabels(endpointLabels)
+		}
+		m.endpointLabels = endpointLabels
 		return
 	}
-	if m.stop != nil {
-		m.stop()
-	}
+	m.stop()
 	m.addr, m.endpointLabels, m.started = addr, endpointLabels, true
-	ctx, cancel := context.WithCancel(m.ctx)
-	m.stop = cancel
-	if err := startMetrics(ctx, addr, endpointLabels, status, m.log); err != nil {
+	srv, err := startMetrics(m.ctx, addr, endpointLabels, status, m.log)
+	if err != nil {
 		m.log.Error("metrics not served", "metrics_listen", addr, "error", err)
 		m.started = false // try again on the next reload
+		return
 	}
+	m.srv = srv
+}
+
+// stop closes the endpoint, if any, and returns once its port is free.
+func (m *metricsServer) stop() {
+	if m.srv == nil {
+		return
+	}
+	if err := m.srv.close(); err != nil {
+		m.log.Warn("metrics server", "error", err)
+	}
+	m.srv = nil
 }
 
 // cmdInterface passes netifd's protocol handler requests to the daemon;

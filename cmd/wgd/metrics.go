@@ -11,26 +11,30 @@ import (
 )
 
 // startMetrics opens addr (option metrics_listen of /etc/config/wgd) and
-// serves Prometheus metrics there until ctx ends, reading the daemon's
-// status at each scrape. An empty addr disables metrics. An address the
-// WAN could reach is refused (metrics.Listen); the error says why.
-// endpointLabels adds the peers' endpoints as labels.
+// serves Prometheus metrics there until the returned server is closed,
+// reading the daemon's status at each scrape. An empty addr disables
+// metrics (nil server). An address the WAN could reach is refused
+// (metrics.Listen); the error says why. endpointLabels adds the peers'
+// endpoints as labels.
 func startMetrics(ctx context.Context, addr string, endpointLabels bool,
-	status func(context.Context) (*daemon.Status, error), log *slog.Logger) error {
+	status func(context.Context) (*daemon.Status, error), log *slog.Logger) (metricsServing, error) {
 	if addr == "" {
 		log.Info("metrics disabled (metrics_listen is empty)")
-		return nil
+		return nil, nil
 	}
 	l, err := metrics.Listen(ctx, addr)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	log.Info("metrics served", "url", "http://"+l.Addr().String()+"/metrics")
-	opts := metrics.Options{EndpointLabels: endpointLabels, Version: version, Profile: dataPlaneProfile()}
-	go func() {
-		if err := metrics.Serve(ctx, l, metrics.StatusSource(status), opts, log); err != nil {
-			log.Error("metrics server stopped", "error", err)
-		}
-	}()
-	return nil
+	return &servedMetrics{metrics.NewServer(l, metrics.StatusSource(status), metricsOptions(endpointLabels), log)}, nil
 }
+
+func metricsOptions(endpointLabels bool) metrics.Options {
+	return metrics.Options{EndpointLabels: endpointLabels, Version: version, Profile: dataPlaneProfile()}
+}
+
+type servedMetrics struct{ srv *metrics.Server }
+
+func (s *servedMetrics) setEndpointLabels(on bool) { s.srv.SetOptions(metricsOptions(on)) }
+func (s *servedMetrics) close() error              { return s.srv.Close() }

@@ -12,9 +12,9 @@ import (
 // startMetrics: this build leaves metrics (and the Prometheus client
 // library) out, for devices with little flash. It only says so.
 func startMetrics(_ context.Context, addr string, _ bool,
-	_ func(context.Context) (*daemon.Status, error), log *slog.Logger) error {
+	_ func(context.Context) (*daemon.Status, error), log *slog.Logger) (metricsServing, error) {
 	if addr != "" {
 		log.Info("metrics not served: this wgd is built without them (tag nometrics)", "metrics_listen", addr)
 	}
-	return nil
+	return nil, nil
 }
