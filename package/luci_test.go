@@ -440,7 +440,7 @@ func TestLuciPeerTable(t *testing.T) {
 	p1 := r.Rows["peer1"]
 	for col, want := range map[string]string{
 		"description": "laptop", "allowed_ips": "10.0.0.2/32, 192.168.9.0/24", "_endpoint": "[2001:db8::7]:51821",
-		"_state": "online", "_current_endpoint": "[2001:db8::7]:51821", "_transfer": "1.5 KiB received, 3.0 MiB sent",
+		"_state": "online", "_current_endpoint": "[2001:db8::7]:51821", "_transfer": "1.5 KiB / 3.0 MiB",
 	} {
 		if !strings.Contains(p1[col], want) {
 			t.Errorf("peer1 %s: %q, want %q", col, p1[col], want)
@@ -597,7 +597,7 @@ func TestLuciStatusPage(t *testing.T) {
 	if !regexp.MustCompile(`3[0-3] s ago`).MatchString(p.Text) {
 		t.Errorf("status page lacks the handshake age:\n%s", p.Text)
 	}
-	for _, want := range []string{"laptop", "198.51.100.7:51820", "2.0 KiB received, 4.0 KiB sent", "listen port 51820 is in use", "Firewall: fw4", "not a WireGuard key", "10.0.0.1/24"} {
+	for _, want := range []string{"laptop", "198.51.100.7:51820", "2.0 KiB / 4.0 KiB", "listen port 51820 is in use", "Firewall: fw4", "not a WireGuard key", "10.0.0.1/24"} {
 		if !strings.Contains(p.Text, want) {
 			t.Errorf("status page lacks %q:\n%s", want, p.Text)
 		}

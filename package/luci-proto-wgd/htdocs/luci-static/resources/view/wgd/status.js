@@ -50,7 +50,7 @@ function peerRows(status, ifname) {
 				st.text
 			]),
 			E('td', { 'class': 'td', 'data-title': _('Endpoint') }, [ (running && live.endpoint) || '-' ]),
-			E('td', { 'class': 'td', 'data-title': _('Traffic') }, [ (running && live.transfer) || '-' ]),
+			E('td', { 'class': 'td', 'data-title': _('Received / sent') }, [ (running && live.transfer) || '-' ]),
 			E('td', { 'class': 'td', 'data-title': '' }, [
 				p.kept ? E('button', {
 					'class': 'btn cbi-button cbi-button-neutral',
@@ -78,7 +78,7 @@ function renderInterface(status, ifname) {
 				E('th', { 'class': 'th' }, [ _('Peer') ]),
 				E('th', { 'class': 'th' }, [ _('State') ]),
 				E('th', { 'class': 'th' }, [ _('Current endpoint') ]),
-				E('th', { 'class': 'th' }, [ _('Traffic') ]),
+				E('th', { 'class': 'th' }, [ _('Received / sent') ]),
 				E('th', { 'class': 'th' }, [ ' ' ])
 			])
 		].concat(rows.length ? rows : [
