@@ -428,7 +428,8 @@ return network.registerProtocol('wgd', {
 		ss = o.subsection;
 		ss.anonymous = true;
 		ss.addremove = true;
-		ss.sortable = true;
+		// Not sortable: WireGuard gives the order of peers no meaning, and
+		// the drag handle would push the row's buttons out of the dialog.
 		ss.nodescriptions = true;
 		ss.addbtntitle = _('Add peer');
 		ss.modaltitle = function(section_id) {

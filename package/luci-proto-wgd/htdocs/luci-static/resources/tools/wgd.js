@@ -234,7 +234,7 @@ function interfaceState(status, ifname) {
 	var iface = findInterface(status, ifname);
 
 	if (!iface)
-		return { kind: 'unapplied', text: _('Not in the running wgd: save and apply first, or see the system log') };
+		return { kind: 'unapplied', text: _('Not running: save and apply, or see the system log') };
 
 	if (!iface.up || iface.error)
 		return { kind: 'down', text: iface.error ? _('Down: %s').format(iface.error) : _('Down') };
@@ -257,7 +257,7 @@ function peerState(status, ifname, peer, now) {
 	var p = findPeer(findInterface(status, ifname), peer.public_key);
 
 	if (!p)
-		return { kind: 'unapplied', text: _('Not in the running wgd: save and apply first, or see the system log'), online: null };
+		return { kind: 'unapplied', text: _('Not running: save and apply, or see the system log'), online: null };
 
 	if (!(p.latest_handshake > 0))
 		return { kind: 'never', text: _('No handshake yet'), online: false };
