@@ -106,8 +106,10 @@ function renderDaemon(status) {
 		var holes = (Array.isArray(fw.holes) ? fw.holes : []).map(function(h) {
 			return 'udp/%s (%s)'.format(h.port, h.interface);
 		});
-		lines.push(E('li', {}, [ _('Firewall: %s').format(fw.backend),
-			holes.length ? ', ' + _('open: %s').format(holes.join(', ')) : '',
+		// "none": wgd opens nothing itself; under netifd the wgd service
+		// hands these ports to the firewall (fw4) as its rules.
+		lines.push(E('li', {}, [ fw.backend == 'none' ? _('Listen ports for the firewall') : _('Firewall: %s').format(fw.backend),
+			holes.length ? ': ' + holes.join(', ') : '',
 			fw.error ? ', ' + _('error: %s').format(fw.error) : '' ]));
 	}
 
