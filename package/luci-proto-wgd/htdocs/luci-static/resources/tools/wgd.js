@@ -437,7 +437,7 @@ function openDialog(title, nodes) {
 	var dlg = document.querySelector('#modal_overlay > .modal');
 
 	if (!dlg || !document.body.classList.contains('modal-overlay-active')) {
-		ui.showModal(title, nodes);
+		ui.showModal(title, nodes, 'cbi-modal');
 		return ui.hideModal;
 	}
 
