@@ -97,6 +97,10 @@ type luciResult struct {
 		Done  *string      `json:"done"`
 	} `json:"addDevice"`
 	ImportPeer any `json:"importPeer"`
+	Stacked    *struct {
+		Open, Closed [][2]string
+		Modals       int
+	} `json:"stacked"`
 }
 
 // luciInput is what the harness is asked (testdata/luci-harness.js).
@@ -629,5 +633,21 @@ func TestLuciViewBackend(t *testing.T) {
 	}
 	if !reflect.DeepEqual(r.Tabs, []string{"peers"}) {
 		t.Errorf("tabs %v", r.Tabs)
+	}
+}
+
+// A dialog opened from the interface editor (LuCI's modal) stacks on it:
+// the editor's parts are hidden, not replaced, and come back as they were
+// (a part hidden before stays hidden) when the dialog closes.
+func TestLuciDialogStacksOnEditor(t *testing.T) {
+	r := runLuci(t, luciInput{"stacked": true})
+	s := r.Stacked
+	if s == nil {
+		t.Fatal("no result")
+	}
+	wantOpen := [][2]string{{"Interfaces » wg0", "none"}, {"form", "none"}, {"Save", "none"}, {"Adddialog", ""}}
+	wantClosed := [][2]string{{"Interfaces » wg0", ""}, {"form", ""}, {"Save", "none"}}
+	if !reflect.DeepEqual(s.Open, wantOpen) || !reflect.DeepEqual(s.Closed, wantClosed) || s.Modals != 0 {
+		t.Errorf("stacked dialog:\n open %q\nclosed %q\nmodals replaced %d", s.Open, s.Closed, s.Modals)
 	}
 }
