@@ -97,6 +97,10 @@ type luciResult struct {
 		Done  *string      `json:"done"`
 	} `json:"addDevice"`
 	ImportPeer any `json:"importPeer"`
+	Stacked    *struct {
+		Open, Closed [][2]string
+		Modals       int
+	} `json:"stacked"`
 }
 
 // luciInput is what the harness is asked (testdata/luci-harness.js).
@@ -440,7 +444,7 @@ func TestLuciPeerTable(t *testing.T) {
 	p1 := r.Rows["peer1"]
 	for col, want := range map[string]string{
 		"description": "laptop", "allowed_ips": "10.0.0.2/32, 192.168.9.0/24", "_endpoint": "[2001:db8::7]:51821",
-		"_state": "online", "_current_endpoint": "[2001:db8::7]:51821", "_transfer": "1.5 KiB received, 3.0 MiB sent",
+		"_state": "online", "_current_endpoint": "[2001:db8::7]:51821", "_transfer": "1.5 KiB / 3.0 MiB",
 	} {
 		if !strings.Contains(p1[col], want) {
 			t.Errorf("peer1 %s: %q, want %q", col, p1[col], want)
@@ -597,7 +601,7 @@ func TestLuciStatusPage(t *testing.T) {
 	if !regexp.MustCompile(`3[0-3] s ago`).MatchString(p.Text) {
 		t.Errorf("status page lacks the handshake age:\n%s", p.Text)
 	}
-	for _, want := range []string{"laptop", "198.51.100.7:51820", "2.0 KiB received, 4.0 KiB sent", "listen port 51820 is in use", "Firewall: fw4", "not a WireGuard key", "10.0.0.1/24"} {
+	for _, want := range []string{"laptop", "198.51.100.7:51820", "2.0 KiB / 4.0 KiB", "listen port 51820 is in use", "Firewall: fw4", "not a WireGuard key", "10.0.0.1/24"} {
 		if !strings.Contains(p.Text, want) {
 			t.Errorf("status page lacks %q:\n%s", want, p.Text)
 		}
@@ -629,5 +633,21 @@ func TestLuciViewBackend(t *testing.T) {
 	}
 	if !reflect.DeepEqual(r.Tabs, []string{"peers"}) {
 		t.Errorf("tabs %v", r.Tabs)
+	}
+}
+
+// A dialog opened from the interface editor (LuCI's modal) stacks on it:
+// the editor's parts are hidden, not replaced, and come back as they were
+// (a part hidden before stays hidden) when the dialog closes.
+func TestLuciDialogStacksOnEditor(t *testing.T) {
+	r := runLuci(t, luciInput{"stacked": true})
+	s := r.Stacked
+	if s == nil {
+		t.Fatal("no result")
+	}
+	wantOpen := [][2]string{{"Interfaces » wg0", "none"}, {"form", "none"}, {"Save", "none"}, {"Adddialog", ""}}
+	wantClosed := [][2]string{{"Interfaces » wg0", ""}, {"form", ""}, {"Save", "none"}}
+	if !reflect.DeepEqual(s.Open, wantOpen) || !reflect.DeepEqual(s.Closed, wantClosed) || s.Modals != 0 {
+		t.Errorf("stacked dialog:\n open %q\nclosed %q\nmodals replaced %d", s.Open, s.Closed, s.Modals)
 	}
 }

@@ -32,6 +32,15 @@ class Node {
 		this.children = [];
 		this.className = this.attrs['class'] || '';
 		this.listeners = {};
+		this.style = {};
+	}
+	get classList() {
+		const n = this;
+		return {
+			contains: (c) => n.className.split(' ').indexOf(c) > -1,
+			add: (c) => { n.className = (n.className + ' ' + c).trim(); },
+			remove: (c) => { n.className = n.className.split(' ').filter((x) => x !== c).join(' '); }
+		};
 	}
 	appendChild(c) { this.children.push(c); return c; }
 	insertBefore(c, ref) {
@@ -321,6 +330,26 @@ if (input.addDevice) {
 			done: done
 		};
 	}));
+}
+
+// A dialog opened while LuCI's modal (the interface editor) is open
+// stacks on it and gives it back on close.
+if (input.stacked) {
+	const editor = E('div', { 'class': 'modal' }, [ E('h4', {}, [ 'Interfaces » wg0' ]), E('div', { 'class': 'cbi-map' }, [ 'form' ]), E('div', { 'class': 'button-row' }, [ 'Save' ]) ]);
+	editor.children[2].style.display = 'none'; // already hidden: stays hidden
+	const before = out.modals.length;
+	global.document = Object.assign({}, global.document, {
+		querySelector: (sel) => (sel === '#modal_overlay > .modal' ? editor : null),
+		body: { classList: { contains: (c) => c === 'modal-overlay-active' } }
+	});
+	const close = wgd.openDialog('Add', [ E('p', {}, [ 'dialog' ]) ]);
+	const shown = editor.children.map((n) => [ text(n), n.style.display || '' ]);
+	close();
+	res.stacked = {
+		open: shown,
+		closed: editor.children.map((n) => [ text(n), n.style.display || '' ]),
+		modals: out.modals.length - before
+	};
 }
 
 // Import as a peer: the file becomes UCI options of new peer sections.

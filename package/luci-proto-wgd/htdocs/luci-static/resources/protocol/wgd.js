@@ -188,13 +188,13 @@ function importDialog(title, intro, apply) {
 	text.addEventListener('input', check);
 	file.addEventListener('change', function() { load(file.files[0]); });
 
-	ui.showModal(title, [
+	var close = wgd.openDialog(title, [
 		E('p', {}, [ intro ]),
 		text,
 		E('p', {}, [ file ]),
 		report,
 		E('div', { 'class': 'right' }, [
-			E('button', { 'class': 'btn cbi-button', 'click': ui.hideModal }, [ _('Cancel') ]),
+			E('button', { 'class': 'btn cbi-button', 'click': function() { close(); } }, [ _('Cancel') ]),
 			' ',
 			E('button', {
 				'class': 'btn cbi-button cbi-button-positive',
@@ -208,7 +208,7 @@ function importDialog(title, intro, apply) {
 						if (err)
 							report.appendChild(E('div', { 'class': 'alert-message error' }, [ err ]));
 						else
-							ui.hideModal();
+							close();
 					});
 				})
 			}, [ _('Import') ])
@@ -428,7 +428,8 @@ return network.registerProtocol('wgd', {
 		ss = o.subsection;
 		ss.anonymous = true;
 		ss.addremove = true;
-		ss.sortable = true;
+		// Not sortable: WireGuard gives the order of peers no meaning, and
+		// the drag handle would push the row's buttons out of the dialog.
 		ss.nodescriptions = true;
 		ss.addbtntitle = _('Add peer');
 		ss.modaltitle = function(section_id) {
@@ -530,7 +531,7 @@ return network.registerProtocol('wgd', {
 			    port = uci.get('network', section_id, 'endpoint_port') || '51820';
 
 			if (!host)
-				return E('em', [ _('none: the peer connects here') ]);
+				return E('em', { 'title': _('The peer connects here') }, [ _('none') ]);
 
 			return (host.indexOf(':') > -1 ? '[%s]:%s' : '%s:%s').format(host, port);
 		};
@@ -541,7 +542,7 @@ return network.registerProtocol('wgd', {
 			return renderLive('endpoint', ifname, section_id);
 		};
 
-		o = ss.option(form.DummyValue, '_transfer', _('Traffic'));
+		o = ss.option(form.DummyValue, '_transfer', _('Received / sent'));
 		o.modalonly = false;
 		o.textvalue = function(section_id) {
 			return renderLive('transfer', ifname, section_id);

@@ -234,7 +234,7 @@ function interfaceState(status, ifname) {
 	var iface = findInterface(status, ifname);
 
 	if (!iface)
-		return { kind: 'unapplied', text: _('Not in the running wgd: save and apply first, or see the system log') };
+		return { kind: 'unapplied', text: _('Not running: save and apply, or see the system log') };
 
 	if (!iface.up || iface.error)
 		return { kind: 'down', text: iface.error ? _('Down: %s').format(iface.error) : _('Down') };
@@ -257,7 +257,7 @@ function peerState(status, ifname, peer, now) {
 	var p = findPeer(findInterface(status, ifname), peer.public_key);
 
 	if (!p)
-		return { kind: 'unapplied', text: _('Not in the running wgd: save and apply first, or see the system log'), online: null };
+		return { kind: 'unapplied', text: _('Not running: save and apply, or see the system log'), online: null };
 
 	if (!(p.latest_handshake > 0))
 		return { kind: 'never', text: _('No handshake yet'), online: false };
@@ -265,12 +265,13 @@ function peerState(status, ifname, peer, now) {
 	var age = Math.max(0, now - p.latest_handshake);
 
 	if (age > ONLINE_SECONDS)
-		return { kind: 'offline', text: _('Offline, latest handshake %s').format(formatAge(age)), online: false };
+		return { kind: 'offline', text: _('Latest handshake %s').format(formatAge(age)), online: false };
 
-	return { kind: 'online', text: _('Online, latest handshake %s').format(formatAge(age)), online: true };
+	return { kind: 'online', text: _('Latest handshake %s').format(formatAge(age)), online: true };
 }
 
-// The live fields of a peer for a table: transfer and the endpoint in use.
+// The live fields of a peer for a table: transfer (received / sent) and
+// the endpoint in use.
 function peerTraffic(status, ifname, publicKey) {
 	var p = findPeer(findInterface(status, ifname), publicKey);
 
@@ -278,7 +279,7 @@ function peerTraffic(status, ifname, publicKey) {
 		return { transfer: null, endpoint: null };
 
 	return {
-		transfer: _('%s received, %s sent').format(formatBytes(p.rx_bytes), formatBytes(p.tx_bytes)),
+		transfer: '%s / %s'.format(formatBytes(p.rx_bytes), formatBytes(p.tx_bytes)),
 		endpoint: p.endpoint || null
 	};
 }
@@ -428,6 +429,32 @@ function parseWgQuick(text) {
 	return res;
 }
 
+// openDialog shows a dialog and returns the function that closes it.
+// Inside LuCI's modal (the interface editor) the dialog stacks on it, as
+// LuCI's own section dialogs do: the editor is hidden, not replaced, and
+// comes back as it was when the dialog closes.
+function openDialog(title, nodes) {
+	var dlg = document.querySelector('#modal_overlay > .modal');
+
+	if (!dlg || !document.body.classList.contains('modal-overlay-active')) {
+		ui.showModal(title, nodes, 'cbi-modal');
+		return ui.hideModal;
+	}
+
+	var hidden = Array.prototype.filter.call(dlg.children, function(n) {
+		return n.style.display != 'none';
+	});
+	var box = E('div', { 'class': 'wgd-dialog' }, [ E('h4', {}, [ title ]) ].concat(nodes));
+
+	hidden.forEach(function(n) { n.style.display = 'none'; });
+	dlg.appendChild(box);
+
+	return function() {
+		dlg.removeChild(box);
+		hidden.forEach(function(n) { n.style.display = ''; });
+	};
+}
+
 // The dialog showing a client's configuration and its QR code, once: the
 // text lives only in this dialog (and the file the user downloads).
 function showClientDialog(client, log) {
@@ -437,12 +464,14 @@ function showClientDialog(client, log) {
 	    url = URL.createObjectURL(blob),
 	    qr = 'data:image/svg+xml;base64,' + btoa(client.qr_svg || '');
 
+	var closeDialog;
+
 	function close() {
 		URL.revokeObjectURL(url);
-		ui.hideModal();
+		closeDialog();
 	}
 
-	ui.showModal(_('Configuration of %s').format(name), [
+	closeDialog = openDialog(_('Configuration of %s').format(name), [
 		client.warning ? E('div', { 'class': 'alert-message warning' }, [ client.warning ]) : '',
 		E('p', {}, [ _('Scan the QR code with the WireGuard app, or load the file on the device. It holds the device\'s private key: keep it secret.') ]),
 		E('div', { 'style': 'display:flex;flex-wrap:wrap;gap:1em;align-items:flex-start' }, [
@@ -463,8 +492,8 @@ function showClientDialog(client, log) {
 function addDeviceDialog(ifname, done) {
 	var name = E('input', { 'type': 'text', 'class': 'cbi-input-text', 'placeholder': 'phone' }),
 	    mode = E('select', { 'class': 'cbi-input-select' }, [
-	    	E('option', { 'value': 'split' }, [ _('Split tunnel: the tunnel\'s and the LAN\'s networks') ]),
-	    	E('option', { 'value': 'full' }, [ _('Full tunnel: all traffic through this router') ])
+	    	E('option', { 'value': 'split' }, [ _('Split tunnel') ]),
+	    	E('option', { 'value': 'full' }, [ _('Full tunnel') ])
 	    ]),
 	    dns = E('input', { 'type': 'text', 'class': 'cbi-input-text', 'placeholder': _('default (the router)') }),
 	    keep = E('input', { 'type': 'checkbox' }),
@@ -490,23 +519,24 @@ function addDeviceDialog(ifname, done) {
 				dom.content(err, E('div', { 'class': 'alert-message error', 'style': 'white-space:pre-wrap' }, [ res.error || _('No answer from wgd') ]));
 				return;
 			}
+			close();
 			showClientDialog(res.client, res.log);
 			if (typeof(done) == 'function')
-				done(res.client);
+				return done(res.client);
 		}).catch(function(e) {
 			dom.content(err, E('div', { 'class': 'alert-message error' }, [ e.message ]));
 		});
 	}
 
-	ui.showModal(_('Add a device to %s').format(ifname), [
+	var close = openDialog(_('Add a device to %s').format(ifname), [
 		E('p', {}, [ _('Makes keys and an address for a new device, adds it as a peer and shows its configuration once.') ]),
 		row(_('Name'), name, _('Letters, digits and _; the peer\'s section name.')),
-		row(_('Traffic'), mode),
+		row(_('Traffic'), mode, _('Split: only the tunnel\'s and the LAN\'s networks go through this router. Full: all of the device\'s traffic does.')),
 		row(_('DNS'), dns, _('Servers for the device, comma-separated, or none.')),
 		row(_('Keep the key'), keep, _('Keeps the device\'s private key in the configuration, so that its configuration can be shown again.')),
 		err,
 		E('div', { 'class': 'right' }, [
-			E('button', { 'class': 'btn cbi-button', 'click': ui.hideModal }, [ _('Cancel') ]),
+			E('button', { 'class': 'btn cbi-button', 'click': function() { close(); } }, [ _('Cancel') ]),
 			' ',
 			E('button', { 'class': 'btn cbi-button cbi-button-positive', 'click': ui.createHandlerFn(null, submit) }, [ _('Add device') ])
 		])
@@ -554,6 +584,7 @@ return baseclass.extend({
 	peerState: peerState,
 	peerTraffic: peerTraffic,
 	parseWgQuick: parseWgQuick,
+	openDialog: openDialog,
 	showClientDialog: showClientDialog,
 	addDeviceDialog: addDeviceDialog,
 	showPeerConfig: showPeerConfig

@@ -50,7 +50,7 @@ function peerRows(status, ifname) {
 				st.text
 			]),
 			E('td', { 'class': 'td', 'data-title': _('Endpoint') }, [ (running && live.endpoint) || '-' ]),
-			E('td', { 'class': 'td', 'data-title': _('Traffic') }, [ (running && live.transfer) || '-' ]),
+			E('td', { 'class': 'td', 'data-title': _('Received / sent') }, [ (running && live.transfer) || '-' ]),
 			E('td', { 'class': 'td', 'data-title': '' }, [
 				p.kept ? E('button', {
 					'class': 'btn cbi-button cbi-button-neutral',
@@ -78,7 +78,7 @@ function renderInterface(status, ifname) {
 				E('th', { 'class': 'th' }, [ _('Peer') ]),
 				E('th', { 'class': 'th' }, [ _('State') ]),
 				E('th', { 'class': 'th' }, [ _('Current endpoint') ]),
-				E('th', { 'class': 'th' }, [ _('Traffic') ]),
+				E('th', { 'class': 'th' }, [ _('Received / sent') ]),
 				E('th', { 'class': 'th' }, [ ' ' ])
 			])
 		].concat(rows.length ? rows : [
@@ -106,8 +106,10 @@ function renderDaemon(status) {
 		var holes = (Array.isArray(fw.holes) ? fw.holes : []).map(function(h) {
 			return 'udp/%s (%s)'.format(h.port, h.interface);
 		});
-		lines.push(E('li', {}, [ _('Firewall: %s').format(fw.backend),
-			holes.length ? ', ' + _('open: %s').format(holes.join(', ')) : '',
+		// "none": wgd opens nothing itself; under netifd the wgd service
+		// hands these ports to the firewall (fw4) as its rules.
+		lines.push(E('li', {}, [ fw.backend == 'none' ? _('Listen ports for the firewall') : _('Firewall: %s').format(fw.backend),
+			holes.length ? ': ' + holes.join(', ') : '',
 			fw.error ? ', ' + _('error: %s').format(fw.error) : '' ]));
 	}
 
