@@ -91,3 +91,58 @@ func TestUpgradeRestartsDaemon(t *testing.T) {
 		})
 	}
 }
+
+// Recorders standing in for OpenWrt's /sbin/ifup and /sbin/ifdown.
+const ifupdown = `#!/bin/sh
+{ printf '%s\t%s\n' "${0##*/}" "$1"; } >>/tmp/standin.log
+`
+
+// netifd's interface dump with a wgd interface that is up and another.
+const interfaceDump = `{"interface":[
+{"interface":"lan","up":true,"proto":"static"},
+{"interface":"wg0","up":true,"proto":"wgd"},
+{"interface":"wg1","up":false,"proto":"wgd"}]}`
+
+// Removing the package takes the wgd interfaces down in netifd, which
+// otherwise goes on reporting them up with no daemon behind them, and
+// drops the daemon's record of what netifd asked for: a later install
+// would bring those tunnels back behind netifd's back.
+func TestRemovalTakesInterfacesDown(t *testing.T) {
+	for _, format := range []string{"ipk", "apk"} {
+		t.Run(format, func(t *testing.T) {
+			r := NewRoot(t)
+			tl := getTools(t)
+			prerm := "/usr/lib/opkg/info/wgd.prerm remove"
+			if format == "ipk" {
+				r.Install(tl.wgdIPK)
+			} else {
+				r.InstallAPK(tl.wgdAPK)
+				prerm = "/lib/apk/exec/wgd.pre-deinstall"
+			}
+			r.WriteFile("sbin/ifup", ifupdown, 0o755)
+			r.WriteFile("sbin/ifdown", ifupdown, 0o755)
+			r.WriteFile("tmp/standin-ubus/network.interface.dump", interfaceDump, 0o644)
+			if format == "ipk" {
+				// opkg runs no prerm on an upgrade, but a prerm run with
+				// PKG_UPGRADE=1 must leave the interfaces alone.
+				r.WriteFile("var/run/wgd.netifd", "wg0\n", 0o600)
+				r.MustRun(prerm, "PKG_UPGRADE=1")
+				if calls := r.Calls("ifdown"); len(calls) != 0 || !r.Exists("var/run/wgd.netifd") {
+					t.Errorf("an upgrade took interfaces down: %v", calls)
+				}
+				r.ClearRecords()
+			}
+			r.WriteFile("var/run/wgd.netifd", "wg0\n", 0o600)
+			r.MustRun(prerm)
+			if calls := r.Calls("ifdown"); !reflect.DeepEqual(calls, [][]string{{"wg0"}, {"wg1"}}) {
+				t.Errorf("ifdown calls %v, want wg0 and wg1", calls)
+			}
+			if r.Exists("var/run/wgd.netifd") {
+				t.Error("the record of the interfaces netifd asked for was kept")
+			}
+			if dels := r.UbusCalls("service", "delete"); len(dels) != 1 {
+				t.Errorf("the service was not stopped: %v", r.Records())
+			}
+		})
+	}
+}

@@ -149,7 +149,7 @@ func run(archName, format string, build int, binary, out, pkgDir string, metrics
 		var data []byte
 		var file string
 		if format == "apk" {
-			data, err = pkg.APK(pkg.APKMeta(), StockAPKScripts(pkg.Name, pkg.PostinstPkg, ""), mtime)
+			data, err = pkg.APK(pkg.APKMeta(), StockAPKScripts(pkg.Name, pkg.PostinstPkg, pkg.PrermPkg), mtime)
 			file = filepath.Join(out, pkg.APKFileName())
 		} else {
 			data, err = pkg.IPK(mtime)
@@ -316,6 +316,7 @@ type Package struct {
 	Description         string
 	Conffiles           []string
 	PostinstPkg         string // package-specific part of the postinst, "" for none
+	PrermPkg            string // package-specific part of the prerm, "" for none
 	Files               []File
 	Meta                APKMeta // what the .apk's info says beyond name, version and description
 }
@@ -384,6 +385,9 @@ func WGDPackage(m *Makefile, dir, binary, arch, version string) (*Package, error
 		return nil, err
 	}
 	p.PostinstPkg = post
+	if p.PrermPkg, _, err = m.Script("Package/" + name + "/prerm"); err != nil {
+		return nil, err
+	}
 	install, ok := m.Define("Package/" + name + "/install")
 	if !ok {
 		return nil, fmt.Errorf("%s: no define Package/%s/install", m.Path, name)
@@ -618,6 +622,9 @@ func (p *Package) IPK(mtime time.Time) ([]byte, error) {
 	}
 	if p.PostinstPkg != "" {
 		control = append(control, entry{name: "./postinst-pkg", mode: 0o755, data: []byte(p.PostinstPkg)})
+	}
+	if p.PrermPkg != "" {
+		control = append(control, entry{name: "./prerm-pkg", mode: 0o755, data: []byte(p.PrermPkg)})
 	}
 	controlTar, _, err := tarGz(control, mtime)
 	if err != nil {
