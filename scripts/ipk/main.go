@@ -91,14 +91,23 @@ func main() {
 	out := flag.String("out", "bin/ipk", "output directory")
 	pkgDir := flag.String("pkgdir", "package", "directory of the feed packages")
 	metrics := flag.Bool("metrics", false, "build with Prometheus metrics (the feed's CONFIG_WGD_METRICS)")
+	signKey := flag.String("sign-key", "", "PEM private key (RSA or EC) to sign .apk packages with")
 	flag.Parse()
-	if err := run(*arch, *format, *build, *binary, *out, *pkgDir, *metrics); err != nil {
+	var key *APKKey
+	if *signKey != "" {
+		var err error
+		if key, err = LoadAPKKey(*signKey); err != nil {
+			fmt.Fprintln(os.Stderr, "ipk:", err)
+			os.Exit(1)
+		}
+	}
+	if err := run(*arch, *format, *build, *binary, *out, *pkgDir, *metrics, key); err != nil {
 		fmt.Fprintln(os.Stderr, "ipk:", err)
 		os.Exit(1)
 	}
 }
 
-func run(archName, format string, build int, binary, out, pkgDir string, metrics bool) error {
+func run(archName, format string, build int, binary, out, pkgDir string, metrics bool, key *APKKey) error {
 	arch, err := LookupArch(archName)
 	if err != nil {
 		return err
@@ -149,7 +158,7 @@ func run(archName, format string, build int, binary, out, pkgDir string, metrics
 		var data []byte
 		var file string
 		if format == "apk" {
-			data, err = pkg.APK(pkg.APKMeta(), StockAPKScripts(pkg.Name, pkg.PostinstPkg, pkg.PrermPkg), mtime)
+			data, err = pkg.APK(pkg.APKMeta(), StockAPKScripts(pkg.Name, pkg.PostinstPkg, pkg.PrermPkg), mtime, key)
 			file = filepath.Join(out, pkg.APKFileName())
 		} else {
 			data, err = pkg.IPK(mtime)
