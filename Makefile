@@ -71,8 +71,10 @@ PKG_BUILD_COUNT = $(if $(RELEASE),-1,$(shell git rev-list --count HEAD 2>/dev/nu
 ipk: wireguard
 	$(GO) run ./scripts/ipk -format ipk -arch '$(ARCH)' -build $(PKG_BUILD_COUNT) -out bin/ipk
 
+# APK_SIGN_KEY=<PEM private key> signs the .apk files (apk trusts them with
+# the public key in /etc/apk/keys); unsigned ones need --allow-untrusted.
 apk: wireguard
-	$(GO) run ./scripts/ipk -format apk -arch '$(ARCH)' -build $(PKG_BUILD_COUNT) -out bin/apk
+	$(GO) run ./scripts/ipk -format apk -arch '$(ARCH)' -build $(PKG_BUILD_COUNT) -out bin/apk $(if $(APK_SIGN_KEY),-sign-key '$(APK_SIGN_KEY)')
 
 # testdata is not Go source of the module (go tools skip it too).
 fmt-check:

@@ -224,7 +224,7 @@ func TestFirewallPublishedWithTheInterface(t *testing.T) {
 	jsonEqual(t, "service data", sets[0]["data"], `{"firewall":[{"type":"rule","name":"Allow-wgd-wg0",`+
 		`"src":"wan","proto":"udp","dest_port":"51820","target":"ACCEPT"}]}`)
 	inst, _ := sets[0]["instances"].(map[string]any)["instance1"].(map[string]any)
-	jsonEqual(t, "instance", inst, `{"command":["/usr/sbin/wgd","run","--netifd"],"respawn":["3600","5","5"],"stdout":true,"stderr":true}`)
+	jsonEqual(t, "instance", inst, `{"command":["/usr/sbin/wgd","run","--netifd"],"file":["/usr/sbin/wgd"],"respawn":["3600","5","5"],"stdout":true,"stderr":true}`)
 	rules := fw4Collect(t, r, "wg0")
 	wantOnly(t, rules, "input_wan", "udp dport 51820 counter accept")
 	if _, ok := rules[0]["device"]; ok {

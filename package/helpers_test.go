@@ -255,6 +255,11 @@ func (r *Root) WriteFile(p, content string, mode fs.FileMode) {
 	if err := os.MkdirAll(filepath.Dir(r.Path(p)), 0o755); err != nil {
 		r.t.Fatal(err)
 	}
+	// The root's applets are absolute links to /bin/busybox: written
+	// through, they would replace the host's busybox.
+	if fi, err := os.Lstat(r.Path(p)); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+		os.Remove(r.Path(p))
+	}
 	if err := os.WriteFile(r.Path(p), []byte(content), mode); err != nil {
 		r.t.Fatal(err)
 	}

@@ -40,8 +40,14 @@ func TestPostinstOnRouter(t *testing.T) {
 	if len(r.UbusCalls("network", "get_proto_handlers")) != 1 {
 		t.Errorf("postinst-pkg did not ask netifd for its protocols: %v", r.Records())
 	}
-	if calls := r.Calls("network-init"); !reflect.DeepEqual(calls, [][]string{{"restart"}}) {
-		t.Errorf("netifd that does not know 'wgd' must be restarted once: %v", calls)
+	// No interface uses the protocol yet: the network is left alone
+	// (a restart takes every interface down and up), and the log says
+	// how to have netifd offer the protocol.
+	if calls := r.Calls("network-init"); len(calls) != 0 {
+		t.Errorf("netifd restarted although no interface uses 'wgd': %v", calls)
+	}
+	if logs := r.Calls("logger"); len(logs) == 0 || !strings.Contains(strings.Join(logs[len(logs)-1], " "), "/etc/init.d/network restart") {
+		t.Errorf("no word on how netifd learns the protocol: %v", logs)
 	}
 	if dst, err := os.Readlink(r.Path("etc/rc.d/S19wgd")); err != nil || dst != "../init.d/wgd" {
 		t.Errorf("not enabled: %q %v", dst, err)
@@ -49,6 +55,15 @@ func TestPostinstOnRouter(t *testing.T) {
 	sets := r.UbusCalls("service", "set")
 	if len(sets) != 1 || sets[0]["name"] != "wgd" {
 		t.Errorf("not started: %v", r.Records())
+	}
+
+	// An interface uses the protocol (a reinstall, a restored
+	// configuration): netifd, which does not know it, is restarted once.
+	r.ClearRecords()
+	r.WriteFile("etc/config/network", "config interface 'wg0'\n\toption proto 'wgd'\n", 0o644)
+	r.MustRun("/usr/lib/opkg/info/wgd.postinst configure")
+	if calls := r.Calls("network-init"); !reflect.DeepEqual(calls, [][]string{{"restart"}}) {
+		t.Errorf("netifd that does not know 'wgd' must be restarted once for wg0: %v", calls)
 	}
 
 	// An upgrade: netifd knows the protocol, nothing is restarted.

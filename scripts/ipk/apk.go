@@ -94,6 +94,9 @@ const (
 	scriptPostUpgrade  = 7
 )
 
+// apkSchemaPackage is "pckg", the schema of a package.
+const apkSchemaPackage = 0x676b6370
+
 const (
 	blockADB  = 0
 	blockSig  = 1
@@ -243,7 +246,9 @@ type apkFile struct {
 // package's files plus /lib/apk/packages/NAME.list (every file),
 // NAME.conffiles and NAME.conffiles_static ("PATH SHA256" lines), which
 // OpenWrt's default_postinst/default_prerm and sysupgrade read.
-func (p *Package) APK(meta APKMeta, scripts APKScripts, mtime time.Time) ([]byte, error) {
+// With a key, the package is signed (sign.go); without, apk installs it
+// only with --allow-untrusted.
+func (p *Package) APK(meta APKMeta, scripts APKScripts, mtime time.Time, key *APKKey) ([]byte, error) {
 	files, err := p.apkPayload()
 	if err != nil {
 		return nil, err
@@ -322,6 +327,13 @@ func (p *Package) APK(meta APKMeta, scripts APKScripts, mtime time.Time) ([]byte
 	var raw bytes.Buffer
 	raw.WriteString("ADB.pckg")
 	writeBlock(&raw, blockADB, w.buf)
+	if key != nil {
+		sig, err := key.signature(w.buf)
+		if err != nil {
+			return nil, err
+		}
+		writeBlock(&raw, blockSig, sig)
+	}
 	for i, d := range names {
 		fs := dirs[d]
 		for j, f := range fs {

@@ -91,14 +91,23 @@ func main() {
 	out := flag.String("out", "bin/ipk", "output directory")
 	pkgDir := flag.String("pkgdir", "package", "directory of the feed packages")
 	metrics := flag.Bool("metrics", false, "build with Prometheus metrics (the feed's CONFIG_WGD_METRICS)")
+	signKey := flag.String("sign-key", "", "PEM private key (RSA or EC) to sign .apk packages with")
 	flag.Parse()
-	if err := run(*arch, *format, *build, *binary, *out, *pkgDir, *metrics); err != nil {
+	var key *APKKey
+	if *signKey != "" {
+		var err error
+		if key, err = LoadAPKKey(*signKey); err != nil {
+			fmt.Fprintln(os.Stderr, "ipk:", err)
+			os.Exit(1)
+		}
+	}
+	if err := run(*arch, *format, *build, *binary, *out, *pkgDir, *metrics, key); err != nil {
 		fmt.Fprintln(os.Stderr, "ipk:", err)
 		os.Exit(1)
 	}
 }
 
-func run(archName, format string, build int, binary, out, pkgDir string, metrics bool) error {
+func run(archName, format string, build int, binary, out, pkgDir string, metrics bool, key *APKKey) error {
 	arch, err := LookupArch(archName)
 	if err != nil {
 		return err
@@ -149,7 +158,7 @@ func run(archName, format string, build int, binary, out, pkgDir string, metrics
 		var data []byte
 		var file string
 		if format == "apk" {
-			data, err = pkg.APK(pkg.APKMeta(), StockAPKScripts(pkg.Name, pkg.PostinstPkg, ""), mtime)
+			data, err = pkg.APK(pkg.APKMeta(), StockAPKScripts(pkg.Name, pkg.PostinstPkg, pkg.PrermPkg), mtime, key)
 			file = filepath.Join(out, pkg.APKFileName())
 		} else {
 			data, err = pkg.IPK(mtime)
@@ -316,6 +325,7 @@ type Package struct {
 	Description         string
 	Conffiles           []string
 	PostinstPkg         string // package-specific part of the postinst, "" for none
+	PrermPkg            string // package-specific part of the prerm, "" for none
 	Files               []File
 	Meta                APKMeta // what the .apk's info says beyond name, version and description
 }
@@ -384,6 +394,9 @@ func WGDPackage(m *Makefile, dir, binary, arch, version string) (*Package, error
 		return nil, err
 	}
 	p.PostinstPkg = post
+	if p.PrermPkg, _, err = m.Script("Package/" + name + "/prerm"); err != nil {
+		return nil, err
+	}
 	install, ok := m.Define("Package/" + name + "/install")
 	if !ok {
 		return nil, fmt.Errorf("%s: no define Package/%s/install", m.Path, name)
@@ -618,6 +631,9 @@ func (p *Package) IPK(mtime time.Time) ([]byte, error) {
 	}
 	if p.PostinstPkg != "" {
 		control = append(control, entry{name: "./postinst-pkg", mode: 0o755, data: []byte(p.PostinstPkg)})
+	}
+	if p.PrermPkg != "" {
+		control = append(control, entry{name: "./prerm-pkg", mode: 0o755, data: []byte(p.PrermPkg)})
 	}
 	controlTar, _, err := tarGz(control, mtime)
 	if err != nil {

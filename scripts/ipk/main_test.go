@@ -50,7 +50,7 @@ func TestPackageVersion(t *testing.T) {
 func TestRefusesUpstreamDataPlane(t *testing.T) {
 	for _, gowork := range []string{"", "off", filepath.Join(t.TempDir(), "missing/go.work")} {
 		t.Setenv("GOWORK", gowork)
-		err := run("x86_64", "ipk", -1, "", t.TempDir(), "../../package", false)
+		err := run("x86_64", "ipk", -1, "", t.TempDir(), "../../package", false, nil)
 		if err == nil || !strings.Contains(err.Error(), "GOWORK") {
 			t.Errorf("GOWORK=%q: %v", gowork, err)
 		}
