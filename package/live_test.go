@@ -24,9 +24,9 @@ type liveSetup struct {
 	lab      *lab.Lab
 	host     *lab.Host
 	iface    string
-	priv     string // the interface's private key
-	peerPub  string // the laptop's public key
-	protoDat string // netifd's data for the interface
+	priv     string   // the interface's private key
+	peerPub  string   // the laptop's public key
+	protoDat string   // netifd's data for the interface
 	env      []string // the daemon's extra environment
 }
 
