@@ -257,15 +257,21 @@ func (d *Daemon) renewNetifd() {
 }
 
 // restored is called when an interface came up. One that a restarted
-// daemon brought back from the state file on a new link (the old one was
-// gone, or could not be attached to) has lost what netifd set up on it:
-// netifd is asked to set the interface up again.
+// daemon brought back from the state file is renewed when it is on the
+// link netifd set up (the configuration may have changed while no daemon
+// ran, and nothing else tells netifd); on a new link (the old one was
+// gone, or could not be attached to) it has lost what netifd set up on
+// it, and netifd is asked to set the interface up again.
 func (d *Daemon) restored(name string, reattached bool) {
 	if !d.netifd.restoring[name] {
 		return
 	}
 	delete(d.netifd.restoring, name)
-	if reattached || d.opts.NetifdCall == nil {
+	if d.opts.NetifdCall == nil {
+		return
+	}
+	if reattached {
+		d.opts.NetifdCall(name, "renew")
 		return
 	}
 	d.log.Warn("interface restored on a new link: asking netifd to set it up again", "interface", name)
