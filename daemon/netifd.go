@@ -271,6 +271,7 @@ func (d *Daemon) restored(name string, reattached bool) {
 		return
 	}
 	if reattached {
+		d.log.Info("interface back on its link: asking netifd to renew it", "interface", name)
 		d.opts.NetifdCall(name, "renew")
 		return
 	}
