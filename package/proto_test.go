@@ -281,3 +281,36 @@ func TestProtoTeardown(t *testing.T) {
 		t.Error("a failed ifdown is not logged")
 	}
 }
+
+// Without a tunlink, each endpoint's host dependency names the interface
+// holding the default route of its family (network_find_wan, _wan6), so
+// netifd never takes the tunnel's own routes (a full tunnel's halves,
+// present on a renew) for the way to the endpoint. Without such an
+// interface, no name (netifd's own lookup).
+func TestProtoSetupUplink(t *testing.T) {
+	r := protoRoot(t)
+	answer, _ := os.ReadFile("testdata/ifup-wg0.json")
+	r.Answer("ifup", strings.Replace(string(answer), `"tunlink":"wan",`, "", 1), "", 0)
+	noTunlink := strings.Replace(luciData, `,"tunlink":"wan"`, "", 1)
+	if _, errOut, err := proto(r, "setup", noTunlink); err != nil {
+		t.Fatalf("setup: %v\n%s", err, errOut)
+	}
+	jsonEqual(t, "host dependencies without a WAN", notifies(r)[6], `[{"action":6,"host":"198.51.100.7","interface":"wg0"},`+
+		`{"action":6,"host":"2001:db8::7","interface":"wg0"}]`)
+
+	r.ClearRecords()
+	r.WriteFile("tmp/standin-ubus/network.interface.dump", `{"interface":[`+
+		`{"interface":"loopback","route":[{"target":"0.0.0.0","mask":0}]},`+
+		`{"interface":"lan","route":[]},`+
+		`{"interface":"wg0","route":[{"target":"0.0.0.0","mask":1},{"target":"128.0.0.0","mask":1}]},`+
+		`{"interface":"wanb","route":[{"target":"0.0.0.0","mask":0,"nexthop":"192.0.2.1"}]},`+
+		`{"interface":"wanb6","route":[{"target":"::","mask":0,"nexthop":"fe80::1"}]}]}`, 0o644)
+	if _, errOut, err := proto(r, "renew", noTunlink); err != nil {
+		t.Fatalf("renew: %v\n%s", err, errOut)
+	}
+	jsonEqual(t, "host dependencies", notifies(r)[6], `[{"action":6,"host":"198.51.100.7","ifname":"wanb","interface":"wg0"},`+
+		`{"action":6,"host":"2001:db8::7","ifname":"wanb6","interface":"wg0"}]`)
+	if len(notifies(r)[0]) != 1 {
+		t.Errorf("want the update too: %v", r.Records())
+	}
+}
