@@ -198,8 +198,8 @@ func TestProtoSetupNoHostRoute(t *testing.T) {
 	}
 }
 
-// The interface itself cannot come up: netifd hears why, and does not
-// retry until the configuration changes.
+// The interface itself cannot come up: netifd hears why, does not retry
+// until the configuration changes, and takes it down.
 func TestProtoSetupIfupFails(t *testing.T) {
 	r := protoRoot(t)
 	r.Answer("ifup", "", "wgd ifup: wg0: option private_key: not a key\nmore detail\n", 1)
@@ -209,8 +209,8 @@ func TestProtoSetupIfupFails(t *testing.T) {
 		t.Errorf("an update was sent for a failed ifup: %v", n[0])
 	}
 	jsonEqual(t, "error", n[3], `[{"action":3,"error":["WGD_IFUP_FAILED","wgd ifup: wg0: option private_key: not a key"],"interface":"wg0"}]`)
-	if len(n[4]) != 1 {
-		t.Errorf("want proto_block_restart: %v", r.Records())
+	if len(n[4]) != 1 || len(n[7]) != 1 {
+		t.Errorf("want proto_block_restart, then proto_setup_failed (else netifd leaves it pending): %v", r.Records())
 	}
 	noSecret(t, r)
 }
