@@ -328,3 +328,33 @@ func TestIfupProblemsOfItsInterface(t *testing.T) {
 		t.Errorf("problems of wgp:\n%s", joined)
 	}
 }
+
+// The ifup answer's firewall rule is the one fw4 gets: its zone is the
+// one of /etc/config/firewall listing the uplink (tunlink, else
+// wan_interface, else wan/wan6); with none, every zone, and a problem
+// saying so.
+func TestIfupFirewallZone(t *testing.T) {
+	netnstest.Root(t)
+	dir := t.TempDir()
+	writeNetwork(t, dir, iface("wgz", secretKey(t), "\toption listen_port '51873'")+
+		iface("wgz1", secretKey(t), "\toption listen_port '51874'\n\toption tunlink 'lte'"))
+	if err := os.WriteFile(filepath.Join(dir, "firewall"), []byte("config zone\n\toption name 'wan'\n\tlist network 'wan'\n\tlist network 'wan6'\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	td := startDaemonWith(t, dir, Options{Netifd: true}, nil)
+	for _, c := range []struct{ name, src, problem string }{
+		{"wgz", "wan", ""},
+		{"wgz1", "*", "no firewall zone covers lte: the listen port is opened in every zone"},
+	} {
+		var up IfupResult
+		if err := Call(context.Background(), td.socket, "ifup", map[string]string{"interface": c.name}, &up); err != nil {
+			t.Fatal(err)
+		}
+		if len(up.Firewall) != 1 || up.Firewall[0].Src != c.src || up.Firewall[0].Family != "" {
+			t.Errorf("%s: firewall %+v, want one rule from zone %s", c.name, up.Firewall, c.src)
+		}
+		if got := strings.Join(up.Problems, "; "); got != c.problem {
+			t.Errorf("%s: problems %q, want %q", c.name, got, c.problem)
+		}
+	}
+}
