@@ -25,7 +25,10 @@ import (
 // (`wgd ifup`, `wgd ifdown`), and reports the answer's addresses, routes
 // and host dependencies to netifd itself. The answer's firewall rule goes
 // to the wgd service instead, whose procd data fw4 reads
-// (package/wgd/files/wgd.init).
+// (package/wgd/files/wgd.init). The links outlive the daemon (a
+// persistent TUN), so a restarted daemon finds netifd's addresses and
+// routes in place; a live change that alters an answer has netifd renew
+// the interface, which runs the handler again (renewNetifd).
 
 // endpointWait bounds how long ifup waits for endpoint names, so that
 // netifd can add host routes to them; later answers still reach the
