@@ -346,19 +346,47 @@ func (d *Daemon) saveRequested() {
 
 // NetifdUbus is a NetifdCall through the ubus command line (found in
 // PATH), in the background: netifd's renew runs the handler, which calls
-// back into the daemon, so nothing may wait for it.
-func NetifdUbus(log *slog.Logger) func(iface string, methods ...string) {
+// back into the daemon, so nothing may wait for it. netifd ignores a
+// renew of an interface it has down (interface_renew) and says nothing;
+// so after a renew the interface's status is read, and down (not up, not
+// being set up) is passed to down: netifd took the interface down while
+// no daemon listened (its teardown's `wgd ifdown` failed).
+func NetifdUbus(log *slog.Logger, down func(iface string)) func(iface string, methods ...string) {
+	ubus := func(iface, method string) ([]byte, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		out, err := exec.CommandContext(ctx, "ubus", "call", "network.interface."+iface, method).Output()
+		if err != nil {
+			log.Warn("asking netifd", "interface", iface, "method", method, "error", err)
+		}
+		return out, err
+	}
 	return func(iface string, methods ...string) {
 		go func() {
 			for _, m := range methods {
-				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-				out, err := exec.CommandContext(ctx, "ubus", "call", "network.interface."+iface, m).CombinedOutput()
-				cancel()
-				if err != nil {
-					log.Warn("asking netifd", "interface", iface, "method", m, "error", err, "output", strings.TrimSpace(string(out)))
+				if _, err := ubus(iface, m); err != nil {
 					return
 				}
 			}
+			if !slices.Contains(methods, "renew") || down == nil {
+				return
+			}
+			out, err := ubus(iface, "status")
+			var st struct {
+				Up      *bool `json:"up"`
+				Pending bool  `json:"pending"`
+			}
+			if err == nil && json.Unmarshal(out, &st) == nil && st.Up != nil && !*st.Up && !st.Pending {
+				log.Info("netifd has the interface down: taking it down", "interface", iface)
+				down(iface)
+			}
 		}()
 	}
+}
+
+// IfDown takes an interface down as netifd's `wgd ifdown` does.
+func (d *Daemon) IfDown(ctx context.Context, name string) error {
+	raw, _ := json.Marshal(ifArgs{Interface: name})
+	_, err := d.ifdownRequest(ctx, raw)
+	return err
 }

@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"wgd/internal/netnstest"
 )
@@ -355,6 +357,60 @@ func TestIfupFirewallZone(t *testing.T) {
 		}
 		if got := strings.Join(up.Problems, "; "); got != c.problem {
 			t.Errorf("%s: problems %q, want %q", c.name, got, c.problem)
+		}
+	}
+}
+
+// NetifdUbus runs ubus in the background; after a renew it reads the
+// interface's status, and one netifd has down (a renew of it was
+// ignored) is reported, one that is up or being set up is not.
+func TestNetifdUbus(t *testing.T) {
+	bin := t.TempDir()
+	log := filepath.Join(bin, "calls")
+	script := "#!/bin/sh\necho \"$*\" >>" + log + "\n[ \"$3\" = status ] && cat " + filepath.Join(bin, "status") + "\nexit 0\n"
+	if err := os.WriteFile(filepath.Join(bin, "ubus"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin+":"+os.Getenv("PATH"))
+	for _, c := range []struct {
+		status  string
+		methods []string
+		calls   string
+		down    bool
+	}{
+		{`{"up": false, "pending": false, "autostart": true}`, []string{"renew"}, "renew status", true},
+		{`{"up": true, "pending": false}`, []string{"renew"}, "renew status", false},
+		{`{"up": false, "pending": true}`, []string{"renew"}, "renew status", false},
+		{`{"up": false}`, []string{"down", "up"}, "down up", false},
+	} {
+		os.Remove(log)
+		os.WriteFile(filepath.Join(bin, "status"), []byte(c.status), 0o644)
+		downs := make(chan string, 1)
+		NetifdUbus(slog.New(slog.NewTextHandler(testWriter{t}, nil)), func(iface string) { downs <- iface })("wgu", c.methods...)
+		var want []string
+		for _, m := range strings.Fields(c.calls) {
+			want = append(want, "call network.interface.wgu "+m)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			b, _ := os.ReadFile(log)
+			if strings.Join(strings.Split(strings.TrimSpace(string(b)), "\n"), "|") == strings.Join(want, "|") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%v: ubus calls %q, want %q", c.methods, b, want)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		select {
+		case iface := <-downs:
+			if !c.down || iface != "wgu" {
+				t.Errorf("%s: reported %s down", c.status, iface)
+			}
+		case <-time.After(300 * time.Millisecond):
+			if c.down {
+				t.Errorf("%s: not reported down", c.status)
+			}
 		}
 	}
 }
