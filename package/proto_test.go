@@ -314,3 +314,23 @@ func TestProtoSetupUplink(t *testing.T) {
 		t.Errorf("want the update too: %v", r.Records())
 	}
 }
+
+// A renew of an interface netifd has down (one queued behind a teardown
+// runs after it) asks nothing of the daemon and tells netifd nothing.
+func TestProtoRenewOfADownInterface(t *testing.T) {
+	r := protoRoot(t)
+	r.WriteFile("tmp/standin-ubus/network.interface.wg0.status", `{"up": false, "pending": false, "available": true}`, 0o644)
+	if _, errOut, err := proto(r, "renew", luciData); err != nil {
+		t.Fatalf("renew: %v\n%s", err, errOut)
+	}
+	if calls := r.Calls("wgd"); len(calls) != 0 || len(notifies(r)) != 0 {
+		t.Errorf("renew of a down interface: wgd %v, netifd %v", calls, notifies(r))
+	}
+	r.WriteFile("tmp/standin-ubus/network.interface.wg0.status", `{"up": true, "pending": false}`, 0o644)
+	if _, errOut, err := proto(r, "renew", luciData); err != nil {
+		t.Fatalf("renew: %v\n%s", err, errOut)
+	}
+	if calls := r.Calls("wgd"); !reflect.DeepEqual(calls, [][]string{{"ifup", "wg0"}}) || len(notifies(r)[0]) != 1 {
+		t.Errorf("renew of an interface that is up: wgd %v, netifd %v", calls, r.Records())
+	}
+}
