@@ -25,7 +25,10 @@ import (
 // (`wgd ifup`, `wgd ifdown`), and reports the answer's addresses, routes
 // and host dependencies to netifd itself. The answer's firewall rule goes
 // to the wgd service instead, whose procd data fw4 reads
-// (package/wgd/files/wgd.init).
+// (package/wgd/files/wgd.init). The links outlive the daemon (a
+// persistent TUN), so a restarted daemon finds netifd's addresses and
+// routes in place; a live change that alters an answer has netifd renew
+// the interface, which runs the handler again (renewNetifd).
 
 // endpointWait bounds how long ifup waits for endpoint names, so that
 // netifd can add host routes to them; later answers still reach the
@@ -257,15 +260,22 @@ func (d *Daemon) renewNetifd() {
 }
 
 // restored is called when an interface came up. One that a restarted
-// daemon brought back from the state file on a new link (the old one was
-// gone, or could not be attached to) has lost what netifd set up on it:
-// netifd is asked to set the interface up again.
+// daemon brought back from the state file is renewed when it is on the
+// link netifd set up (the configuration may have changed while no daemon
+// ran, and nothing else tells netifd); on a new link (the old one was
+// gone, or could not be attached to) it has lost what netifd set up on
+// it, and netifd is asked to set the interface up again.
 func (d *Daemon) restored(name string, reattached bool) {
 	if !d.netifd.restoring[name] {
 		return
 	}
 	delete(d.netifd.restoring, name)
-	if reattached || d.opts.NetifdCall == nil {
+	if d.opts.NetifdCall == nil {
+		return
+	}
+	if reattached {
+		d.log.Info("interface back on its link: asking netifd to renew it", "interface", name)
+		d.opts.NetifdCall(name, "renew")
 		return
 	}
 	d.log.Warn("interface restored on a new link: asking netifd to set it up again", "interface", name)
@@ -336,19 +346,47 @@ func (d *Daemon) saveRequested() {
 
 // NetifdUbus is a NetifdCall through the ubus command line (found in
 // PATH), in the background: netifd's renew runs the handler, which calls
-// back into the daemon, so nothing may wait for it.
-func NetifdUbus(log *slog.Logger) func(iface string, methods ...string) {
+// back into the daemon, so nothing may wait for it. netifd ignores a
+// renew of an interface it has down (interface_renew) and says nothing;
+// so after a renew the interface's status is read, and down (not up, not
+// being set up) is passed to down: netifd took the interface down while
+// no daemon listened (its teardown's `wgd ifdown` failed).
+func NetifdUbus(log *slog.Logger, down func(iface string)) func(iface string, methods ...string) {
+	ubus := func(iface, method string) ([]byte, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		out, err := exec.CommandContext(ctx, "ubus", "call", "network.interface."+iface, method).Output()
+		if err != nil {
+			log.Warn("asking netifd", "interface", iface, "method", method, "error", err)
+		}
+		return out, err
+	}
 	return func(iface string, methods ...string) {
 		go func() {
 			for _, m := range methods {
-				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-				out, err := exec.CommandContext(ctx, "ubus", "call", "network.interface."+iface, m).CombinedOutput()
-				cancel()
-				if err != nil {
-					log.Warn("asking netifd", "interface", iface, "method", m, "error", err, "output", strings.TrimSpace(string(out)))
+				if _, err := ubus(iface, m); err != nil {
 					return
 				}
 			}
+			if !slices.Contains(methods, "renew") || down == nil {
+				return
+			}
+			out, err := ubus(iface, "status")
+			var st struct {
+				Up      *bool `json:"up"`
+				Pending bool  `json:"pending"`
+			}
+			if err == nil && json.Unmarshal(out, &st) == nil && st.Up != nil && !*st.Up && !st.Pending {
+				log.Info("netifd has the interface down: taking it down", "interface", iface)
+				down(iface)
+			}
 		}()
 	}
+}
+
+// IfDown takes an interface down as netifd's `wgd ifdown` does.
+func (d *Daemon) IfDown(ctx context.Context, name string) error {
+	raw, _ := json.Marshal(ifArgs{Interface: name})
+	_, err := d.ifdownRequest(ctx, raw)
+	return err
 }

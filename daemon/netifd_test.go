@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"wgd/internal/netnstest"
 )
@@ -94,8 +96,8 @@ func TestNetifdMode(t *testing.T) {
 	if s := td.status(t); len(s.Interfaces) == 0 || !s.Interfaces[0].Up || len(s.Interfaces[0].Peers) != 1 {
 		t.Errorf("restored interface: %+v", s.Interfaces)
 	}
-	if c := calls.get(); len(c) != 0 {
-		t.Errorf("a link that was attached to needs nothing of netifd, asked %v", c)
+	if c := calls.get(); !slices.Equal(c, []string{"wgna renew"}) {
+		t.Errorf("a link that was attached to is only renewed (the configuration may have changed meanwhile); asked %v", c)
 	}
 	if err := Call(ctx, td.socket, "ifdown", map[string]string{"interface": "wgna"}, nil); err != nil {
 		t.Fatal(err)
@@ -326,5 +328,89 @@ func TestIfupProblemsOfItsInterface(t *testing.T) {
 	joined := strings.Join(up.Problems, "\n")
 	if strings.Contains(joined, "wireguard_wgp1") || !strings.Contains(joined, "section phone") {
 		t.Errorf("problems of wgp:\n%s", joined)
+	}
+}
+
+// The ifup answer's firewall rule is the one fw4 gets: its zone is the
+// one of /etc/config/firewall listing the uplink (tunlink, else
+// wan_interface, else wan/wan6); with none, every zone, and a problem
+// saying so.
+func TestIfupFirewallZone(t *testing.T) {
+	netnstest.Root(t)
+	dir := t.TempDir()
+	writeNetwork(t, dir, iface("wgz", secretKey(t), "\toption listen_port '51873'")+
+		iface("wgz1", secretKey(t), "\toption listen_port '51874'\n\toption tunlink 'lte'"))
+	if err := os.WriteFile(filepath.Join(dir, "firewall"), []byte("config zone\n\toption name 'wan'\n\tlist network 'wan'\n\tlist network 'wan6'\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	td := startDaemonWith(t, dir, Options{Netifd: true}, nil)
+	for _, c := range []struct{ name, src, problem string }{
+		{"wgz", "wan", ""},
+		{"wgz1", "*", "no firewall zone covers lte: the listen port is opened in every zone"},
+	} {
+		var up IfupResult
+		if err := Call(context.Background(), td.socket, "ifup", map[string]string{"interface": c.name}, &up); err != nil {
+			t.Fatal(err)
+		}
+		if len(up.Firewall) != 1 || up.Firewall[0].Src != c.src || up.Firewall[0].Family != "" {
+			t.Errorf("%s: firewall %+v, want one rule from zone %s", c.name, up.Firewall, c.src)
+		}
+		if got := strings.Join(up.Problems, "; "); got != c.problem {
+			t.Errorf("%s: problems %q, want %q", c.name, got, c.problem)
+		}
+	}
+}
+
+// NetifdUbus runs ubus in the background; after a renew it reads the
+// interface's status, and one netifd has down (a renew of it was
+// ignored) is reported, one that is up or being set up is not.
+func TestNetifdUbus(t *testing.T) {
+	bin := t.TempDir()
+	log := filepath.Join(bin, "calls")
+	script := "#!/bin/sh\necho \"$*\" >>" + log + "\n[ \"$3\" = status ] && cat " + filepath.Join(bin, "status") + "\nexit 0\n"
+	if err := os.WriteFile(filepath.Join(bin, "ubus"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin+":"+os.Getenv("PATH"))
+	for _, c := range []struct {
+		status  string
+		methods []string
+		calls   string
+		down    bool
+	}{
+		{`{"up": false, "pending": false, "autostart": true}`, []string{"renew"}, "renew status", true},
+		{`{"up": true, "pending": false}`, []string{"renew"}, "renew status", false},
+		{`{"up": false, "pending": true}`, []string{"renew"}, "renew status", false},
+		{`{"up": false}`, []string{"down", "up"}, "down up", false},
+	} {
+		os.Remove(log)
+		os.WriteFile(filepath.Join(bin, "status"), []byte(c.status), 0o644)
+		downs := make(chan string, 1)
+		NetifdUbus(slog.New(slog.NewTextHandler(testWriter{t}, nil)), func(iface string) { downs <- iface })("wgu", c.methods...)
+		var want []string
+		for _, m := range strings.Fields(c.calls) {
+			want = append(want, "call network.interface.wgu "+m)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			b, _ := os.ReadFile(log)
+			if strings.Join(strings.Split(strings.TrimSpace(string(b)), "\n"), "|") == strings.Join(want, "|") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%v: ubus calls %q, want %q", c.methods, b, want)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		select {
+		case iface := <-downs:
+			if !c.down || iface != "wgu" {
+				t.Errorf("%s: reported %s down", c.status, iface)
+			}
+		case <-time.After(300 * time.Millisecond):
+			if c.down {
+				t.Errorf("%s: not reported down", c.status)
+			}
+		}
 	}
 }

@@ -299,3 +299,61 @@ func TestFullTunnelPinsEndpoint(t *testing.T) {
 		t.Errorf("routes left after Close:\n%s", got)
 	}
 }
+
+// A persistent interface (netifd mode) leaves its link, with what others
+// set on it, when detached; the next Open attaches to the same link and
+// says so; Close removes it. Without Persist a link is removed either way.
+func TestPersist(t *testing.T) {
+	netnstest.Root(t)
+	dir := t.TempDir()
+	c := config.Interface{Name: "wgpst", PrivateKey: newKey(t), ListenPort: 51890}
+	opts := Options{UAPIDir: dir, Persist: true}
+	i, err := Open(Desired{Config: c}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if i.Reattached() {
+		t.Error("a new link counts as reattached")
+	}
+	index := i.Index()
+	if out, err := exec.Command("ip", "addr", "add", "10.91.0.1/24", "dev", "wgpst").CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if err := i.Detach(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dir + "/wgpst.sock"); err == nil {
+		t.Error("the UAPI socket outlived Detach")
+	}
+	if got := addrsOf(t, "wgpst"); len(got) != 1 || got[0] != "10.91.0.1/24" {
+		t.Fatalf("after Detach: addresses %v", got)
+	}
+	i, err = Open(Desired{Config: c}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !i.Reattached() || i.Index() != index {
+		t.Errorf("reattached %v, index %d, want true, %d", i.Reattached(), i.Index(), index)
+	}
+	if got := addrsOf(t, "wgpst"); len(got) != 1 {
+		t.Errorf("after attaching again: addresses %v", got)
+	}
+	if st, err := i.State(); err != nil || st.ListenPort != 51890 {
+		t.Errorf("state %+v %v", st, err)
+	}
+	if err := i.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if exec.Command("ip", "link", "show", "wgpst").Run() == nil {
+		t.Error("the link outlived Close")
+	}
+
+	i, err = Open(Desired{Config: c}, Options{UAPIDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	i.Detach()
+	if exec.Command("ip", "link", "show", "wgpst").Run() == nil {
+		t.Error("a link without Persist outlived Detach")
+	}
+}

@@ -24,9 +24,10 @@ type liveSetup struct {
 	lab      *lab.Lab
 	host     *lab.Host
 	iface    string
-	priv     string // the interface's private key
-	peerPub  string // the laptop's public key
-	protoDat string // netifd's data for the interface
+	priv     string   // the interface's private key
+	peerPub  string   // the laptop's public key
+	protoDat string   // netifd's data for the interface
+	env      []string // the daemon's extra environment
 }
 
 func newKey(t *testing.T) config.Secret {
@@ -99,18 +100,18 @@ config wireguard_%[1]s
 
 // startDaemon runs wgd with args plus the root's configuration and
 // socket, and waits for the socket.
-func (s *liveSetup) startDaemon(t *testing.T, args ...string) {
+func (s *liveSetup) startDaemon(t *testing.T, args ...string) *lab.Proc {
 	t.Helper()
 	args = append(append([]string{getTools(t).wgd}, args...),
 		"--config-dir", s.r.Path("etc/config"), "--socket", s.r.Path("var/run/wgd.sock"))
-	p, err := s.host.Start(args...)
+	p, err := s.host.StartEnv(s.env, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		if fi, err := os.Stat(s.r.Path("var/run/wgd.sock")); err == nil && fi.Mode()&os.ModeSocket != 0 {
-			return
+			return p
 		}
 		if p.Exited() || time.Now().After(deadline) {
 			t.Fatalf("wgd %v did not open its socket (%s); log:\n%s", args[1:], p.ExitStatus(), p.Output())
@@ -199,7 +200,7 @@ func TestProtoLive(t *testing.T) {
 	getTools(t)
 	wg := needTool(t, "wg")
 	s := newLive(t, "wgn")
-	s.startDaemon(t, "run", "--netifd")
+	s.startDaemon(t, "run", "--netifd", "--netifd-state", s.netifdState())
 	r := s.r
 	r.WriteFile("etc/config/firewall", firewallConfig, 0o644)
 	serviceKnown(r)

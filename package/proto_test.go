@@ -201,8 +201,8 @@ func TestProtoSetupNoHostRoute(t *testing.T) {
 	}
 }
 
-// The interface itself cannot come up: netifd hears why, and does not
-// retry until the configuration changes.
+// The interface itself cannot come up: netifd hears why, does not retry
+// until the configuration changes, and takes it down.
 func TestProtoSetupIfupFails(t *testing.T) {
 	r := protoRoot(t)
 	r.Answer("ifup", "", "wgd ifup: wg0: option private_key: not a key\nmore detail\n", 1)
@@ -212,8 +212,8 @@ func TestProtoSetupIfupFails(t *testing.T) {
 		t.Errorf("an update was sent for a failed ifup: %v", n[0])
 	}
 	jsonEqual(t, "error", n[3], `[{"action":3,"error":["WGD_IFUP_FAILED","wgd ifup: wg0: option private_key: not a key"],"interface":"wg0"}]`)
-	if len(n[4]) != 1 {
-		t.Errorf("want proto_block_restart: %v", r.Records())
+	if len(n[4]) != 1 || len(n[7]) != 1 {
+		t.Errorf("want proto_block_restart, then proto_setup_failed (else netifd leaves it pending): %v", r.Records())
 	}
 	noSecret(t, r)
 }
@@ -281,5 +281,58 @@ func TestProtoTeardown(t *testing.T) {
 	}
 	if len(r.Calls("logger")) == 0 {
 		t.Error("a failed ifdown is not logged")
+	}
+}
+
+// Without a tunlink, each endpoint's host dependency names the interface
+// holding the default route of its family (network_find_wan, _wan6), so
+// netifd never takes the tunnel's own routes (a full tunnel's halves,
+// present on a renew) for the way to the endpoint. Without such an
+// interface, no name (netifd's own lookup).
+func TestProtoSetupUplink(t *testing.T) {
+	r := protoRoot(t)
+	answer, _ := os.ReadFile("testdata/ifup-wg0.json")
+	r.Answer("ifup", strings.Replace(string(answer), `"tunlink":"wan",`, "", 1), "", 0)
+	noTunlink := strings.Replace(luciData, `,"tunlink":"wan"`, "", 1)
+	if _, errOut, err := proto(r, "setup", noTunlink); err != nil {
+		t.Fatalf("setup: %v\n%s", err, errOut)
+	}
+	jsonEqual(t, "host dependencies without a WAN", notifies(r)[6], `[{"action":6,"host":"198.51.100.7","interface":"wg0"},`+
+		`{"action":6,"host":"2001:db8::7","interface":"wg0"}]`)
+
+	r.ClearRecords()
+	r.WriteFile("tmp/standin-ubus/network.interface.dump", `{"interface":[`+
+		`{"interface":"loopback","route":[{"target":"0.0.0.0","mask":0}]},`+
+		`{"interface":"lan","route":[]},`+
+		`{"interface":"wg0","route":[{"target":"0.0.0.0","mask":1},{"target":"128.0.0.0","mask":1}]},`+
+		`{"interface":"wanb","route":[{"target":"0.0.0.0","mask":0,"nexthop":"192.0.2.1"}]},`+
+		`{"interface":"wanb6","route":[{"target":"::","mask":0,"nexthop":"fe80::1"}]}]}`, 0o644)
+	if _, errOut, err := proto(r, "renew", noTunlink); err != nil {
+		t.Fatalf("renew: %v\n%s", err, errOut)
+	}
+	jsonEqual(t, "host dependencies", notifies(r)[6], `[{"action":6,"host":"198.51.100.7","ifname":"wanb","interface":"wg0"},`+
+		`{"action":6,"host":"2001:db8::7","ifname":"wanb6","interface":"wg0"}]`)
+	if len(notifies(r)[0]) != 1 {
+		t.Errorf("want the update too: %v", r.Records())
+	}
+}
+
+// A renew of an interface netifd has down (one queued behind a teardown
+// runs after it) asks nothing of the daemon and tells netifd nothing.
+func TestProtoRenewOfADownInterface(t *testing.T) {
+	r := protoRoot(t)
+	r.WriteFile("tmp/standin-ubus/network.interface.wg0.status", `{"up": false, "pending": false, "available": true}`, 0o644)
+	if _, errOut, err := proto(r, "renew", luciData); err != nil {
+		t.Fatalf("renew: %v\n%s", err, errOut)
+	}
+	if calls := r.Calls("wgd"); len(calls) != 0 || len(notifies(r)) != 0 {
+		t.Errorf("renew of a down interface: wgd %v, netifd %v", calls, notifies(r))
+	}
+	r.WriteFile("tmp/standin-ubus/network.interface.wg0.status", `{"up": true, "pending": false}`, 0o644)
+	if _, errOut, err := proto(r, "renew", luciData); err != nil {
+		t.Fatalf("renew: %v\n%s", err, errOut)
+	}
+	if calls := r.Calls("wgd"); !reflect.DeepEqual(calls, [][]string{{"ifup", "wg0"}}) || len(notifies(r)[0]) != 1 {
+		t.Errorf("renew of an interface that is up: wgd %v, netifd %v", calls, r.Records())
 	}
 }

@@ -74,6 +74,9 @@ func TestUpgradeRestartsDaemon(t *testing.T) {
 			r.ClearRecords()
 			r.WriteFile("tmp/standin-ubus/network.get_proto_handlers", `{"wgd":{}}`, 0o644)
 			r.WriteFile("usr/sbin/wgd", r.ReadFile("usr/sbin/wgd")+"new build", 0o755)
+			r.WriteFile("sbin/ifup", ifupdown, 0o755)
+			r.WriteFile("sbin/ifdown", ifupdown, 0o755)
+			r.WriteFile("tmp/standin-ubus/network.interface.dump", interfaceDump, 0o644)
 			r.MustRun(upgrade, upgradeEnv...)
 			after := wgdInstance(t, r)
 			if !reflect.DeepEqual(before.Command, after.Command) {
@@ -87,6 +90,12 @@ func TestUpgradeRestartsDaemon(t *testing.T) {
 			}
 			if calls := r.Calls("network-init"); len(calls) != 0 {
 				t.Errorf("an upgrade restarted netifd: %v", calls)
+			}
+			// The tunnels' links persist across the daemon's restart with
+			// netifd's addresses and routes: setting them up again would
+			// only cut them.
+			if calls := append(r.Calls("ifup"), r.Calls("ifdown")...); len(calls) != 0 {
+				t.Errorf("an upgrade set interfaces up or down again: %v", calls)
 			}
 		})
 	}

@@ -140,7 +140,13 @@ func cmdRun(args []string, stderr io.Writer) error {
 	}
 	if *netifd {
 		opts.Netifd, opts.NetifdState = true, *netifdState
-		opts.NetifdCall = daemon.NetifdUbus(log)
+		opts.NetifdCall = daemon.NetifdUbus(log, func(iface string) {
+			ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			defer cancel()
+			if err := d.IfDown(ctx, iface); err != nil {
+				log.Warn("interface down", "interface", iface, "error", err)
+			}
+		})
 	}
 	d = daemon.New(opts)
 	hup := make(chan os.Signal, 1)
