@@ -17,6 +17,7 @@ import (
 
 	"wgd/config"
 	"wgd/daemon"
+	"wgd/doctor"
 )
 
 const luciResources = "luci-proto-wgd/htdocs/luci-static/resources"
@@ -82,10 +83,12 @@ type luciResult struct {
 	RowNoKey    []string                     `json:"rowActionsNoKey"`
 	AddButtons  []string                     `json:"addButtons"`
 	StatusPage  *struct {
-		Text   string      `json:"text"`
-		Ifaces [][2]string `json:"ifaces"`
-		Peers  []string    `json:"peers"`
-		Daemon []string    `json:"daemon"`
+		Text     string      `json:"text"`
+		Ifaces   [][2]string `json:"ifaces"`
+		Peers    []string    `json:"peers"`
+		Daemon   []string    `json:"daemon"`
+		Doctor   string      `json:"doctor"`
+		Findings []string    `json:"findings"`
 	} `json:"statusPage"`
 	AddDevice *struct {
 		Calls []struct {
@@ -607,6 +610,31 @@ func TestLuciStatusPage(t *testing.T) {
 		}
 	}
 
+	// What `wgd doctor --json` reports: problems and warnings with what to
+	// do; the checks that passed only counted.
+	report := doctor.NewReport([]doctor.Finding{
+		{Check: "daemon", Severity: doctor.OK, Message: "wgd is running"},
+		{Check: "firewall", Interface: "wg0", Severity: doctor.Fail, Message: "UDP port 51820 is closed to the WAN over IPv4: chain inet fw4 input drops it", Fix: "let wgd open it"},
+		{Check: "mtu", Interface: "wg0", Severity: doctor.Warn, Message: "the tunnel's MTU 1420 does not fit the WAN's 1400"},
+	})
+	r = runLuci(t, luciInput{"uci": uci, "statusPage": statusJSON(t, st), "doctor": report})
+	p = r.StatusPage
+	if !reflect.DeepEqual(p.Findings, []string{"fail", "warn"}) {
+		t.Errorf("doctor findings %v, want fail and warn", p.Findings)
+	}
+	for _, want := range []string{"wg0: UDP port 51820 is closed", "let wgd open it", "1 other checks passed"} {
+		if !strings.Contains(p.Doctor, want) {
+			t.Errorf("diagnosis lacks %q:\n%s", want, p.Doctor)
+		}
+	}
+	if strings.Contains(p.Doctor, "wgd is running") {
+		t.Errorf("diagnosis lists a check that passed:\n%s", p.Doctor)
+	}
+	r = runLuci(t, luciInput{"uci": uci, "statusPage": statusJSON(t, st), "doctor": doctor.NewReport(nil)})
+	if d := r.StatusPage.Doctor; !strings.Contains(d, "No problem found") {
+		t.Errorf("diagnosis of a healthy router:\n%s", d)
+	}
+
 	r = runLuci(t, luciInput{"uci": uci, "statusPage": map[string]any{"error": "the wgd service is not running"}})
 	p = r.StatusPage
 	if !reflect.DeepEqual(p.Daemon, []string{"stopped"}) || !reflect.DeepEqual(p.Ifaces, [][2]string{{"wg0", "stopped"}, {"wg1", "stopped"}}) ||
@@ -626,7 +654,7 @@ func TestLuciViewBackend(t *testing.T) {
 		}
 		methods[d["method"].(string)] = true
 	}
-	for _, m := range []string{"status", "generateKeyPair", "generatePsk", "getPublicKey", "addPeer", "showPeer"} {
+	for _, m := range []string{"status", "doctor", "generateKeyPair", "generatePsk", "getPublicKey", "addPeer", "showPeer"} {
 		if !methods[m] {
 			t.Errorf("no rpc.declare of luci.wgd %s", m)
 		}

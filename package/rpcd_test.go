@@ -27,7 +27,7 @@ func TestRPCDPlugin(t *testing.T) {
 	}
 
 	list := call("", "list")
-	want := map[string]any{"status": map[string]any{}, "generateKeyPair": map[string]any{},
+	want := map[string]any{"status": map[string]any{}, "doctor": map[string]any{}, "generateKeyPair": map[string]any{},
 		"generatePsk": map[string]any{}, "getPublicKey": map[string]any{"private_key": "str"},
 		"addPeer":  map[string]any{"interface": "str", "name": "str", "full_tunnel": false, "dns": "str", "keep_key": false},
 		"showPeer": map[string]any{"interface": "str", "name": "str"}}
@@ -58,6 +58,17 @@ func TestRPCDPlugin(t *testing.T) {
 	st := call("", "call status")
 	if e, _ := st["error"].(string); !strings.Contains(e, "not running") {
 		t.Errorf("status without a daemon: %v", st)
+	}
+	// The doctor reports also, and above all, when the daemon is stopped.
+	report := call("", "call doctor")
+	findings, _ := report["findings"].([]any)
+	stopped := false
+	for _, f := range findings {
+		m, _ := f.(map[string]any)
+		stopped = stopped || (m["check"] == "daemon" && m["severity"] == "fail")
+	}
+	if !stopped || report["failures"] == float64(0) {
+		t.Errorf("doctor without a daemon: %v", report)
 	}
 	if strings.Contains(r.ReadFile("tmp/standin.log"), priv) {
 		t.Error("a private key was logged")

@@ -295,8 +295,11 @@ const tasks = [proto.refreshStatus().then(() => { res.rows = rows(); })];
 if (input.statusPage !== undefined) {
 	const page = load('view.wgd.status');
 	const node = page.renderAll(input.statusPage);
+	const doctor = page.renderDoctor(input.doctor);
 	res.statusPage = {
 		text: text(node),
+		doctor: text(doctor),
+		findings: find(doctor, (n) => n.attrs['data-wgd-finding']).map((n) => n.attrs['data-wgd-finding']),
 		ifaces: find(node, (n) => n.attrs['data-wgd-iface']).map((n) => [n.attrs['data-wgd-iface'], n.attrs['data-wgd-state']]),
 		peers: find(node, (n) => n.attrs['data-wgd-peer-state']).map((n) => n.attrs['data-wgd-peer-state']),
 		daemon: find(node, (n) => n.attrs['data-wgd-daemon']).map((n) => n.attrs['data-wgd-daemon'])

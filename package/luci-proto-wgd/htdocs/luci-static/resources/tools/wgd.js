@@ -16,6 +16,12 @@ var callStatus = rpc.declare({
 	expect: { '': {} }
 });
 
+var callDoctor = rpc.declare({
+	object: 'luci.wgd',
+	method: 'doctor',
+	expect: { '': {} }
+});
+
 var callGenerateKeyPair = rpc.declare({
 	object: 'luci.wgd',
 	method: 'generateKeyPair',
@@ -563,6 +569,7 @@ function showPeerConfig(ifname, name) {
 
 return baseclass.extend({
 	callStatus: callStatus,
+	callDoctor: callDoctor,
 	callGenerateKeyPair: callGenerateKeyPair,
 	callGeneratePsk: callGeneratePsk,
 	callPublicKey: callPublicKey,

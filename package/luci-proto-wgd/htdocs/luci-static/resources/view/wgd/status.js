@@ -8,6 +8,7 @@
 // Status > wgd: every wgd tunnel and its peers at a glance (state,
 // handshake age, traffic, endpoints), the firewall's state, the last WAN
 // event and the daemon's configuration problems; refreshed every 5 s.
+// Below, what `wgd doctor` finds, checked again every 30 s.
 
 function now() {
 	return Math.floor(Date.now() / 1000);
@@ -127,6 +128,39 @@ function renderDaemon(status) {
 	return E('ul', { 'data-wgd-daemon': 'running' }, lines);
 }
 
+// renderDoctor lists what `wgd doctor` found wrong, each with what to do;
+// the checks that passed are only counted.
+function renderDoctor(report) {
+	if (!report)
+		return E('div', { 'id': 'wgd-doctor' });
+
+	if (report.error || !Array.isArray(report.findings))
+		return E('div', { 'id': 'wgd-doctor', 'class': 'cbi-section' }, [
+			E('h3', {}, [ _('Diagnosis') ]),
+			E('p', {}, [ E('em', [ report.error || _('No report.') ]) ])
+		]);
+
+	var label = { fail: [ 'label danger', _('problem') ], warn: [ 'label warning', _('warning') ], info: [ 'label', _('note') ] },
+	    shown = report.findings.filter(function(f) { return f.severity != 'ok'; }),
+	    passed = report.findings.length - shown.length;
+
+	return E('div', { 'id': 'wgd-doctor', 'class': 'cbi-section' }, [
+		E('h3', {}, [ _('Diagnosis') ]),
+		E('ul', {}, shown.map(function(f) {
+			var l = label[f.severity] || label.info;
+
+			return E('li', { 'data-wgd-finding': f.severity }, [
+				E('span', { 'class': l[0], 'style': 'margin-right:.5em' }, [ l[1] ]),
+				f.interface ? f.interface + ': ' : '', f.message,
+				f.fix ? E('div', { 'style': 'margin-left:1em' }, [ E('small', {}, [ '→ ', f.fix ]) ]) : ''
+			]);
+		})),
+		E('p', {}, [ shown.length
+			? _('%d other checks passed.').format(passed)
+			: _('No problem found: all %d checks passed.').format(passed) ])
+	]);
+}
+
 // The interfaces to show: those of the configuration with proto wgd,
 // and any other the daemon reports.
 function interfaceNames(status) {
@@ -158,15 +192,31 @@ function load() {
 	]).then(function(r) { return r[0]; });
 }
 
-return view.extend({
-	load: load,
+function loadDoctor() {
+	return wgd.callDoctor().catch(function(e) { return { error: e.message }; });
+}
 
-	render: function(status) {
+return view.extend({
+	load: function() {
+		return Promise.all([ load(), loadDoctor() ]);
+	},
+
+	render: function(data) {
+		var status = data[0], report = data[1];
 		var root = E('div', {}, [
 			E('h2', {}, [ _('wgd') ]),
 			E('p', { 'class': 'cbi-map-descr' }, [ _('The WireGuard tunnels of wgd and their peers, refreshed every 5 seconds.') ]),
-			renderAll(status)
+			renderAll(status),
+			renderDoctor(report)
 		]);
+
+		poll.add(function() {
+			return loadDoctor().then(function(r) {
+				var old = root.querySelector('#wgd-doctor');
+				if (old)
+					old.parentNode.replaceChild(renderDoctor(r), old);
+			});
+		}, 30);
 
 		poll.add(function() {
 			return load().then(function(st) {
@@ -180,6 +230,7 @@ return view.extend({
 	},
 
 	renderAll: renderAll,
+	renderDoctor: renderDoctor,
 
 	handleSaveApply: null,
 	handleSave: null,
