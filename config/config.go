@@ -60,7 +60,7 @@ type Interface struct {
 	PrivateKey  Secret
 	ListenPort  uint16 // 0: chosen by the kernel
 	Addresses   []netip.Prefix
-	MTU         int // 0: the default
+	MTU         int // 0: auto, following the WAN (`option mtu 'auto'` or none)
 	FwMark      uint32
 	NoHostRoute bool
 	TunLink     string
@@ -80,6 +80,9 @@ type Peer struct {
 	EndpointHost        string // a name or an IP literal, "" for none
 	EndpointPort        uint16
 	PersistentKeepalive uint16 // seconds, 0: off
+	// Expires is when the peer stops running (`option expires`, a guest's
+	// access); zero: never.
+	Expires time.Time
 }
 
 // PublicKey is the interface's own public key.

@@ -167,7 +167,9 @@ func (v *validator) iface(p *uci.Package, s *uci.Section) (Interface, bool) {
 	iface.ListenPort = uint16(v.number(s, "listen_port", 0, 65535, 0))
 	iface.OpenFirewall = v.boolean(s, "open_firewall", true)
 	iface.Addresses = v.prefixes(s, "addresses", false)
-	iface.MTU = int(v.number(s, "mtu", 576, 9000, 0))
+	if opt := s.Get("mtu"); opt == nil || opt.Values[0] != "auto" {
+		iface.MTU = int(v.number(s, "mtu", 576, 9000, 0))
+	} // auto: follows the WAN (MTU 0)
 	iface.FwMark = v.fwmark(s)
 	iface.NoHostRoute = v.boolean(s, "nohostroute", false)
 	if opt := s.Get("tunlink"); opt != nil {
@@ -232,6 +234,12 @@ func (v *validator) peer(p *uci.Package, s *uci.Section) (Peer, bool) {
 		v.report(opt, true, "endpoint_port without endpoint_host is ignored")
 	}
 	peer.PersistentKeepalive = uint16(v.number(s, "persistent_keepalive", 0, 65535, 0))
+	if opt := s.Get("expires"); opt != nil {
+		var err error
+		if peer.Expires, err = ParseExpiry(opt.Values[0]); err != nil {
+			v.report(opt, false, "%v", err) // the peer is left out: the safe side
+		}
+	}
 	if v.failed {
 		v.report(nil, true, "peer %q skipped because of the errors above", peer.Name())
 		return peer, false
