@@ -61,6 +61,11 @@ type Daemon struct {
 	fw        *firewallKeeper
 	fwGen     uint64   // the firewall wish of the last apply
 	counters  Counters // reloads; resolutions are counted by the resolver
+
+	// wanFits is the largest inner packet the WAN was last seen to carry
+	// (0: unknown); wanChanged wakes runMTU: mtu.go.
+	wanFits    int
+	wanChanged chan struct{}
 }
 
 // New makes a daemon; Run starts it.
@@ -78,7 +83,13 @@ func New(opts Options) *Daemon {
 		endpoints: map[string]map[config.Key]netip.AddrPort{},
 		requested: map[string]bool{},
 	}
-	d.wan = &hotplug.Monitor{Log: d.log}
+	d.wanChanged = make(chan struct{}, 1)
+	d.wan = &hotplug.Monitor{Log: d.log, Changed: func() {
+		select {
+		case d.wanChanged <- struct{}{}:
+		default: // one wake-up is pending already
+		}
+	}}
 	d.fw = newFirewallKeeper(d.log)
 	d.resolver = newResolver(d.log, d.do, d.setEndpoint)
 	d.resolver.families = d.wan.Families
@@ -274,7 +285,7 @@ func (d *Daemon) desired(c config.Interface) device.Desired {
 			eps[p.PublicKey] = netip.AddrPortFrom(a, p.EndpointPort)
 		}
 	}
-	return device.Desired{Config: c, Endpoints: eps}
+	return device.Desired{Config: c, Endpoints: eps, MTU: d.mtuOf(c)}
 }
 
 func (d *Daemon) up(c config.Interface) error {

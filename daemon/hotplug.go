@@ -213,7 +213,8 @@ func (d *Daemon) startHotplug(ctx context.Context) {
 		}()
 	}
 	run(string(hotplug.SourceDBus), (&hotplug.DBus{Log: d.log}).Run)
-	h.wg.Add(2)
+	h.wg.Add(3)
+	go func() { defer h.wg.Done(); d.runMTU(ctx) }()
 	go func() { defer h.wg.Done(); d.pumpHotplug(ctx) }()
 	go func() { defer h.wg.Done(); d.runWatchdog(ctx) }()
 }

@@ -113,7 +113,7 @@ func (d *Daemon) ifupResult(name string, res *ReloadResult) (*IfupResult, bool, 
 		return nil, false, fmt.Errorf("%s: %s", name, d.ifaceErrs[name])
 	}
 	out := &IfupResult{
-		Interface: name, ListenPort: c.ListenPort, MTU: c.MTU, Addresses: c.Addresses, Routes: c.Routes(),
+		Interface: name, ListenPort: c.ListenPort, MTU: iface.MTU(), Addresses: c.Addresses, Routes: c.Routes(),
 		Endpoints: []netip.Addr{}, NoHostRoute: c.NoHostRoute, TunLink: c.TunLink,
 	}
 	if st, err := iface.State(); err == nil {

@@ -44,6 +44,8 @@ type InterfaceStatus struct {
 	PublicKey  config.Key     `json:"public_key"`
 	ListenPort uint16         `json:"listen_port"`
 	Addresses  []netip.Prefix `json:"addresses"`
+	MTU        int            `json:"mtu"`      // the link's, or what it would be
+	MTUAuto    bool           `json:"mtu_auto"` // it follows the WAN
 	Peers      []PeerStatus   `json:"peers"`
 }
 
@@ -69,9 +71,10 @@ func (d *Daemon) status() *Status {
 	}
 	for _, c := range d.cfg.Interfaces {
 		is := InterfaceStatus{Name: c.Name, PublicKey: c.PublicKey(), ListenPort: c.ListenPort, Addresses: c.Addresses, Error: d.ifaceErrs[c.Name], Peers: []PeerStatus{}}
+		is.MTU, is.MTUAuto = d.mtuOf(c), c.MTU == 0
 		var engine map[config.Key]PeerStatus
 		if iface := d.ifaces[c.Name]; iface != nil {
-			is.Up = true
+			is.Up, is.MTU = true, iface.MTU()
 			if st, err := iface.State(); err != nil {
 				is.Error = err.Error()
 			} else {

@@ -41,6 +41,8 @@ type Options struct {
 type Desired struct {
 	Config    config.Interface
 	Endpoints map[config.Key]netip.AddrPort
+	// MTU is the link MTU; 0: the configured one, else DefaultMTU.
+	MTU int
 }
 
 // Interface is one running WireGuard interface.
@@ -83,7 +85,7 @@ func Open(d Desired, opts Options) (_ *Interface, err error) {
 		return nil, err
 	}
 	i.uapi = uapi
-	if i.tun, err = tun.CreateTUN(name, mtuOf(d.Config)); err != nil {
+	if i.tun, err = tun.CreateTUN(name, d.linkMTU()); err != nil {
 		return nil, fmt.Errorf("create TUN %s: %w", name, err)
 	}
 	i.dev = wgdevice.NewDevice(i.tun, conn.NewDefaultBind(), engineLogger(i.log))
@@ -124,16 +126,23 @@ func (i *Interface) Update(d Desired) error {
 			return fmt.Errorf("configure %s: %w", i.name, err)
 		}
 	}
-	i.applied = Desired{Config: d.Config, Endpoints: copyEndpoints(d.Endpoints)}
-	if !i.opts.ManageL3 {
-		return nil
-	}
+	i.applied = Desired{Config: d.Config, Endpoints: copyEndpoints(d.Endpoints), MTU: d.MTU}
 	if d.Config.MTU != old.Config.MTU && mtuOf(d.Config) < d.Config.MTU {
 		i.log.Warn("mtu capped: this build's data plane carries no larger packets", "mtu", d.Config.MTU, "capped", mtuOf(d.Config))
 	}
 	var errs []error
-	if !fresh && mtuOf(old.Config) != mtuOf(d.Config) {
-		errs = append(errs, i.netlink.SetMTU(i.index, mtuOf(d.Config)))
+	// netifd leaves the MTU of a protocol handler's device alone, so it
+	// is set here in both modes. The link stays (same index, same
+	// sessions); the engine follows the TUN's MTU event.
+	if !fresh && old.linkMTU() != d.linkMTU() {
+		if err := i.netlink.SetMTU(i.index, d.linkMTU()); err != nil {
+			errs = append(errs, err)
+		} else {
+			i.log.Info("mtu changed", "from", old.linkMTU(), "to", d.linkMTU())
+		}
+	}
+	if !i.opts.ManageL3 {
+		return errors.Join(errs...)
 	}
 	errs = append(errs, i.syncAddrs(old.Config.Addresses, d.Config.Addresses))
 	if fresh {
@@ -144,6 +153,16 @@ func (i *Interface) Update(d Desired) error {
 	errs = append(errs, i.syncHostRoutes())
 	errs = append(errs, i.syncRoutes(linkRoutes(old.Config), linkRoutes(d.Config)))
 	return errors.Join(errs...)
+}
+
+// MTU is the link MTU applied last.
+func (i *Interface) MTU() int { return i.applied.linkMTU() }
+
+func (d Desired) linkMTU() int {
+	if d.MTU > 0 {
+		return d.MTU
+	}
+	return mtuOf(d.Config)
 }
 
 // mtuOf is the link MTU for c: the configured one, capped at what this
