@@ -45,6 +45,9 @@ type Daemon struct {
 	// `wgd peer add` prints (`option public_endpoint`): a name or an
 	// address, with an optional port. Empty: the WAN address.
 	PublicEndpoint string
+	// TotalsFile is where per-peer traffic totals are kept across
+	// restarts (`option totals_file`, an absolute path); "": the default.
+	TotalsFile string
 }
 
 // DefaultMetricsListen keeps metrics on the router itself unless asked.

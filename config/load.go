@@ -113,6 +113,13 @@ func (v *validator) daemon(p *uci.Package) Daemon {
 			}
 		}
 		d.MetricsEndpointLabels = v.boolean(s, "metrics_endpoint_labels", false)
+		if opt := s.Get("totals_file"); opt != nil {
+			if f := opt.Values[0]; !filepath.IsAbs(f) || strings.HasSuffix(f, "/") {
+				v.report(opt, false, "totals_file %q: want an absolute file path such as /etc/wgd/totals.json", f)
+			} else {
+				d.TotalsFile = filepath.Clean(f)
+			}
+		}
 		if opt := s.Get("public_endpoint"); opt != nil {
 			if _, _, err := ParseEndpoint(opt.Values[0]); err != nil {
 				v.report(opt, false, "%v", err)

@@ -17,6 +17,7 @@ import (
 	"wgd/config"
 	"wgd/device"
 	"wgd/hotplug"
+	"wgd/totals"
 )
 
 // Options configure a daemon.
@@ -37,6 +38,10 @@ type Options struct {
 	// Applied, when set, is called after every change of the running
 	// state (reload, ifup, ifdown), on the daemon's goroutine.
 	Applied func()
+	// TotalsFile is where traffic totals are saved unless the
+	// configuration says (`option totals_file`); "": wgd/totals.json
+	// next to ConfigDir.
+	TotalsFile string
 }
 
 // Daemon runs the interfaces of a configuration.
@@ -66,6 +71,12 @@ type Daemon struct {
 	// (0: unknown); wanChanged wakes runMTU: mtu.go.
 	wanFits    int
 	wanChanged chan struct{}
+	// expired are the peers each interface runs without, their time
+	// being up; expiryRearm wakes runExpiry: expiry.go.
+	expired     map[string][]config.Key
+	expiryRearm chan struct{}
+	totals      *totals.Store // per-peer traffic across sessions: totals.go
+	clock       func() time.Time
 }
 
 // New makes a daemon; Run starts it.
@@ -84,6 +95,7 @@ func New(opts Options) *Daemon {
 		requested: map[string]bool{},
 	}
 	d.wanChanged = make(chan struct{}, 1)
+	d.expired, d.expiryRearm, d.clock = map[string][]config.Key{}, make(chan struct{}, 1), time.Now
 	d.wan = &hotplug.Monitor{Log: d.log, Changed: func() {
 		select {
 		case d.wanChanged <- struct{}{}:
@@ -130,6 +142,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.shutdown()
 			fwStop() // removes the rules
 			<-fwDone
+			d.saveTotals()
 			d.log.Info("wgd stopped")
 			return nil
 		}
@@ -223,6 +236,7 @@ func (d *Daemon) load() (*ReloadResult, error) {
 		}
 	}
 	d.problems, d.lastLoad = problems, time.Now()
+	d.useTotals(cfg)
 	d.apply(cfg, res)
 	return res, nil
 }
@@ -264,6 +278,7 @@ func (d *Daemon) apply(cfg *config.Config, res *ReloadResult) {
 	}
 	d.syncFirewall()
 	d.publishWANConfig()
+	d.rearmExpiry()
 	if d.opts.Applied != nil {
 		d.opts.Applied()
 	}
@@ -285,7 +300,7 @@ func (d *Daemon) desired(c config.Interface) device.Desired {
 			eps[p.PublicKey] = netip.AddrPortFrom(a, p.EndpointPort)
 		}
 	}
-	return device.Desired{Config: c, Endpoints: eps, MTU: d.mtuOf(c)}
+	return device.Desired{Config: d.active(c, d.clock()), Endpoints: eps, MTU: d.mtuOf(c)}
 }
 
 func (d *Daemon) up(c config.Interface) error {
@@ -307,7 +322,10 @@ func (d *Daemon) update(name string) {
 	if iface == nil || c == nil {
 		return
 	}
-	if err := iface.Update(d.desired(*c)); err != nil {
+	counted := d.observeIface(iface)
+	err := iface.Update(d.desired(*c))
+	d.resetGone(iface, iface.Name(), counted)
+	if err != nil {
 		d.log.Error("interface update", "interface", name, "error", err)
 		d.ifaceErrs[name] = err.Error()
 		return
@@ -316,11 +334,14 @@ func (d *Daemon) update(name string) {
 }
 
 func (d *Daemon) down(iface *device.Interface) {
+	counted := d.observeIface(iface)
+	defer d.resetGone(nil, iface.Name(), counted)
 	if err := iface.Close(); err != nil {
 		d.log.Warn("interface down", "interface", iface.Name(), "error", err)
 	}
 	delete(d.ifaces, iface.Name())
 	delete(d.endpoints, iface.Name())
+	delete(d.expired, iface.Name())
 	d.resolver.forget(iface.Name())
 	d.log.Info("interface down", "interface", iface.Name())
 }
@@ -352,5 +373,6 @@ func (d *Daemon) handlers() map[string]handler {
 		"hotplug": d.hotplugRequest,
 		"ifup":    d.ifupRequest,
 		"ifdown":  d.ifdownRequest,
+		"forget":  d.forgetRequest,
 	}
 }

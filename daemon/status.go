@@ -61,6 +61,13 @@ type PeerStatus struct {
 	RxBytes             uint64         `json:"rx_bytes"`
 	TxBytes             uint64         `json:"tx_bytes"`
 	PersistentKeepalive uint16         `json:"persistent_keepalive"`
+	// Guest peers: when the peer stops running (UNIX seconds, 0: never)
+	// and whether it has.
+	Expires int64 `json:"expires,omitempty"`
+	Expired bool  `json:"expired"`
+	// Traffic over all sessions, across restarts: package totals.
+	TotalRxBytes uint64 `json:"total_rx_bytes"`
+	TotalTxBytes uint64 `json:"total_tx_bytes"`
 }
 
 func (d *Daemon) status() *Status {
@@ -69,6 +76,7 @@ func (d *Daemon) status() *Status {
 	for _, p := range d.problems {
 		s.Problems = append(s.Problems, p.Error())
 	}
+	now := d.clock()
 	for _, c := range d.cfg.Interfaces {
 		is := InterfaceStatus{Name: c.Name, PublicKey: c.PublicKey(), ListenPort: c.ListenPort, Addresses: c.Addresses, Error: d.ifaceErrs[c.Name], Peers: []PeerStatus{}}
 		is.MTU, is.MTUAuto = d.mtuOf(c), c.MTU == 0
@@ -78,6 +86,7 @@ func (d *Daemon) status() *Status {
 			if st, err := iface.State(); err != nil {
 				is.Error = err.Error()
 			} else {
+				d.observe(c.Name, st, now)
 				is.ListenPort = st.ListenPort
 				if st.PoolCapacity > 0 {
 					if s.Pool == nil {
@@ -103,6 +112,12 @@ func (d *Daemon) status() *Status {
 			ps := engine[p.PublicKey]
 			ps.Description, ps.PublicKey, ps.EndpointHost = p.Description, p.PublicKey, p.Endpoint()
 			ps.AllowedIPs, ps.PersistentKeepalive = p.AllowedIPs, p.PersistentKeepalive
+			if !p.Expires.IsZero() {
+				ps.Expires, ps.Expired = p.Expires.Unix(), p.Expired(now)
+			}
+			if t, ok := d.total(c.Name, p.PublicKey); ok {
+				ps.TotalRxBytes, ps.TotalTxBytes = t.Rx, t.Tx
+			}
 			is.Peers = append(is.Peers, ps)
 		}
 		s.Interfaces = append(s.Interfaces, is)
