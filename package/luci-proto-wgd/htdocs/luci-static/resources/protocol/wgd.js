@@ -231,9 +231,9 @@ return network.registerProtocol('wgd', {
 		// -- advanced --------------------------------------------------------
 
 		o = s.taboption('advanced', form.Value, 'mtu', _('MTU'),
-			_('Optional. Maximum Transmission Unit of tunnel interface.'));
+			_('Optional. Maximum Transmission Unit of tunnel interface. Empty: it follows the WAN (its MTU less WireGuard\'s overhead, at most 1420).'));
 		o.datatype = 'range(1280,1420)';
-		o.placeholder = '1420';
+		o.placeholder = 'auto';
 		o.optional = true;
 
 		o = s.taboption('advanced', form.Value, 'fwmark', _('Firewall Mark'),
