@@ -88,3 +88,16 @@ func TestParseExpiryFrom(t *testing.T) {
 		}
 	}
 }
+
+func FuzzParseExpiryFrom(f *testing.F) {
+	for _, s := range []string{"48h", "7d", "1d12h", "2026-12-31", "2026-12-24T20:00:00+01:00", "d", "99999d99999h"} {
+		f.Add(s)
+	}
+	now := time.Date(2026, 12, 2, 6, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := ParseExpiryFrom(s, now)
+		if err == nil && (!got.After(now) || got.Location() != time.UTC || got.Nanosecond() != 0) {
+			t.Errorf("%q: %v", s, got)
+		}
+	})
+}
