@@ -55,7 +55,9 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 // the other peers untouched; a peer expired already never comes up.
 func TestGuestPeerExpires(t *testing.T) {
 	netnstest.Root(t)
-	defer func(d time.Duration) { expiryCheck = d }(expiryCheck)
+	// Restored after the daemon stopped: cleanups run last first.
+	was := expiryCheck
+	t.Cleanup(func() { expiryCheck = was })
 	expiryCheck = 100 * time.Millisecond
 	start := time.Now().UTC().Truncate(time.Second)
 	var offset atomic.Int64 // what the clock was set by

@@ -43,6 +43,7 @@ func (d *Daemon) useTotals(cfg *config.Config) {
 			d.log.Warn("traffic totals start from zero", "error", err)
 		}
 		d.totals = s
+		d.totals.SaveDue(time.Now()) // starts the clock: the first save is an hour away
 		return
 	}
 	d.totals.Path = path

@@ -194,10 +194,14 @@ func Load(path string) (*Store, error) {
 	return s, nil
 }
 
-// SaveDue saves when there is something new and the last save is
-// SaveEvery ago; it reports whether it wrote.
+// SaveDue saves when there is something new and the last save (or the
+// first call, at the start) is SaveEvery ago; it reports whether it
+// wrote. A daemon restarted again and again thus writes only as it stops.
 func (s *Store) SaveDue(now time.Time) (bool, error) {
-	if !s.dirty || s.Path == "" || (!s.lastSave.IsZero() && now.Sub(s.lastSave) < SaveEvery) {
+	if s.lastSave.IsZero() {
+		s.lastSave = now
+	}
+	if !s.dirty || s.Path == "" || now.Sub(s.lastSave) < SaveEvery {
 		return false, nil
 	}
 	return true, s.Save(now)

@@ -116,19 +116,22 @@ func TestSaveDue(t *testing.T) {
 		t.Error("saved with nothing to save")
 	}
 	s.Observe("wg0", k1, Counts{1, 1}, t0)
-	if ok, err := s.SaveDue(t0); !ok || err != nil {
+	if ok, _ := s.SaveDue(t0.Add(time.Minute)); ok {
+		t.Error("saved within the first hour")
+	}
+	if ok, err := s.SaveDue(t0.Add(SaveEvery)); !ok || err != nil {
 		t.Fatalf("first save: %v %v", ok, err)
 	}
 	s.Observe("wg0", k1, Counts{2, 2}, t0)
 	for _, at := range []time.Duration{time.Minute, 59 * time.Minute} {
-		if ok, _ := s.SaveDue(t0.Add(at)); ok {
+		if ok, _ := s.SaveDue(t0.Add(SaveEvery + at)); ok {
 			t.Errorf("saved again %v after the last save", at)
 		}
 	}
-	if ok, err := s.SaveDue(t0.Add(SaveEvery)); !ok || err != nil {
-		t.Errorf("not saved after %v: %v", SaveEvery, err)
+	if ok, err := s.SaveDue(t0.Add(2 * SaveEvery)); !ok || err != nil {
+		t.Errorf("not saved %v after the last: %v", SaveEvery, err)
 	}
-	if ok, _ := s.SaveDue(t0.Add(3 * SaveEvery)); ok {
+	if ok, _ := s.SaveDue(t0.Add(4 * SaveEvery)); ok {
 		t.Error("saved with nothing new")
 	}
 }
