@@ -61,3 +61,15 @@ func TestAddGuestAndMTU(t *testing.T) {
 		t.Errorf("explicit MTU:\n%s", added.Client.Config())
 	}
 }
+
+func TestFitMTU(t *testing.T) {
+	for _, c := range []struct{ own, tunnel, want int }{
+		{0, 1412, 1412}, {0, 1420, 0}, {0, 0, 0}, {1300, 1412, 1300}, {1420, 1380, 1420},
+	} {
+		cl := Client{MTU: c.own}
+		cl.FitMTU(c.tunnel)
+		if cl.MTU != c.want {
+			t.Errorf("own %d, tunnel %d: MTU %d, want %d", c.own, c.tunnel, cl.MTU, c.want)
+		}
+	}
+}

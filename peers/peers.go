@@ -307,9 +307,7 @@ func Add(network *uci.Doc, wgd *uci.Package, req AddRequest) (*Added, error) {
 		PresharedKey: psk, Endpoint: endpoint, Keepalive: req.Keepalive, DNS: req.DNS,
 		AllowedIPs: req.AllowedIPs,
 	}
-	if client.MTU == 0 && req.TunnelMTU > 0 && req.TunnelMTU < usualMTU {
-		client.MTU = req.TunnelMTU
-	}
+	client.FitMTU(req.TunnelMTU)
 	if client.AllowedIPs == nil {
 		if req.FullTunnel {
 			client.AllowedIPs = FullTunnel
@@ -345,9 +343,6 @@ func Add(network *uci.Doc, wgd *uci.Package, req AddRequest) (*Added, error) {
 	}
 	return &Added{Interface: iface, Addresses: addrs, Client: client, Warning: warning}, nil
 }
-
-// usualMTU is what WireGuard clients use unless told otherwise.
-const usualMTU = 1420
 
 // lastSection is where a new peer goes: after the interface's last peer,
 // else after the interface.

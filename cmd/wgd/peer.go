@@ -694,6 +694,7 @@ func peerShow(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if err != nil {
 			return err
 		}
+		c.FitMTU(tunnelMTU(ctx, *f.socket, *f.configDir, iface))
 		if warning != "" {
 			fmt.Fprintf(stderr, "warning: %s\n", warning)
 		}
