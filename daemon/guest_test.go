@@ -2,10 +2,13 @@ package daemon
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -192,5 +195,61 @@ func TestTotalsAcrossRestarts(t *testing.T) {
 	var ans ForgetAnswer
 	if err := Call(context.Background(), td.socket, "forget", ForgetArgs{Interface: "wgtb", PublicKey: ka.PublicKey()}, &ans); err != nil || !ans.Forgotten {
 		t.Errorf("forget: %+v %v", ans, err)
+	}
+}
+
+// Under netifd the MTU follows the WAN too: the ifup answer carries it,
+// and a later change of the WAN link's MTU reaches the running link.
+func TestNetifdMTUFollowsWAN(t *testing.T) {
+	netnstest.Root(t)
+	ip := func(args ...string) {
+		t.Helper()
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %v: %v\n%s", args, err, out)
+		}
+	}
+	ip("link", "add", "wanm0", "mtu", "1500", "type", "veth", "peer", "name", "wanm1")
+	t.Cleanup(func() { exec.Command("ip", "link", "del", "wanm0").Run() })
+	ip("link", "set", "wanm1", "up")
+	ip("link", "set", "wanm0", "up")
+	ip("addr", "add", "192.0.2.10/24", "dev", "wanm0")
+	ip("-6", "addr", "add", "2001:db8:77::10/64", "dev", "wanm0", "nodad")
+	ip("route", "add", "default", "via", "192.0.2.1", "dev", "wanm0")
+	ip("-6", "route", "add", "default", "via", "2001:db8:77::1", "dev", "wanm0")
+
+	dir := t.TempDir()
+	writeNetwork(t, dir, iface("wgnm", secretKey(t), "\toption mtu 'auto'")+iface("wgnf", secretKey(t), "\toption mtu '1300'"))
+	td := startDaemonWith(t, dir, Options{Netifd: true}, nil)
+	answers := map[string]IfupResult{}
+	for _, name := range []string{"wgnm", "wgnf"} {
+		var up IfupResult
+		if err := Call(context.Background(), td.socket, "ifup", map[string]string{"interface": name}, &up); err != nil {
+			t.Fatal(err)
+		}
+		answers[name] = up
+	}
+	if answers["wgnm"].MTU != 1420 || answers["wgnf"].MTU != 1300 {
+		t.Fatalf("ifup answers: auto %d (want 1420), fixed %d (want 1300)", answers["wgnm"].MTU, answers["wgnf"].MTU)
+	}
+	linkMTU := func(name string) string {
+		out, _ := exec.Command("ip", "-j", "link", "show", name).Output()
+		var l []struct {
+			MTU int `json:"mtu"`
+		}
+		json.Unmarshal(out, &l)
+		if len(l) != 1 {
+			return "none"
+		}
+		return strconv.Itoa(l[0].MTU)
+	}
+	ip("link", "set", "wanm0", "mtu", "1492")
+	waitFor(t, "the tunnel MTU to follow the WAN", func() bool { return linkMTU("wgnm") == "1412" })
+	if m := linkMTU("wgnf"); m != "1300" {
+		t.Errorf("a fixed MTU moved: %s", m)
+	}
+	for _, is := range td.status(t).Interfaces {
+		if want := map[string]int{"wgnm": 1412, "wgnf": 1300}[is.Name]; is.MTU != want || is.MTUAuto != (is.Name == "wgnm") {
+			t.Errorf("status of %s: mtu %d auto %v, want %d", is.Name, is.MTU, is.MTUAuto, want)
+		}
 	}
 }
