@@ -125,8 +125,21 @@ func TestGuestExpiresLive(t *testing.T) {
 	if p.Live == nil || p.Totals == nil || p.Totals.RxBytes < total.RxBytes+p.Live.RxBytes || p.Totals.TxBytes < total.TxBytes+p.Live.TxBytes {
 		t.Errorf("after the restart: totals %+v, live %+v; before the restart %+v", p.Totals, p.Live, total)
 	}
-	// The guest stays off after the restart.
-	if p := routerPeers(t, ctx, g)["guest"]; p.State != "expired" || p.Live != nil {
+	// The guest stays off after the restart; its totals were kept.
+	p = routerPeers(t, ctx, g)["guest"]
+	if p.State != "expired" || p.Live != nil || p.Totals == nil || p.Totals.RxBytes == 0 {
 		t.Errorf("guest after the restart: %+v", p)
+	}
+	// Removing it drops its totals.
+	out, err := g.WGDCmd(ctx, g.Router, "peer", "remove", "guest", "--config-dir", g.RouterDir, "--socket", g.RouterSocket, "--uci-savedir", "")
+	if err != nil || !strings.Contains(out, "traffic totals are dropped") {
+		t.Errorf("peer remove guest: %v\n%s", err, out)
+	}
+	if err := g.RouterProc.Stop(10 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(saved)
+	if err != nil || strings.Contains(string(data), guest.Key.Public) || !strings.Contains(string(data), friend.Key.Public) {
+		t.Errorf("totals file after the guest's removal (%v):\n%s", err, data)
 	}
 }
