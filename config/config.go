@@ -60,6 +60,9 @@ type Daemon struct {
 	// `wgd peer add` prints (`option public_endpoint`): a name or an
 	// address, with an optional port. Empty: the WAN address.
 	PublicEndpoint string
+	// TotalsFile is where per-peer traffic totals are kept across
+	// restarts (`option totals_file`, an absolute path); "": the default.
+	TotalsFile string
 }
 
 // DefaultMetricsListen keeps metrics on the router itself unless asked.
@@ -75,7 +78,7 @@ type Interface struct {
 	PrivateKey  Secret
 	ListenPort  uint16 // 0: chosen by the kernel
 	Addresses   []netip.Prefix
-	MTU         int // 0: the default
+	MTU         int // 0: auto, following the WAN (`option mtu 'auto'` or none)
 	FwMark      uint32
 	NoHostRoute bool
 	TunLink     string
@@ -99,6 +102,9 @@ type Peer struct {
 	EndpointHost        string // a name or an IP literal, "" for none
 	EndpointPort        uint16
 	PersistentKeepalive uint16 // seconds, 0: off
+	// Expires is when the peer stops running (`option expires`, a guest's
+	// access); zero: never.
+	Expires time.Time
 }
 
 // PublicKey is the interface's own public key.

@@ -227,6 +227,13 @@ func (v *validator) daemon(p *uci.Package) Daemon {
 			}
 		}
 		d.MetricsEndpointLabels = v.boolean(s, "metrics_endpoint_labels", false)
+		if opt := s.Get("totals_file"); opt != nil {
+			if f := opt.Values[0]; !filepath.IsAbs(f) || strings.HasSuffix(f, "/") {
+				v.report(opt, false, "totals_file %q: want an absolute file path such as /etc/wgd/totals.json", f)
+			} else {
+				d.TotalsFile = filepath.Clean(f)
+			}
+		}
 		if opt := s.Get("public_endpoint"); opt != nil {
 			if _, _, err := ParseEndpoint(opt.Values[0]); err != nil {
 				v.report(opt, false, "%v", err)
@@ -282,7 +289,9 @@ func (v *validator) iface(p *uci.Package, s *uci.Section) (Interface, bool) {
 	iface.ListenPort = uint16(v.number(s, "listen_port", 0, 65535, 0))
 	iface.OpenFirewall = v.boolean(s, "open_firewall", true)
 	iface.Addresses = v.prefixes(s, "addresses", false)
-	iface.MTU = int(v.number(s, "mtu", 576, 9000, 0))
+	if opt := s.Get("mtu"); opt == nil || opt.Values[0] != "auto" {
+		iface.MTU = int(v.number(s, "mtu", 576, 9000, 0))
+	} // auto: follows the WAN (MTU 0)
 	iface.FwMark = v.fwmark(s)
 	iface.NoHostRoute = v.boolean(s, "nohostroute", false)
 	if opt := s.Get("tunlink"); opt != nil {
@@ -361,6 +370,12 @@ func (v *validator) peer(p *uci.Package, s *uci.Section, iface string) (Peer, bo
 		v.report(opt, true, "endpoint_port without endpoint_host is ignored")
 	}
 	peer.PersistentKeepalive = uint16(v.number(s, "persistent_keepalive", 0, 65535, 0))
+	if opt := s.Get("expires"); opt != nil {
+		var err error
+		if peer.Expires, err = ParseExpiry(opt.Values[0]); err != nil {
+			v.report(opt, false, "%v", err) // the peer is left out: the safe side
+		}
+	}
 	if v.failed {
 		v.report(nil, true, "peer %q skipped because of the errors above", peer.Name())
 		return peer, false

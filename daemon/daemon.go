@@ -20,6 +20,7 @@ import (
 	"wgd/config"
 	"wgd/device"
 	"wgd/hotplug"
+	"wgd/totals"
 	"wgd/uci"
 )
 
@@ -47,6 +48,10 @@ type Options struct {
 	// Called on the daemon's goroutine: it must not wait for netifd,
 	// whose handler calls back into the daemon. May be nil.
 	NetifdCall func(iface string, methods ...string)
+	// TotalsFile is where traffic totals are saved unless the
+	// configuration says (`option totals_file`); "": wgd/totals.json
+	// next to ConfigDir.
+	TotalsFile string
 }
 
 // Daemon runs the interfaces of a configuration.
@@ -81,6 +86,17 @@ type Daemon struct {
 	runCtx     context.Context
 	retryTimer *time.Timer
 	retryDelay time.Duration
+
+	// wanFits is the largest inner packet the WAN was last seen to carry
+	// (0: unknown); wanChanged wakes runMTU: mtu.go.
+	wanFits    int
+	wanChanged chan struct{}
+	// expired are the peers each interface runs without, their time
+	// being up; expiryRearm wakes runExpiry: expiry.go.
+	expired     map[string][]config.Key
+	expiryRearm chan struct{}
+	totals      *totals.Store // per-peer traffic across sessions: totals.go
+	clock       func() time.Time
 }
 
 // New makes a daemon; Run starts it.
@@ -101,7 +117,14 @@ func New(opts Options) *Daemon {
 		requested:  map[string]bool{},
 		netifd:     newNetifdState(),
 	}
-	d.wan = &hotplug.Monitor{Log: d.log}
+	d.wanChanged = make(chan struct{}, 1)
+	d.expired, d.expiryRearm, d.clock = map[string][]config.Key{}, make(chan struct{}, 1), time.Now
+	d.wan = &hotplug.Monitor{Log: d.log, Changed: func() {
+		select {
+		case d.wanChanged <- struct{}{}:
+		default: // one wake-up is pending already
+		}
+	}}
 	d.fw = newFirewallKeeper(d.log)
 	d.resolver = newResolver(d.log, d.do, d.setEndpoint)
 	d.resolver.families = d.wan.Families
@@ -147,6 +170,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.shutdown()
 			fwStop() // removes the rules
 			<-fwDone
+			d.saveTotals()
 			d.log.Info("wgd stopped")
 			return nil
 		}
@@ -255,6 +279,7 @@ func (d *Daemon) load() (*ReloadResult, error) {
 	}
 	d.problems, d.lastLoad = problems, time.Now()
 	res.Kept = d.keepLastGood(cfg)
+	d.useTotals(cfg)
 	d.apply(cfg, res)
 	return res, nil
 }
@@ -331,6 +356,7 @@ func (d *Daemon) apply(cfg *config.Config, res *ReloadResult) {
 	d.syncFirewall()
 	d.publishWANConfig()
 	d.renewNetifd()
+	d.rearmExpiry()
 	if d.opts.Applied != nil {
 		d.opts.Applied()
 	}
@@ -413,7 +439,7 @@ func (d *Daemon) desired(c config.Interface) device.Desired {
 			eps[p.PublicKey], of[p.PublicKey] = netip.AddrPortFrom(a, p.EndpointPort), p.Endpoint()
 		}
 	}
-	return device.Desired{Config: c, Endpoints: eps}
+	return device.Desired{Config: d.active(c, d.clock()), Endpoints: eps, MTU: d.mtuOf(c)}
 }
 
 func (d *Daemon) up(c config.Interface) error {
@@ -436,7 +462,10 @@ func (d *Daemon) update(name string) error {
 	if iface == nil || c == nil {
 		return nil
 	}
-	if err := iface.Update(d.desired(*c)); err != nil {
+	counted := d.observeIface(iface)
+	err := iface.Update(d.desired(*c))
+	d.resetGone(iface, iface.Name(), counted)
+	if err != nil {
 		d.log.Error("interface update", "interface", name, "error", err)
 		d.setIfaceErr(name, err)
 		return err
@@ -467,12 +496,15 @@ func (d *Daemon) died(iface *device.Interface) {
 }
 
 func (d *Daemon) down(iface *device.Interface) {
+	counted := d.observeIface(iface)
+	defer d.resetGone(nil, iface.Name(), counted)
 	if err := iface.Close(); err != nil {
 		d.log.Warn("interface down", "interface", iface.Name(), "error", err)
 	}
 	delete(d.ifaces, iface.Name())
 	delete(d.endpoints, iface.Name())
 	delete(d.endpointOf, iface.Name())
+	delete(d.expired, iface.Name())
 	d.resolver.forget(iface.Name())
 	d.log.Info("interface down", "interface", iface.Name())
 }
@@ -520,5 +552,6 @@ func (d *Daemon) handlers() map[string]handler {
 		"hotplug": d.hotplugRequest,
 		"ifup":    d.ifupRequest,
 		"ifdown":  d.ifdownRequest,
+		"forget":  d.forgetRequest,
 	}
 }

@@ -213,7 +213,10 @@ func (d *Daemon) startHotplug(ctx context.Context) {
 		}()
 	}
 	run(string(hotplug.SourceDBus), (&hotplug.DBus{Log: d.log}).Run)
-	h.wg.Add(2)
+	h.wg.Add(5)
+	go func() { defer h.wg.Done(); d.runMTU(ctx) }()
+	go func() { defer h.wg.Done(); d.runExpiry(ctx) }()
+	go func() { defer h.wg.Done(); d.runTotals(ctx) }()
 	go func() { defer h.wg.Done(); d.pumpHotplug(ctx) }()
 	go func() { defer h.wg.Done(); d.runWatchdog(ctx) }()
 }

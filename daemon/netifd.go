@@ -174,7 +174,7 @@ func (d *Daemon) ifupResult(name string) (*IfupResult, bool, error) {
 		return nil, false, fmt.Errorf("%s: %s", name, d.ifaceErrs[name])
 	}
 	out := &IfupResult{
-		Interface: name, ListenPort: c.ListenPort, MTU: c.MTU, Addresses: c.Addresses,
+		Interface: name, ListenPort: c.ListenPort, MTU: iface.MTU(), Addresses: c.Addresses,
 		Routes:    netifdRoutes(iface.Index(), c.LinkRoutes()),
 		Endpoints: []netip.Addr{}, NoHostRoute: c.NoHostRoute, TunLink: c.TunLink,
 	}

@@ -48,6 +48,8 @@ type InterfaceStatus struct {
 	PublicKey  config.Key     `json:"public_key"`
 	ListenPort uint16         `json:"listen_port"`
 	Addresses  []netip.Prefix `json:"addresses"`
+	MTU        int            `json:"mtu"`      // the link's, or what it would be
+	MTUAuto    bool           `json:"mtu_auto"` // it follows the WAN
 	Peers      []PeerStatus   `json:"peers"`
 }
 
@@ -63,6 +65,13 @@ type PeerStatus struct {
 	RxBytes             uint64         `json:"rx_bytes"`
 	TxBytes             uint64         `json:"tx_bytes"`
 	PersistentKeepalive uint16         `json:"persistent_keepalive"`
+	// Guest peers: when the peer stops running (UNIX seconds, 0: never)
+	// and whether it has.
+	Expires int64 `json:"expires,omitempty"`
+	Expired bool  `json:"expired"`
+	// Traffic over all sessions, across restarts: package totals.
+	TotalRxBytes uint64 `json:"total_rx_bytes"`
+	TotalTxBytes uint64 `json:"total_tx_bytes"`
 }
 
 func (d *Daemon) status() *Status {
@@ -71,14 +80,17 @@ func (d *Daemon) status() *Status {
 	for _, p := range d.problems {
 		s.Problems = append(s.Problems, p.Error())
 	}
+	now := d.clock()
 	for _, c := range d.cfg.Interfaces {
 		is := InterfaceStatus{Name: c.Name, PublicKey: c.PublicKey(), ListenPort: c.ListenPort, Addresses: c.Addresses, Error: d.ifaceErrs[c.Name], Peers: []PeerStatus{}}
+		is.MTU, is.MTUAuto = d.mtuOf(c), c.MTU == 0
 		var engine map[config.Key]PeerStatus
 		if iface := d.ifaces[c.Name]; iface != nil {
-			is.Up = true
+			is.Up, is.MTU = true, iface.MTU()
 			if st, err := iface.State(); err != nil {
 				is.Error = err.Error()
 			} else {
+				d.observe(c.Name, st, now)
 				is.ListenPort = st.ListenPort
 				// Without its socket an interface reaches nobody.
 				is.Up = iface.ListenPort() == 0 || st.ListenPort == iface.ListenPort()
@@ -126,6 +138,12 @@ func (d *Daemon) status() *Status {
 			ps.PersistentKeepalive = p.PersistentKeepalive
 			if !running {
 				ps.AllowedIPs = p.AllowedIPs // what it will route once up
+			}
+			if !p.Expires.IsZero() {
+				ps.Expires, ps.Expired = p.Expires.Unix(), p.Expired(now)
+			}
+			if t, ok := d.total(c.Name, p.PublicKey); ok {
+				ps.TotalRxBytes, ps.TotalTxBytes = t.Rx, t.Tx
 			}
 			is.Peers = append(is.Peers, ps)
 		}

@@ -54,6 +54,8 @@ type Options struct {
 type Desired struct {
 	Config    config.Interface
 	Endpoints map[config.Key]netip.AddrPort
+	// MTU is the link MTU; 0: the configured one, else DefaultMTU.
+	MTU int
 }
 
 // Interface is one running WireGuard interface.
@@ -105,7 +107,7 @@ func Open(d Desired, opts Options) (_ *Interface, err error) {
 	if i.netlink, err = rtnl.Open(); err != nil {
 		return nil, err
 	}
-	if err := i.createTUN(mtuOf(d.Config)); err != nil {
+	if err := i.createTUN(d.linkMTU()); err != nil {
 		return nil, err
 	}
 	i.dev = wgdevice.NewDevice(i.tun, conn.NewDefaultBind(), engineLogger(i.log))
@@ -238,16 +240,23 @@ func (i *Interface) Update(d Desired) error {
 			return errors.Join(portErr, portError(d.Config.ListenPort, fmt.Errorf("configure %s: %w", i.name, err)))
 		}
 	}
-	i.applied = Desired{Config: d.Config, Endpoints: copyEndpoints(d.Endpoints)}
-	if !i.opts.ManageL3 {
-		return portErr
-	}
+	i.applied = Desired{Config: d.Config, Endpoints: copyEndpoints(d.Endpoints), MTU: d.MTU}
 	if d.Config.MTU != old.Config.MTU && mtuOf(d.Config) < d.Config.MTU {
 		i.log.Warn("mtu capped: this build's data plane carries no larger packets", "mtu", d.Config.MTU, "capped", mtuOf(d.Config))
 	}
 	var errs []error
-	if !fresh && mtuOf(old.Config) != mtuOf(d.Config) {
-		errs = append(errs, i.netlink.SetMTU(i.index, mtuOf(d.Config)))
+	// netifd leaves the MTU of a protocol handler's device alone, so it
+	// is set here in both modes. The link stays (same index, same
+	// sessions); the engine follows the TUN's MTU event.
+	if !fresh && old.linkMTU() != d.linkMTU() {
+		if err := i.netlink.SetMTU(i.index, d.linkMTU()); err != nil {
+			errs = append(errs, err)
+		} else {
+			i.log.Info("mtu changed", "from", old.linkMTU(), "to", d.linkMTU())
+		}
+	}
+	if !i.opts.ManageL3 {
+		return errors.Join(append(errs, portErr)...)
 	}
 	errs = append(errs, i.syncAddrs(old.Config.Addresses, d.Config.Addresses))
 	if fresh {
@@ -282,6 +291,16 @@ func (i *Interface) setPort(port uint16) error {
 // ListenPort is the port the interface was configured to listen on and
 // does (0: one chosen by the kernel).
 func (i *Interface) ListenPort() uint16 { return i.applied.Config.ListenPort }
+
+// MTU is the link MTU applied last.
+func (i *Interface) MTU() int { return i.applied.linkMTU() }
+
+func (d Desired) linkMTU() int {
+	if d.MTU > 0 {
+		return d.MTU
+	}
+	return mtuOf(d.Config)
+}
 
 // mtuOf is the link MTU for c: the configured one, capped at what this
 // build's data plane carries (the lean profile's buffers are small).

@@ -12,6 +12,7 @@ import (
 
 	"wgd/config"
 	"wgd/daemon"
+	"wgd/device"
 	"wgd/firewall"
 	"wgd/hotplug"
 	"wgd/internal/rtnl"
@@ -68,16 +69,9 @@ type Probe struct {
 	IPv6 bool
 }
 
-// WireGuard's overhead on the WAN's packets: outer IP header, UDP, the
-// data message header and its tag.
-const (
-	overheadIPv4 = 60
-	overheadIPv6 = 80
-	defaultMTU   = 1420
-	// A handshake renews every two minutes while traffic flows; older
-	// than this and the peer is most likely gone.
-	staleHandshake = 3 * time.Minute
-)
+// A handshake renews every two minutes while traffic flows; older than
+// this and the peer is most likely gone.
+const staleHandshake = 3 * time.Minute
 
 // clockFloor: a router whose clock says earlier has not set it (no RTC,
 // no NTP yet); handshakes carry timestamps and peers refuse old ones.
@@ -235,7 +229,7 @@ func checkInterface(f *Facts, c config.Interface) []Finding {
 		out = append(out, Finding{Check: "interface", Interface: c.Name, Severity: OK, Message: c.Name + " is up"})
 	}
 	out = append(out, checkPort(f, c, st)...)
-	out = append(out, checkMTU(f, c)...)
+	out = append(out, checkMTU(f, c, st)...)
 	if st != nil {
 		out = append(out, checkPeers(f, c, st)...)
 	}
@@ -292,42 +286,44 @@ func checkPort(f *Facts, c config.Interface, st *daemon.InterfaceStatus) []Findi
 	return out
 }
 
-// checkMTU compares the tunnel's MTU with what the WAN link carries.
-func checkMTU(f *Facts, c config.Interface) []Finding {
+// checkMTU compares the tunnel's MTU (the running link's, else what it
+// would be) with what the WAN links carry.
+func checkMTU(f *Facts, c config.Interface, st *daemon.InterfaceStatus) []Finding {
 	if f.WAN == nil {
 		return nil
 	}
-	mtu := c.MTU
-	if mtu == 0 {
-		mtu = defaultMTU
+	wc := hotplug.WANConfig{Names: f.Config.Daemon.WANInterfaces}
+	for _, i := range f.Config.Interfaces {
+		wc.Own = append(wc.Own, i.Name)
 	}
-	// The smallest WAN link; the IPv6 overhead when devices may come over
-	// IPv6 (a default route of that family).
-	var wanMTU uint32
-	overhead := overheadIPv4
-	for _, r := range f.WAN.Defaults {
-		for _, i := range r.Links() {
-			l, ok := f.WAN.Links[i]
-			if !ok || l.MTU == 0 || l.Name == c.Name {
-				continue
-			}
-			if wanMTU == 0 || l.MTU < wanMTU {
-				wanMTU = l.MTU
-			}
-			if !r.Dst.Addr().Is4() {
-				overhead = overheadIPv6
-			}
-		}
-	}
-	if wanMTU == 0 {
+	links := hotplug.WANLinks(f.WAN, wc)
+	fit, ok := hotplug.TunnelMTU(links)
+	if !ok {
 		return nil
 	}
-	if fit := int(wanMTU) - overhead; mtu > fit {
-		return []Finding{{Check: "mtu", Interface: c.Name, Severity: Warn,
-			Message: fmt.Sprintf("the tunnel's MTU %d does not fit the WAN's %d: large packets are fragmented or lost (pages that start loading, then hang)", mtu, wanMTU),
-			Fix:     fmt.Sprintf("set option mtu '%d' on %s, and MTU = %d in the devices' configurations", fit, c.Name, fit)}}
+	wanMTU := links[0].MTU
+	for _, l := range links {
+		wanMTU = min(wanMTU, l.MTU)
 	}
-	return []Finding{{Check: "mtu", Interface: c.Name, Severity: OK, Message: fmt.Sprintf("the tunnel's MTU %d fits the WAN's %d", mtu, wanMTU)}}
+	auto := c.MTU == 0
+	mtu := device.MTU(c, device.AutoMTU(fit))
+	if st != nil && st.Up && st.MTU > 0 {
+		mtu = st.MTU
+	}
+	how := ""
+	if auto {
+		how = " (auto: it follows the WAN)"
+	}
+	if mtu > fit {
+		fix := fmt.Sprintf("set option mtu 'auto' on %s (or '%d'), and MTU = %d in the devices' configurations", c.Name, fit, fit)
+		if auto {
+			fix = fmt.Sprintf("the WAN carries less than %d bytes inside the tunnel, the floor of the automatic MTU: set option mtu '%d' on %s, and MTU = %d in the devices' configurations", device.MinMTU, fit, c.Name, fit)
+		}
+		return []Finding{{Check: "mtu", Interface: c.Name, Severity: Warn,
+			Message: fmt.Sprintf("the tunnel's MTU %d%s does not fit the WAN's %d: large packets are fragmented or lost (pages that start loading, then hang)", mtu, how, wanMTU),
+			Fix:     fix}}
+	}
+	return []Finding{{Check: "mtu", Interface: c.Name, Severity: OK, Message: fmt.Sprintf("the tunnel's MTU %d%s fits the WAN's %d", mtu, how, wanMTU)}}
 }
 
 func checkPeers(f *Facts, c config.Interface, st *daemon.InterfaceStatus) []Finding {

@@ -109,12 +109,24 @@ func TestCheck(t *testing.T) {
 			f.Config.Interfaces[0].OpenFirewall = false
 			f.Firewall[Probe{Port: 51820}] = firewall.Admission{Chain: "inet fw4 input"}
 		}, "firewall", Warn, "open_firewall"},
-		{"small IPv4 WAN", func(f *Facts) { f.WAN = wan("198.51.100.1/24", 1460) }, "mtu", Warn, "1400"},
+		{"small IPv4 WAN", func(f *Facts) { f.Config.Interfaces[0].MTU = 1420; f.WAN = wan("198.51.100.1/24", 1460) }, "mtu", Warn, "1400"},
 		{"PPPoE, dual stack", func(f *Facts) {
+			f.Config.Interfaces[0].MTU = 1420
 			f.WAN = wan("198.51.100.1/24", 1492)
 			f.WAN.Defaults = append(f.WAN.Defaults, rtnl.Route{Dst: netip.MustParsePrefix("::/0"), OIF: 2})
 		}, "mtu", Warn, "1412"},
-		{"IPv6 outer path", func(f *Facts) { f.WAN = wan("2001:db8::1/64", 1480) }, "mtu", Warn, "1400"},
+		{"IPv6 outer path", func(f *Facts) { f.Config.Interfaces[0].MTU = 1420; f.WAN = wan("2001:db8::1/64", 1480) }, "mtu", Warn, "1400"},
+		// The automatic MTU follows: the running link's is what counts.
+		{"auto on PPPoE", func(f *Facts) {
+			f.WAN = wan("198.51.100.1/24", 1492)
+			f.WAN.Defaults = append(f.WAN.Defaults, rtnl.Route{Dst: netip.MustParsePrefix("::/0"), OIF: 2})
+			f.Status.Interfaces[0].MTU = 1412
+		}, "mtu", OK, "1412 (auto"},
+		{"auto not yet followed", func(f *Facts) {
+			f.WAN = wan("198.51.100.1/24", 1460)
+			f.Status.Interfaces[0].MTU = 1420
+		}, "mtu", Warn, "1420 (auto"},
+		{"auto below its floor", func(f *Facts) { f.WAN = wan("198.51.100.1/24", 1300) }, "mtu", Warn, "1280"},
 		{"never handshaken", func(f *Facts) { f.Status.Interfaces[0].Peers[0].LatestHandshake = 0 }, "handshake", Warn, "never"},
 		{"gone", func(f *Facts) { f.Status.Interfaces[0].Peers[0].LatestHandshake = now.Add(-time.Hour).Unix() }, "handshake", Info, "not connected"},
 		{"LAN overlap", func(f *Facts) {

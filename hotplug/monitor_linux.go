@@ -30,6 +30,10 @@ type Monitor struct {
 	Config func() WANConfig
 	Log    *slog.Logger
 	Events bool
+	// Changed, when set, is called after each change of the WAN as the
+	// snapshot shows it, also without Events, and once at the start. It
+	// must not block.
+	Changed func()
 
 	mu     sync.Mutex
 	dumper *rtnl.Conn // nil until Run has opened it
@@ -75,6 +79,9 @@ func (m *Monitor) Run(ctx context.Context, emit func(Event)) error {
 	}
 	view := wan(snap, cfg)
 	log.Info("watching the network through netlink", "wan", view.names(), "events", m.Events)
+	if m.Changed != nil {
+		m.Changed()
+	}
 
 	for {
 		msgs, err := mon.Receive()
@@ -110,6 +117,9 @@ func (m *Monitor) Run(ctx context.Context, emit func(Event)) error {
 		ev := change(view, next)
 		ev.Time = time.Now()
 		view = next
+		if m.Changed != nil {
+			m.Changed()
+		}
 		if m.Events {
 			emit(ev)
 		}

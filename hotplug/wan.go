@@ -96,6 +96,7 @@ type wanDevice struct {
 	name     string
 	index    int
 	running  bool
+	mtu      int
 	addrs    []netip.Prefix
 	gateways []netip.Addr
 }
@@ -117,7 +118,7 @@ func wan(s *rtnl.Snapshot, cfg WANConfig) wanView {
 		} else if !v4[l.Name] && !v6[l.Name] {
 			continue
 		}
-		d := wanDevice{name: l.Name, index: l.Index, running: l.Running()}
+		d := wanDevice{name: l.Name, index: l.Index, running: l.Running(), mtu: int(l.MTU)}
 		for _, a := range s.Addrs {
 			if a.Index == l.Index && reachable(a) {
 				d.addrs = append(d.addrs, a.Prefix)
@@ -162,7 +163,7 @@ func (v wanView) usable() bool {
 
 func (v wanView) equal(w wanView) bool {
 	return slices.EqualFunc(v, w, func(a, b wanDevice) bool {
-		return a.name == b.name && a.index == b.index && a.running == b.running &&
+		return a.name == b.name && a.index == b.index && a.running == b.running && a.mtu == b.mtu &&
 			slices.Equal(a.addrs, b.addrs) && slices.Equal(a.gateways, b.gateways)
 	})
 }
@@ -212,6 +213,9 @@ func change(old, new wanView) Event {
 		}
 		if inOld && inNew && o.running != n.running {
 			p = append(p, map[bool]string{true: "running", false: "not running"}[n.running])
+		}
+		if inOld && inNew && o.mtu != n.mtu {
+			p = append(p, fmt.Sprintf("mtu %d -> %d", o.mtu, n.mtu))
 		}
 		p = append(p, delta("address", o.addrs, n.addrs)...)
 		p = append(p, delta("gateway", o.gateways, n.gateways)...)

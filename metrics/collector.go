@@ -45,6 +45,8 @@ type Collector struct {
 	hotplugEvents, hotplugDropped, hotplugRefreshes        *prometheus.Desc
 	resolutions, firewall                                  *prometheus.Desc
 	poolCapacity, poolInUse                                *prometheus.Desc
+
+	totalSent, totalReceived, expiry *prometheus.Desc
 }
 
 // NewCollector makes a collector of src's state.
@@ -90,6 +92,10 @@ func NewCollector(src Source, opts Options) *Collector {
 		firewall:         d("wgd_firewall_rule_active", "Whether the firewall rule opening the listen ports is in place.", []string{"backend"}, nil),
 		poolCapacity:     d("wgd_buffer_pool_capacity", "Packet buffers the pool may hold at most.", nil, nil),
 		poolInUse:        d("wgd_buffer_pool_in_use", "Packet buffers in use.", nil, nil),
+
+		totalSent:     d("wgd_peer_sent_bytes_total", "Bytes sent to the peer over all its sessions, across restarts of wgd and the router.", peer, nil),
+		totalReceived: d("wgd_peer_received_bytes_total", "Bytes received from the peer over all its sessions, across restarts of wgd and the router.", peer, nil),
+		expiry:        d("wgd_peer_expiry_seconds", "Seconds until the peer's access expires (option expires), 0 once it has; absent for peers that never expire.", peer, nil),
 	}
 }
 
@@ -100,6 +106,7 @@ func (c *Collector) descs() []*prometheus.Desc {
 		c.buildInfo, c.lastReload, c.problems, c.reloads, c.lastReloadOK,
 		c.hotplugEvents, c.hotplugDropped, c.hotplugRefreshes, c.resolutions, c.firewall,
 		c.poolCapacity, c.poolInUse,
+		c.totalSent, c.totalReceived, c.expiry,
 	}
 }
 
@@ -156,6 +163,14 @@ func (c *Collector) collectInterface(ch chan<- prometheus.Metric, i *Interface, 
 		ch <- prometheus.MustNewConstMetric(c.sent, prometheus.CounterValue, float64(p.TxBytes), labels...)
 		ch <- prometheus.MustNewConstMetric(c.received, prometheus.CounterValue, float64(p.RxBytes), labels...)
 		ch <- prometheus.MustNewConstMetric(c.handshake, prometheus.GaugeValue, float64(p.LatestHandshake), labels...)
+		if p.Totals != nil {
+			ch <- prometheus.MustNewConstMetric(c.totalSent, prometheus.CounterValue, float64(p.Totals.Tx), labels...)
+			ch <- prometheus.MustNewConstMetric(c.totalReceived, prometheus.CounterValue, float64(p.Totals.Rx), labels...)
+		}
+		if p.Expires != 0 {
+			left := max(time.Unix(p.Expires, 0).Sub(now), 0)
+			ch <- prometheus.MustNewConstMetric(c.expiry, prometheus.GaugeValue, left.Truncate(time.Second).Seconds(), labels...)
+		}
 		if p.LatestHandshake == 0 {
 			continue
 		}

@@ -67,6 +67,16 @@ type Peer struct {
 	LatestHandshake int64          // UNIX seconds; 0: never
 	RxBytes         uint64
 	TxBytes         uint64
+	// Totals is the traffic over all sessions, across restarts; nil:
+	// not known (the interface is not running).
+	Totals *Totals
+	// Expires is when a guest peer stops running, UNIX seconds; 0: never.
+	Expires int64
+}
+
+// Totals are a peer's bytes over all sessions.
+type Totals struct {
+	Rx, Tx uint64
 }
 
 // Daemon is the state of wgd itself. Each pointer is nil while the daemon
@@ -147,6 +157,10 @@ func FromStatus(st *daemon.Status) *Snapshot {
 				LatestHandshake: ps.LatestHandshake,
 				RxBytes:         ps.RxBytes,
 				TxBytes:         ps.TxBytes,
+				Expires:         ps.Expires,
+			}
+			if is.Up {
+				p.Totals = &Totals{Rx: ps.TotalRxBytes, Tx: ps.TotalTxBytes}
 			}
 			// Status carries the endpoint as text; an unparsable one is
 			// left out rather than exported wrong.

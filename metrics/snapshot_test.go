@@ -21,7 +21,8 @@ func TestFromStatus(t *testing.T) {
 		LastReload: time.Unix(1767320000, 0),
 		Problems:   []string{"network:3: a warning"},
 		Interfaces: []daemon.InterfaceStatus{{Name: "wg0", Up: true, ListenPort: 51820, Peers: []daemon.PeerStatus{
-			{Description: "laptop", PublicKey: k1, Endpoint: "[2001:db8::7]:40000", AllowedIPs: ips, LatestHandshake: 17, RxBytes: 1, TxBytes: 2},
+			{Description: "laptop", PublicKey: k1, Endpoint: "[2001:db8::7]:40000", AllowedIPs: ips, LatestHandshake: 17, RxBytes: 1, TxBytes: 2,
+				TotalRxBytes: 10, TotalTxBytes: 20, Expires: 99},
 			{PublicKey: k2, EndpointHost: "vpn.example.com", Endpoint: "vpn.example.com (unresolved)"},
 		}}},
 		Hotplug:  &daemon.HotplugStatus{Events: 4, Dropped: 1, Refreshes: 2},
@@ -32,8 +33,8 @@ func TestFromStatus(t *testing.T) {
 	want := &Snapshot{
 		Interfaces: []Interface{{Name: "wg0", Up: true, ListenPort: 51820, Peers: []Peer{
 			{PublicKey: keyLaptop, Description: "laptop", AllowedIPs: ips, Endpoint: netip.MustParseAddrPort("[2001:db8::7]:40000"),
-				LatestHandshake: 17, RxBytes: 1, TxBytes: 2},
-			{PublicKey: keyNever},
+				LatestHandshake: 17, RxBytes: 1, TxBytes: 2, Totals: &Totals{Rx: 10, Tx: 20}, Expires: 99},
+			{PublicKey: keyNever, Totals: &Totals{}},
 		}}},
 		Daemon: Daemon{LastReload: time.Unix(1767320000, 0), Problems: 1, Hotplug: &Hotplug{Events: 4, Dropped: 1, Refreshes: 2},
 			Reloads:     &Reloads{OK: 3, Partial: 1, Last: ReloadPartial},

@@ -97,10 +97,10 @@ func noSecret(t *testing.T, r *Root) {
 
 // `init_proto ... dump`: netifd's view of the protocol. The options are
 // those of netifd's wireguard protocol but private_key (fwmark a string,
-// listen_port and mtu ints, addresses a string), plus the ones its
-// handler reads on the side (nohostroute, tunlink, ip6prefix) and wgd's
-// open_firewall, so that netifd sets the interface up again when one
-// changes.
+// listen_port an int, addresses a string; mtu a string, for a number or
+// auto), plus the ones its handler reads on the side (nohostroute,
+// tunlink, ip6prefix) and wgd's open_firewall, so that netifd sets the
+// interface up again when one changes.
 func TestProtoDump(t *testing.T) {
 	r := NewRoot(t)
 	r.InstallWGD()
@@ -109,7 +109,7 @@ func TestProtoDump(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &got); err != nil {
 		t.Fatalf("dump is not JSON: %v\n%s", err, out)
 	}
-	jsonEqual(t, "config", got["config"], `[["listen_port",5],["mtu",5],["fwmark",3],`+
+	jsonEqual(t, "config", got["config"], `[["listen_port",5],["mtu",3],["fwmark",3],`+
 		`["addresses",3],["nohostroute",7],["tunlink",3],["ip6prefix",3],["open_firewall",7]]`)
 	// lasterror: netifd keeps the error while it tries again.
 	for _, k := range []string{"no-proto-task", "available", "renew-handler", "lasterror"} {

@@ -54,6 +54,18 @@ func (c *Client) Config() string {
 	return b.String()
 }
 
+// usualMTU is what WireGuard clients use unless told otherwise.
+const usualMTU = 1420
+
+// FitMTU tells a client without an MTU of its own (the router's interface
+// sets none: it follows the WAN) the tunnel's, when that is below the
+// usual 1420; tunnel 0 is unknown.
+func (c *Client) FitMTU(tunnel int) {
+	if c.MTU == 0 && tunnel > 0 && tunnel < usualMTU {
+		c.MTU = tunnel
+	}
+}
+
 func join(ps []netip.Prefix) string {
 	s := make([]string, len(ps))
 	for i, p := range ps {

@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"wgd/config"
 	"wgd/uci"
@@ -31,6 +32,9 @@ const (
 	optClientDNS        = "client_dns"
 	optClientKeepalive  = "client_keepalive"
 )
+
+// optExpires is when a guest peer stops running: RFC 3339, UTC.
+const optExpires = "expires"
 
 // LANInterface is the section whose networks a split tunnel reaches.
 const LANInterface = "lan"
@@ -48,6 +52,10 @@ type Peer struct {
 	Endpoint    string // endpoint_host:endpoint_port as written, "" for none
 	Disabled    bool
 	KeyKept     bool // the client's private key is in the section
+	// Expires is when a guest peer stops running (option expires); zero:
+	// never, or written wrong (the daemon reports that, and leaves the
+	// peer out).
+	Expires time.Time
 }
 
 func peerType(iface string) string { return "wireguard_" + iface }
@@ -133,6 +141,9 @@ func describe(iface string, s *uci.Section) Peer {
 	}
 	p.Disabled = isTrue(value(s, "disabled"))
 	p.KeyKept = value(s, "private_key") != ""
+	if v := value(s, optExpires); v != "" {
+		p.Expires, _ = config.ParseExpiry(v)
+	}
 	return p
 }
 
@@ -215,6 +226,12 @@ type AddRequest struct {
 	// KeepKey stores the client's private key (and how its config was
 	// made) in the section, so that `peer show --qr` can show it again.
 	KeepKey bool
+	// Expires, when set, is when the peer stops running (a guest).
+	Expires time.Time
+	// TunnelMTU is the MTU the router's tunnel runs with (0: unknown).
+	// An interface without an explicit MTU follows the WAN: a client of
+	// one below WireGuard's usual 1420 gets it too.
+	TunnelMTU int
 }
 
 // Added is what Add did.
@@ -290,6 +307,7 @@ func Add(network *uci.Doc, wgd *uci.Package, req AddRequest) (*Added, error) {
 		PresharedKey: psk, Endpoint: endpoint, Keepalive: req.Keepalive, DNS: req.DNS,
 		AllowedIPs: req.AllowedIPs,
 	}
+	client.FitMTU(req.TunnelMTU)
 	if client.AllowedIPs == nil {
 		if req.FullTunnel {
 			client.AllowedIPs = FullTunnel
@@ -315,6 +333,9 @@ func Add(network *uci.Doc, wgd *uci.Package, req AddRequest) (*Added, error) {
 			opts = append(opts, &uci.Option{Name: optClientDNS, Values: client.DNS, List: true})
 		}
 		opts = append(opts, &uci.Option{Name: optClientKeepalive, Values: []string{strconv.Itoa(client.Keepalive)}})
+	}
+	if !req.Expires.IsZero() {
+		opts = append(opts, &uci.Option{Name: optExpires, Values: []string{req.Expires.UTC().Format(time.RFC3339)}})
 	}
 	after := lastSection(pkg, peerType(iface), iface)
 	if err := network.AddSection(peerType(iface), req.Name, opts, after); err != nil {

@@ -79,11 +79,12 @@ func TestStatusTable(t *testing.T) {
 	k, _ := config.ParseKey("xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=")
 	s := &daemon.Status{Interfaces: []daemon.InterfaceStatus{{
 		Name: "wg0", Up: true, PublicKey: k, ListenPort: 51820,
-		Addresses: []netip.Prefix{netip.MustParsePrefix("10.99.0.1/24")},
+		Addresses: []netip.Prefix{netip.MustParsePrefix("10.99.0.1/24")}, MTU: 1412, MTUAuto: true,
 		Peers: []daemon.PeerStatus{
 			{Description: "laptop", PublicKey: k, Endpoint: "203.0.113.2:40000", AllowedIPs: []netip.Prefix{netip.MustParsePrefix("10.99.0.2/32")},
-				LatestHandshake: now.Unix() - 12, RxBytes: 1536, TxBytes: 3 << 20},
-			{PublicKey: k, EndpointHost: "phone.example:51820"},
+				LatestHandshake: now.Unix() - 12, RxBytes: 1536, TxBytes: 3 << 20, TotalRxBytes: 5 << 30, TotalTxBytes: 2048,
+				Expires: now.Unix() + 47*3600 + 59*60},
+			{PublicKey: k, EndpointHost: "phone.example:51820", Expires: now.Unix() - 1, Expired: true},
 		},
 	}}, Problems: []string{"network:9: section @wireguard_wg0[2]: bad"},
 		Firewall: firewall.Status{Backend: "nftables", Holes: []firewall.Hole{{Interface: "wg0", Port: 51820}}}}
@@ -94,6 +95,7 @@ func TestStatusTable(t *testing.T) {
 		"laptop", "203.0.113.2:40000", "10.99.0.2/32", "12s ago", "1.5 KiB", "3.0 MiB",
 		"xTIBA5rb…", "phone.example:51820 (unresolved)", "never",
 		"config: network:9", "firewall: nftables, open udp/51820 (wg0)",
+		", mtu 1412 (auto: follows the WAN)", "5.0 GiB / 2.0 KiB", "in 47h 59m", "expired",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("missing %q in\n%s", want, out.String())

@@ -1,11 +1,14 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"wgd/doctor"
 	"wgd/internal/lab"
@@ -14,8 +17,9 @@ import (
 // `wgd doctor` on the home gateway, each check against a router that
 // really has the fault: wgd stopped, the listen port dropped by an
 // fw4-like ruleset, a dynamic DNS name that points elsewhere, a peer
-// whose allowed IPs take the LAN, a WAN link whose MTU the tunnel does
-// not fit, a carrier-grade NAT address.
+// whose allowed IPs take the LAN, a WAN link whose MTU a fixed tunnel
+// MTU does not fit (the automatic one follows it), a carrier-grade NAT
+// address.
 func TestDoctor(t *testing.T) {
 	t.Parallel()
 	for _, tool := range []string{"nft", "dnsmasq", "socat", "wg", "wireguard-go"} {
@@ -137,11 +141,37 @@ func TestDoctor(t *testing.T) {
 	r, _ = run()
 	expect("a peer takes part of the LAN", r, map[string]doctor.Severity{"allowed_ips": doctor.Fail}, map[string]string{"allowed_ips": "192.168.50.0/24"})
 
+	// The automatic MTU follows a smaller WAN MTU (1400 - 60); a fixed
+	// one does not.
 	sh(g.Router, "ip link set "+wan+" mtu 1400")
+	if err := lab.Poll(ctx, 10*time.Second, func(ctx context.Context) error {
+		if r, _ = run(); !strings.Contains(findingText(r, "mtu"), "1340 (auto") {
+			return fmt.Errorf("doctor: %s", findingText(r, "mtu"))
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	expect("small WAN MTU, followed", r, map[string]doctor.Severity{"mtu": doctor.OK}, map[string]string{"mtu": "1340 (auto"})
+	writeRouterConfig(t, g, strings.Replace(g.RouterNetworkConfig(), "\toption proto 'wgd'\n", "\toption proto 'wgd'\n\toption mtu '1420'\n", 1), wgdConf("nftables"))
+	if err := g.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
 	r, _ = run()
-	expect("PPPoE-like WAN MTU", r, map[string]doctor.Severity{"mtu": doctor.Warn}, map[string]string{"mtu": "1400"})
+	expect("PPPoE-like WAN MTU, fixed tunnel MTU", r, map[string]doctor.Severity{"mtu": doctor.Warn}, map[string]string{"mtu": "1400"})
 
 	sh(g.Router, "ip addr add 100.64.0.1/10 dev "+wan+"; ip addr del "+lab.RouterWANIP+"/24 dev "+wan+"; ip route replace default via 100.64.0.254 dev "+wan)
 	r, _ = run()
 	expect("carrier-grade NAT", r, map[string]doctor.Severity{"wan": doctor.Fail}, map[string]string{"wan": "carrier-grade NAT"})
+}
+
+// findingText is the messages of a report's findings of one check.
+func findingText(r doctor.Report, check string) string {
+	var out []string
+	for _, f := range r.Findings {
+		if f.Check == check {
+			out = append(out, f.Message)
+		}
+	}
+	return strings.Join(out, "; ")
 }

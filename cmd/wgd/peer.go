@@ -27,7 +27,7 @@ import (
 const peerUsage = `Usage:
   wgd peer add NAME [--interface IFACE] [--split | --full-tunnel] [--allowed-ips LIST]
                     [--dns LIST|none] [--endpoint HOST[:PORT]] [--keepalive SECONDS]
-                    [--keep-key] [--conf FILE] [--qr-png FILE] [--no-qr] [--client-json]
+                    [--keep-key] [--expires WHEN] [--conf FILE] [--qr-png FILE] [--no-qr] [--client-json]
   wgd peer list [--interface IFACE] [--json]
   wgd peer show NAME [--json | --qr | --client-json] [--conf FILE] [--qr-png FILE]
   wgd peer remove NAME
@@ -40,6 +40,8 @@ and --uci-savedir LIST (where uncommitted uci/LuCI changes live, default
 add writes a peer section to DIR/network, reloads the running wgd and prints
 the client's configuration and its QR code. The client's private key is kept
 in the section only with --keep-key (then 'peer show NAME --qr' shows it again).
+--expires makes a guest: the peer stops running after a duration (30m, 48h,
+7d) or at a time (RFC 3339, or YYYY-MM-DD for 00:00 UTC that day).
 
 list --json and show --json print the peers as JSON, without any key but the
 public one; the "live" fields come from the running wgd and are left out when
@@ -144,6 +146,7 @@ func peerAdd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	endpoint := f.fs.String("endpoint", "", "where the client connects: HOST[:PORT] (default: option public_endpoint, else the WAN address)")
 	keepalive := f.fs.Int("keepalive", peers.DefaultKeepalive, "the client's persistent keepalive in seconds (0: off)")
 	keepKey := f.fs.Bool("keep-key", false, "keep the client's private key in the peer section, for `peer show --qr`")
+	expires := f.fs.String("expires", "", "the peer stops running after this duration (30m, 48h, 7d) or at this time (RFC 3339 or YYYY-MM-DD)")
 	var told bytes.Buffer // files are told once the peer is written
 	out := outputFlags(f.fs, &told)
 	name, err := f.name(args, "add")
@@ -157,6 +160,12 @@ func peerAdd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return fmt.Errorf("%w: --keepalive %d: want 0 to 65535 seconds", errUsage, *keepalive)
 	}
 	req := peers.AddRequest{Name: name, Interface: *f.iface, FullTunnel: *full, Endpoint: *endpoint, Keepalive: *keepalive, KeepKey: *keepKey}
+	if *expires != "" {
+		if req.Expires, err = config.ParseExpiryFrom(*expires, time.Now()); err != nil {
+			return fmt.Errorf("%w: --expires %v", errUsage, err)
+		}
+	}
+	req.TunnelMTU = tunnelMTU(ctx, *f.socket, *f.configDir, *f.iface)
 	if *allowed != "" {
 		if req.AllowedIPs, err = parsePrefixList(*allowed); err != nil {
 			return fmt.Errorf("%w: --allowed-ips: %v", errUsage, err)
@@ -189,11 +198,40 @@ func peerAdd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fmt.Fprintf(stderr, "warning: %s\n", added.Warning)
 	}
 	fmt.Fprintf(stderr, "peer %s added to %s with %s (%s)\n", name, added.Interface, joinPrefixes(added.Addresses), filepath.Join(*f.configDir, "network"))
+	if !req.Expires.IsZero() {
+		fmt.Fprintf(stderr, "the peer expires %s (%s)\n", req.Expires.Format(time.RFC3339), left(req.Expires.Unix(), time.Now()))
+	}
 	stderr.Write(told.Bytes())
 	if err := out.print(stdout, clientJSON{Interface: added.Interface, Name: name, Warning: added.Warning, Config: added.Client.Config()}); err != nil {
 		return err
 	}
 	return reloadDaemon(ctx, *f.socket, *f.configDir, added.Interface, added.Client.PrivateKey.PublicKey(), true, stderr)
+}
+
+// tunnelMTU is the MTU the interface runs with (the running daemon's
+// word, else the WAN as it is now), 0 when unknown: a client of a tunnel
+// below the usual 1420 is told so.
+func tunnelMTU(ctx context.Context, socket, configDir, iface string) int {
+	cfg, _ := config.Load(configDir)
+	names := []string{iface}
+	if iface == "" && len(cfg.Interfaces) == 1 {
+		names[0] = cfg.Interfaces[0].Name
+	}
+	ctx, cancel := context.WithTimeout(ctx, stateTimeout)
+	defer cancel()
+	var st daemon.Status
+	if daemon.Call(ctx, socket, "status", nil, &st) == nil {
+		for _, i := range st.Interfaces {
+			if i.Name == names[0] && i.Up {
+				return i.MTU
+			}
+		}
+	}
+	if c := cfg.Interface(names[0]); c == nil || c.MTU != 0 {
+		return 0 // an explicit MTU goes to the client as it is
+	}
+	m, _ := daemon.AutoMTU(cfg)
+	return m
 }
 
 // output are the flags that say where a client config goes.
@@ -443,7 +481,15 @@ func peerChange(ctx context.Context, cmd string, args []string, stderr io.Writer
 		// Without a valid key the router never ran this peer.
 		return reloadDaemon(ctx, *f.socket, *f.configDir, iface, config.Key{}, false, stderr)
 	}
-	return reloadDaemon(ctx, *f.socket, *f.configDir, iface, k, cmd == "enable", stderr)
+	if err := reloadDaemon(ctx, *f.socket, *f.configDir, iface, k, cmd == "enable", stderr); err != nil || cmd != "remove" {
+		return err
+	}
+	// A removed peer's traffic totals go with it.
+	var ans daemon.ForgetAnswer
+	if err := daemon.Call(ctx, *f.socket, "forget", daemon.ForgetArgs{Interface: iface, PublicKey: k}, &ans); err == nil && ans.Forgotten {
+		fmt.Fprintln(stderr, "its traffic totals are dropped")
+	}
+	return nil
 }
 
 // reloadDaemon asks the running wgd to apply the file and checks that the
@@ -561,6 +607,17 @@ type peerJSON struct {
 	State         string    `json:"state"` // disabled, enabled, live, not running: peerStateWord
 	ClientKeyKept bool      `json:"client_key_kept"`
 	Live          *liveJSON `json:"live,omitempty"` // only while wgd runs the peer
+	// A guest peer's end (UNIX seconds; absent: never) and whether it came.
+	Expires int64 `json:"expires,omitempty"`
+	Expired bool  `json:"expired"`
+	// Traffic over all sessions, across restarts; only while wgd runs
+	// the interface.
+	Totals *totalsJSON `json:"totals,omitempty"`
+}
+
+type totalsJSON struct {
+	RxBytes uint64 `json:"rx_bytes"`
+	TxBytes uint64 `json:"tx_bytes"`
 }
 
 // liveJSON is what the running engine reports of a peer.
@@ -593,8 +650,15 @@ func toJSON(p peers.Peer, state map[string]daemon.PeerStatus) peerJSON {
 	if out.AllowedIPs == nil {
 		out.AllowedIPs = []string{}
 	}
-	if s, ok := state[p.Interface+" "+p.PublicKey]; ok && !p.Disabled {
+	if !p.Expires.IsZero() {
+		out.Expires, out.Expired = p.Expires.Unix(), !time.Now().Before(p.Expires)
+	}
+	s, ok := state[p.Interface+" "+p.PublicKey]
+	if ok && !p.Disabled && !s.Expired {
 		out.Live = &liveJSON{LatestHandshake: s.LatestHandshake, RxBytes: s.RxBytes, TxBytes: s.TxBytes, Endpoint: s.Endpoint}
+	}
+	if ok {
+		out.Totals = &totalsJSON{RxBytes: s.TotalRxBytes, TxBytes: s.TotalTxBytes}
 	}
 	return out
 }
@@ -637,18 +701,23 @@ func peerList(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintln(stdout, "no peers")
 	} else {
 		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "INTERFACE\tPEER\tADDRESSES\tSTATE\tHANDSHAKE\tRECEIVED\tSENT")
+		fmt.Fprintln(tw, "INTERFACE\tPEER\tADDRESSES\tSTATE\tHANDSHAKE\tRECEIVED\tSENT\tTOTAL IN/OUT\tEXPIRES")
 		now := time.Now()
 		for _, p := range list {
-			handshake, rx, tx := "-", "-", "-"
+			handshake, rx, tx, total := "-", "-", "-", "-"
 			if s, ok := state[p.Interface+" "+p.PublicKey]; ok {
 				handshake, rx, tx = ago(s.LatestHandshake, now), humanBytes(s.RxBytes), humanBytes(s.TxBytes)
+				total = humanBytes(s.TotalRxBytes) + " / " + humanBytes(s.TotalTxBytes)
+			}
+			var expires int64
+			if !p.Expires.IsZero() {
+				expires = p.Expires.Unix()
 			}
 			addrs := strings.Join(p.AllowedIPs, ", ")
 			if addrs == "" {
 				addrs = "(none)"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.Interface, p.Name, addrs, peerStateWord(p, state), handshake, rx, tx)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.Interface, p.Name, addrs, peerStateWord(p, state), handshake, rx, tx, total, left(expires, now))
 		}
 		tw.Flush()
 	}
@@ -658,7 +727,8 @@ func peerList(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return nil
 }
 
-// peerStateWord is a peer's state: "disabled" in the file, "enabled"
+// peerStateWord is a peer's state: "disabled" in the file, "expired"
+// past its option expires, "enabled"
 // when wgd is not running (or did not answer), "live" when wgd runs it,
 // "not running" when wgd runs but not this peer (its interface is down,
 // or the section has errors: see wgd reload).
@@ -666,6 +736,8 @@ func peerStateWord(p peers.Peer, state map[string]daemon.PeerStatus) string {
 	switch {
 	case p.Disabled:
 		return "disabled"
+	case !p.Expires.IsZero() && !time.Now().Before(p.Expires):
+		return "expired"
 	case state == nil:
 		return "enabled"
 	}
@@ -702,6 +774,7 @@ func peerShow(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if err != nil {
 			return err
 		}
+		c.FitMTU(tunnelMTU(ctx, *f.socket, *f.configDir, iface))
 		if warning != "" {
 			fmt.Fprintf(stderr, "warning: %s\n", warning)
 		}
@@ -732,6 +805,10 @@ func peerShow(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if st.Endpoint != "" {
 			fmt.Fprintf(stdout, "  endpoint:    %s\n", st.Endpoint)
 		}
+		fmt.Fprintf(stdout, "  total:       received %s, sent %s\n", humanBytes(st.TotalRxBytes), humanBytes(st.TotalTxBytes))
+	}
+	if !p.Expires.IsZero() {
+		fmt.Fprintf(stdout, "  expires:     %s (%s)\n", p.Expires.Format(time.RFC3339), left(p.Expires.Unix(), time.Now()))
 	}
 	if p.KeyKept {
 		fmt.Fprintf(stdout, "  client key:  kept (wgd peer show %s --qr prints the client config)\n", name)

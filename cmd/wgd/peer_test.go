@@ -371,7 +371,7 @@ func TestPeerAddParallel(t *testing.T) {
 // The keys of each JSON object of `peer list --json` and `peer show
 // --json`: the documented shape (README), which scripts rely on.
 var (
-	peerJSONKeys = []string{"interface", "name", "section", "description", "public_key", "allowed_ips", "endpoint", "enabled", "state", "client_key_kept", "live"}
+	peerJSONKeys = []string{"interface", "name", "section", "description", "public_key", "allowed_ips", "endpoint", "enabled", "state", "client_key_kept", "live", "expires", "expired", "totals"}
 	liveJSONKeys = []string{"latest_handshake", "rx_bytes", "tx_bytes", "endpoint"}
 )
 

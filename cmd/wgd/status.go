@@ -45,6 +45,12 @@ func printStatus(w io.Writer, s *daemon.Status, now time.Time) error {
 		if len(iface.Addresses) > 0 {
 			fmt.Fprintf(w, ", address %s", joinPrefixes(iface.Addresses))
 		}
+		if iface.MTU > 0 {
+			fmt.Fprintf(w, ", mtu %d", iface.MTU)
+			if iface.MTUAuto {
+				fmt.Fprint(w, " (auto: follows the WAN)")
+			}
+		}
 		fmt.Fprintln(w)
 		if iface.Error != "" {
 			fmt.Fprintf(w, "  error: %s\n", iface.Error)
@@ -54,7 +60,7 @@ func printStatus(w io.Writer, s *daemon.Status, now time.Time) error {
 			continue
 		}
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "  PEER\tENDPOINT\tALLOWED IPS\tHANDSHAKE\tRECEIVED\tSENT")
+		fmt.Fprintln(tw, "  PEER\tENDPOINT\tALLOWED IPS\tHANDSHAKE\tRECEIVED\tSENT\tTOTAL IN/OUT\tEXPIRES")
 		for _, p := range iface.Peers {
 			name := p.Description
 			if name == "" {
@@ -67,8 +73,9 @@ func printStatus(w io.Writer, s *daemon.Status, now time.Time) error {
 					endpoint = p.EndpointHost + " (unresolved)"
 				}
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\n", name, endpoint, joinPrefixes(p.AllowedIPs),
-				ago(p.LatestHandshake, now), humanBytes(p.RxBytes), humanBytes(p.TxBytes))
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", name, endpoint, joinPrefixes(p.AllowedIPs),
+				ago(p.LatestHandshake, now), humanBytes(p.RxBytes), humanBytes(p.TxBytes),
+				humanBytes(p.TotalRxBytes)+" / "+humanBytes(p.TotalTxBytes), left(p.Expires, now))
 		}
 		tw.Flush()
 	}
@@ -136,6 +143,23 @@ func ago(unix int64, now time.Time) string {
 		return fmt.Sprintf("%dh %dm ago", int(d.Hours()), int(d.Minutes())%60)
 	}
 	return fmt.Sprintf("%dd ago", int(d.Hours()/24))
+}
+
+// left prints the time until an expiry (UNIX seconds, 0: none).
+func left(unix int64, now time.Time) string {
+	if unix == 0 {
+		return "-"
+	}
+	d := time.Unix(unix, 0).Sub(now).Round(time.Second)
+	switch {
+	case d <= 0:
+		return "expired"
+	case d < time.Hour:
+		return fmt.Sprintf("in %dm %ds", int(d.Minutes()), int(d.Seconds())%60)
+	case d < 48*time.Hour:
+		return fmt.Sprintf("in %dh %dm", int(d.Hours()), int(d.Minutes())%60)
+	}
+	return fmt.Sprintf("in %dd %dh", int(d.Hours()/24), int(d.Hours())%24)
 }
 
 // humanBytes prints a byte count in binary units.

@@ -467,6 +467,8 @@ type InterfaceStatus struct {
 	PublicKey  string       `json:"public_key"`
 	ListenPort int          `json:"listen_port"`
 	Addresses  []string     `json:"addresses"`
+	MTU        int          `json:"mtu"`
+	MTUAuto    bool         `json:"mtu_auto"`
 	Peers      []PeerStatus `json:"peers"`
 }
 

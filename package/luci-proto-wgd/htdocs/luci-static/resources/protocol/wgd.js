@@ -399,9 +399,9 @@ return network.registerProtocol('wgd', {
 		// -- advanced --------------------------------------------------------
 
 		o = s.taboption('advanced', form.Value, 'mtu', _('MTU'),
-			_('Optional. Maximum Transmission Unit of the tunnel interface, 576 to 9000.'));
+			_('Optional. Maximum Transmission Unit of the tunnel interface, 576 to 9000, or auto. Empty or auto: it follows the WAN (its MTU less WireGuard\'s overhead, at most 1420).'));
 		o.validate = wgd.validateMtu;
-		o.placeholder = _('automatic');
+		o.placeholder = 'auto';
 		o.optional = true;
 
 		o = s.taboption('advanced', form.Value, 'fwmark', _('Firewall Mark'),

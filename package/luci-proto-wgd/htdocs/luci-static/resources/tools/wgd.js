@@ -75,11 +75,11 @@ function validateKey(section_id, value) {
 // option mtu: decimal 576 to 9000, as the daemon reads it (empty: the
 // daemon's default).
 function validateMtu(section_id, value) {
-	if (value == null || value.length == 0)
+	if (value == null || value.length == 0 || value == 'auto')
 		return true;
 
 	if (!/^[0-9]+$/.test(value) || +value < 576 || +value > 9000)
-		return _('Expecting a number from 576 to 9000, or empty for the default');
+		return _('Expecting a number from 576 to 9000, or auto (empty) to follow the WAN');
 
 	return true;
 }

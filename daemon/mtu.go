@@ -1,0 +1,79 @@
+package daemon
+
+import (
+	"context"
+
+	"wgd/config"
+	"wgd/device"
+	"wgd/hotplug"
+	"wgd/internal/rtnl"
+)
+
+// An interface without an explicit MTU follows the WAN: its link MTU is
+// what crosses the WAN links in one piece (hotplug.TunnelMTU), kept
+// within device.AutoMTU's bounds. A change of the WAN (a PPPoE re-dial,
+// DS-Lite coming up) is applied live to the running links.
+
+// autoMTU is the automatic MTU for the WAN as the monitor sees it now.
+// While no WAN link is known (a PPPoE re-dial) the last known one holds.
+func (d *Daemon) autoMTU() int {
+	if fits, ok := hotplug.TunnelMTU(hotplug.WANLinks(d.wan.Snapshot(), d.wanConfig())); ok {
+		d.wanFits = fits
+	}
+	return device.AutoMTU(d.wanFits)
+}
+
+// mtuOf is the link MTU interface c runs with.
+func (d *Daemon) mtuOf(c config.Interface) int {
+	if c.MTU != 0 {
+		return device.MTU(c, 0)
+	}
+	return d.autoMTU()
+}
+
+// followWAN applies a changed automatic MTU to the running interfaces;
+// on the daemon goroutine.
+func (d *Daemon) followWAN() {
+	for _, c := range d.cfg.Interfaces {
+		iface := d.ifaces[c.Name]
+		if iface == nil || c.MTU != 0 {
+			continue
+		}
+		if m := d.mtuOf(c); m != iface.MTU() {
+			d.log.Info("the WAN changed: tunnel MTU follows", "interface", c.Name, "from", iface.MTU(), "to", m)
+			d.update(c.Name)
+		}
+	}
+}
+
+// runMTU applies the MTU after each change the monitor reports, until
+// ctx ends.
+func (d *Daemon) runMTU(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-d.wanChanged:
+			d.do(ctx, d.followWAN)
+		}
+	}
+}
+
+// AutoMTU is the automatic MTU of cfg's interfaces for the WAN as the
+// kernel shows it now, for commands that run without the daemon; false
+// when no WAN link is known.
+func AutoMTU(cfg *config.Config) (int, bool) {
+	s, err := rtnl.ReadSnapshot()
+	if err != nil {
+		return 0, false
+	}
+	wc := hotplug.WANConfig{Names: cfg.Daemon.WANInterfaces}
+	for _, i := range cfg.Interfaces {
+		wc.Own = append(wc.Own, i.Name)
+	}
+	fits, ok := hotplug.TunnelMTU(hotplug.WANLinks(s, wc))
+	if !ok {
+		return 0, false
+	}
+	return device.AutoMTU(fits), true
+}
