@@ -156,7 +156,6 @@ func firstLine(log, substr string) string {
 	return ""
 }
 
-
 func tail(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	if len(lines) > n {
