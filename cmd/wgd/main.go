@@ -118,6 +118,10 @@ func parse(fs *flag.FlagSet, args []string) error {
 }
 
 func cmdRun(args []string, stderr io.Writer) error {
+	// The runtime and package initialisation have mapped most of the
+	// binary by now (fault-around maps 64 KiB per fault): let the daemon's
+	// start fault back only what it uses (cmd/wgd/pageout_linux.go).
+	pageoutBinary()
 	fs, socket := flags("run")
 	configDir := fs.String("config-dir", "/etc/config", "directory of the UCI files network and wgd")
 	uapiDir := fs.String("uapi-dir", device.DefaultUAPIDir, "directory of the wg(8) sockets")

@@ -19,6 +19,9 @@ import (
 // leaves pages that two processes map) to have exited.
 const settleTime = 5 * time.Second
 
+// The daemon also pages out once as it starts (cmdRun), before its own
+// work: the runtime and package initialisation touch most of the binary.
+//
 // pageoutWhenSettled returns the daemon's Applied hook: every change of
 // the running state restarts a timer, and when it fires the binary's
 // pages are paged out. The first change, the start, pages out at once

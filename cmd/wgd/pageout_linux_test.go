@@ -1,6 +1,12 @@
 package main
 
-import "testing"
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+)
 
 func TestExeMapping(t *testing.T) {
 	const exe = "/usr/sbin/wgd"
@@ -37,4 +43,38 @@ func TestPageoutBinary(t *testing.T) {
 	if n == 0 {
 		t.Fatal("no read-only mapping of the test binary found")
 	}
+}
+
+// The start's change pages out at once, later ones once settled.
+func TestPageoutAtStartThenWhenSettled(t *testing.T) {
+	var buf syncBuffer
+	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	applied := pageoutWhenSettled(ctx, log)
+	applied() // the start
+	if n := strings.Count(buf.String(), "binary pages paged out"); n != 1 {
+		t.Fatalf("after the start's change: %d pageouts, want 1 at once\n%s", n, buf.String())
+	}
+	applied() // a reload: waits for the settle time
+	if n := strings.Count(buf.String(), "binary pages paged out"); n != 1 {
+		t.Errorf("right after a later change: %d pageouts, want still 1", n)
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

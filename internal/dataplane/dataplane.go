@@ -101,7 +101,8 @@ func BuildProfile(ctx context.Context, bin string) (string, error) {
 	lines := strings.Split(string(out), "\n")
 	for i, l := range lines {
 		f := strings.Fields(l)
-		if len(f) < 2 || f[0] != "dep" || f[1] != "golang.zx2c4.com/wireguard" {
+		// A dependency, or the main module when bin is wireguard-go itself.
+		if len(f) < 2 || (f[0] != "dep" && f[0] != "mod") || f[1] != "golang.zx2c4.com/wireguard" {
 			continue
 		}
 		if i+1 < len(lines) {

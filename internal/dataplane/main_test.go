@@ -20,11 +20,11 @@ import (
 // `go test`.
 var (
 	buildDir  string
-	leanWork  string
 	buildErr  error
 	buildOnce sync.Once
 	buildMu   sync.Mutex
 	built     = map[string]string{}
+	works     = map[string]string{} // profile: its go.work
 )
 
 func TestMain(m *testing.M) {
@@ -35,30 +35,39 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// leanWGD returns a wgd binary with the lean data plane for arch (nil: this
-// machine), building it on first use.
-func leanWGD(t *testing.T, arch *Arch) string {
+// profileWork returns the go.work of the patched data plane with profile
+// (lean or throughput), made by scripts/wireguard-overlay.sh on first use.
+func profileWork(t *testing.T, profile string) string {
 	t.Helper()
 	buildOnce.Do(func() {
-		if buildDir, buildErr = os.MkdirTemp("", "wgd-dataplane-"); buildErr != nil {
-			return
-		}
-		root, err := ModuleRoot()
-		if err != nil {
-			buildErr = err
-			return
-		}
-		out, err := exec.Command(filepath.Join(root, "scripts", "wireguard-overlay.sh"), "lean",
-			filepath.Join(buildDir, "wireguard")).CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("scripts/wireguard-overlay.sh lean: %v\n%s", err, out)
-			return
-		}
-		leanWork = strings.TrimSpace(string(out))
+		buildDir, buildErr = os.MkdirTemp("", "wgd-dataplane-")
 	})
 	if buildErr != nil {
 		t.Fatal(buildErr)
 	}
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	if w, ok := works[profile]; ok {
+		return w
+	}
+	root, err := ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(filepath.Join(root, "scripts", "wireguard-overlay.sh"), profile,
+		filepath.Join(buildDir, "wireguard-"+profile)).CombinedOutput()
+	if err != nil {
+		t.Fatalf("scripts/wireguard-overlay.sh %s: %v\n%s", profile, err, out)
+	}
+	works[profile] = strings.TrimSpace(string(out))
+	return works[profile]
+}
+
+// leanWGD returns a wgd binary with the lean data plane for arch (nil: this
+// machine), building it on first use.
+func leanWGD(t *testing.T, arch *Arch) string {
+	t.Helper()
+	leanWork := profileWork(t, "lean")
 	name := "native"
 	if arch != nil {
 		name = arch.Name

@@ -10,15 +10,15 @@ import (
 
 // RSS bounds of the lean data plane, whole process. Idle counts once wgd
 // has paged out its binary (cmd/wgd/pageout_linux.go); the peaks (VmHWM)
-// include the startup, when the binary's pages are all mapped (about
-// 11.7 MiB). Measured here: about 5-6 MiB idle, 11.5-11.7 MiB saturated
-// (after settling or from the start), 16 MiB under flood. The goals (6, 12
-// and 20 MiB) are the benchmark's figures; the idle bound leaves room for
-// pages a loaded machine keeps mapped, and still fails when the pageout is
-// lost (11 MiB). Saturating from the start, when the pageout waited for
-// 5 s of quiet, peaked at 13.6-16.7 MiB: the startup's pages and the
-// buffers at once. Upstream's buffers take about 285 MB saturated and
-// 100 MB under flood.
+// include the startup, which pages out what the runtime's initialisation
+// mapped, and again once the configuration is applied. Measured here:
+// about 4.5 MiB idle, 8.7-9.3 MiB saturated (after settling or from the
+// start). The goals (6, 12 and 20 MiB) are the benchmark's figures; the
+// idle bound leaves room for pages a loaded machine keeps mapped, and
+// still fails when the pageout is lost (11 MiB). Saturating from the
+// start, when the only pageout waited for 5 s of quiet, peaked at
+// 13.6-16.7 MiB: the startup's pages and the buffers at once. Upstream's
+// buffers take about 285 MB saturated and 100 MB under flood.
 //
 // The flood bound counts the kernel memory of wgd's UDP sockets too
 // (`ss -uamp`), which RSS does not show: upstream forces 7 MiB buffers,

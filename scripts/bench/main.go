@@ -45,6 +45,16 @@ type Result struct {
 	DataFloodSent   int     `json:"transport_flood_datagrams"`
 	AnonPerIdlePeer int64   `json:"anonymous_per_idle_peer_at_1000"`
 	IdleAnon1000    int64   `json:"idle_rss_anonymous_1000_peers"`
+	// Traffic from the start: peak RSS of each end when iperf3 begins as
+	// soon as the tunnel carries a packet.
+	PeakAStart int64 `json:"peak_rss_receiver_from_start"`
+	PeakBStart int64 `json:"peak_rss_sender_from_start"`
+	// Kernel memory of A's UDP sockets (ss -uamp), outside its RSS: what
+	// their buffers may hold, and the most they held (sampled every
+	// 100 ms) during each flood.
+	SockLimit         int64 `json:"socket_buffer_limit"`
+	SockPeakHSFlood   int64 `json:"socket_memory_handshake_flood"`
+	SockPeakDataFlood int64 `json:"socket_memory_transport_flood"`
 }
 
 var (
@@ -107,6 +117,10 @@ func main() {
 	for i, impl := range impls {
 		r := summarize(runs[i])
 		if i < 3 {
+			if err := measureFromStart(ctx, impl, r); err != nil {
+				fmt.Fprintf(os.Stderr, "bench: %s: %v\n", impl.Name, err)
+				os.Exit(1)
+			}
 			if err := measureFloods(ctx, impl, up, r); err != nil {
 				fmt.Fprintf(os.Stderr, "bench: %s: %v\n", impl.Name, err)
 				os.Exit(1)
@@ -228,6 +242,35 @@ func measureThroughput(ctx context.Context, impl dataplane.Impl) (*Result, error
 	return r, err
 }
 
+// measureFromStart: both ends run impl; B sends to A as soon as the tunnel
+// carries a packet, while the startup's pages may still be mapped.
+func measureFromStart(ctx context.Context, impl dataplane.Impl, r *Result) error {
+	return withLab(func(l *lab.Lab) error {
+		logf("%s: throughput from the start", impl.Name)
+		p, err := dataplane.NewPair(ctx, l, impl, impl)
+		if err != nil {
+			return err
+		}
+		if err := p.Start(ctx); err != nil {
+			return err
+		}
+		if _, err := p.Iperf(ctx, 1, *secs); err != nil {
+			return err
+		}
+		for _, e := range []struct {
+			end  *dataplane.End
+			peak *int64
+		}{{p.A, &r.PeakAStart}, {p.B, &r.PeakBStart}} {
+			m, err := dataplane.ReadMem(e.end.Proc.Pid())
+			if err != nil {
+				return err
+			}
+			*e.peak = m.Peak
+		}
+		return nil
+	})
+}
+
 // measureFloods: A runs impl, B is the reference client, X floods A.
 func measureFloods(ctx context.Context, impl, reference dataplane.Impl, r *Result) error {
 	return withLab(func(l *lab.Lab) error {
@@ -249,6 +292,7 @@ func measureFloods(ctx context.Context, impl, reference dataplane.Impl, r *Resul
 				return err
 			}
 			d := time.Duration(*floodSecs) * time.Second
+			sockPeak := dataplane.SockMemPeak(ctx, p.A.Host.NS, pid, 100*time.Millisecond)
 			done := make(chan struct{})
 			var sent int
 			var ferr error
@@ -276,12 +320,22 @@ func measureFloods(ctx context.Context, impl, reference dataplane.Impl, r *Resul
 				}
 			}
 			<-done
+			sock, serr := sockPeak()
 			if ferr != nil {
 				return ferr
+			}
+			if serr != nil {
+				return serr
 			}
 			m, err := dataplane.ReadMem(pid)
 			if err != nil {
 				return err
+			}
+			r.SockLimit = sock.Limit
+			if kind == dataplane.JunkHandshake {
+				r.SockPeakHSFlood = sock.Used
+			} else {
+				r.SockPeakDataFlood = sock.Used
 			}
 			if kind == dataplane.JunkHandshake {
 				r.PeakHSFlood, r.HSFloodSent, r.HandshakesOK, r.HandshakesTried = m.Peak, sent, ok, tried
@@ -352,15 +406,21 @@ func table(rs []*Result, command string) string {
 	row("idle RSS, anonymous part", func(r *Result) string { return mb(r.IdleAnon) }, func(r *Result) float64 { return float64(r.IdleAnon) }, true)
 	row("peak RSS, receiving end", func(r *Result) string { return mb(r.PeakA) }, func(r *Result) float64 { return float64(r.PeakA) }, true)
 	row("peak RSS, sending end", func(r *Result) string { return mb(r.PeakB) }, func(r *Result) float64 { return float64(r.PeakB) }, true)
+	row("peak RSS, receiving end, traffic from the start", func(r *Result) string { return mb(r.PeakAStart) }, func(r *Result) float64 { return float64(r.PeakAStart) }, false)
+	row("peak RSS, sending end, traffic from the start", func(r *Result) string { return mb(r.PeakBStart) }, func(r *Result) float64 { return float64(r.PeakBStart) }, false)
+	row("UDP socket buffers may hold (kernel memory)", func(r *Result) string { return mb(r.SockLimit) }, func(r *Result) float64 { return float64(r.SockLimit) }, false)
 	row("peak RSS, junk handshake flood", func(r *Result) string { return mb(r.PeakHSFlood) }, func(r *Result) float64 { return float64(r.PeakHSFlood) }, false)
+	row("socket memory, junk handshake flood", func(r *Result) string { return mb(r.SockPeakHSFlood) }, func(r *Result) float64 { return float64(r.SockPeakHSFlood) }, false)
 	row("legitimate handshakes during it", func(r *Result) string { return fmt.Sprintf("%d of %d", r.HandshakesOK, r.HandshakesTried) },
 		func(r *Result) float64 { return float64(r.HandshakesOK) }, false)
 	row("peak RSS, junk transport flood", func(r *Result) string { return mb(r.PeakDataFlood) }, func(r *Result) float64 { return float64(r.PeakDataFlood) }, false)
+	row("socket memory, junk transport flood", func(r *Result) string { return mb(r.SockPeakDataFlood) }, func(r *Result) float64 { return float64(r.SockPeakDataFlood) }, false)
 	row("anonymous memory per idle peer (1000 peers)", func(r *Result) string { return kb(r.AnonPerIdlePeer) }, func(r *Result) float64 { return float64(r.AnonPerIdlePeer) }, false)
 	fmt.Fprintf(&b, "\nFloods: %d s each from a third namespace, at most %d datagrams (sent: handshake %d / %d / %d, transport %d / %d / %d for lean / throughput / upstream). "+
 		"iperf3: %d s per run, B to A through the tunnel, MTU %d; %d rounds of throughput runs, every implementation in turn: throughput and idle RSS are the medians, peak RSS while saturating the highest. "+
 		"Idle RSS is read after %s untouched; its anonymous part (heap, stacks) is what only swap could take back, the rest is the binary's mapped pages. "+
-		"Peak RSS is VmHWM of the whole process, the binary's mapped pages and the startup included. "+
+		"Peak RSS is VmHWM of the whole process, the binary's mapped pages and the startup included; \"from the start\": one iperf3 stream begins as soon as the tunnel carries a packet (one run). "+
+		"Socket memory is kernel memory outside the RSS: what A's UDP sockets' receive and send buffers may hold (ss -uamp rb + tb), and the most they held in 100 ms samples during each flood. "+
 		"The legitimate peer is upstream wireguard-go, starting a fresh handshake again and again during the handshake flood.\n",
 		*floodSecs, *floodMax, rs[0].HSFloodSent, rs[1].HSFloodSent, up.HSFloodSent, rs[0].DataFloodSent, rs[1].DataFloodSent, up.DataFloodSent,
 		*secs, dataplane.TunnelMTU, rs[0].Runs, dataplane.IdleWait)
