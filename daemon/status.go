@@ -50,7 +50,20 @@ type InterfaceStatus struct {
 	Addresses  []netip.Prefix `json:"addresses"`
 	MTU        int            `json:"mtu"`      // the link's, or what it would be
 	MTUAuto    bool           `json:"mtu_auto"` // it follows the WAN
-	Peers      []PeerStatus   `json:"peers"`
+	// Oversized counts the packets the running engine dropped for being
+	// larger than its buffers carry; nil when not running.
+	Oversized *OversizedStatus `json:"oversized,omitempty"`
+	Peers     []PeerStatus     `json:"peers"`
+}
+
+// OversizedStatus: packets read from the link after its MTU was raised
+// past what the data plane carries (each answered with an ICMP error
+// when it could be: ICMPSent), and datagrams from the network too large
+// to receive.
+type OversizedStatus struct {
+	FromLink    uint64 `json:"from_link"`
+	FromNetwork uint64 `json:"from_network"`
+	ICMPSent    uint64 `json:"icmp_sent"`
 }
 
 // PeerStatus describes one peer, joining its configuration with what
@@ -92,6 +105,7 @@ func (d *Daemon) status() *Status {
 			} else {
 				d.observe(c.Name, st, now)
 				is.ListenPort = st.ListenPort
+				is.Oversized = &OversizedStatus{FromLink: st.OversizedFromTUN, FromNetwork: st.OversizedFromNetwork, ICMPSent: st.TooBigSent}
 				// Without its socket an interface reaches nobody.
 				is.Up = iface.ListenPort() == 0 || st.ListenPort == iface.ListenPort()
 				if st.PoolCapacity > 0 {

@@ -77,7 +77,7 @@ func NewCollector(src Source, opts Options) *Collector {
 		ifaceListenPort:  d("wireguard_interface_listen_port", "UDP port the interface listens on.", iface, nil),
 		ifacePeers:       d("wireguard_interface_peers", "Peers configured on the interface.", iface, nil),
 		ifacePeersRecent: d("wireguard_interface_peers_recent_handshake", "Peers whose latest handshake is at most "+opts.RecentHandshake.String()+" old.", iface, nil),
-		ifaceDropped:     d("wireguard_interface_dropped_packets_total", "Packets the interface dropped.", iface, nil),
+		ifaceDropped:     d("wireguard_interface_dropped_packets_total", "Packets the interface dropped for being larger than its data plane carries (from its link after an MTU raised from outside, or from the network).", iface, nil),
 		ifaceProblem:     d("wgd_interface_problem", "Why the interface is down or not on its configuration: config_errors (kept on its last good configuration), listen_port_in_use or error; the value is always 1.", []string{"interface", "reason"}, nil),
 
 		buildInfo:        d("wgd_build_info", "Build of the running wgd; the value is always 1.", []string{"version", "profile", "goversion"}, nil),

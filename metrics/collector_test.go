@@ -111,7 +111,7 @@ wireguard_interface_peers{interface="wg1"} 0
 # TYPE wireguard_interface_peers_recent_handshake gauge
 wireguard_interface_peers_recent_handshake{interface="wg0"} 1
 wireguard_interface_peers_recent_handshake{interface="wg1"} 0
-# HELP wireguard_interface_dropped_packets_total Packets the interface dropped.
+# HELP wireguard_interface_dropped_packets_total Packets the interface dropped for being larger than its data plane carries (from its link after an MTU raised from outside, or from the network).
 # TYPE wireguard_interface_dropped_packets_total counter
 wireguard_interface_dropped_packets_total{interface="wg1"} 7
 # HELP wgd_interface_problem Why the interface is down or not on its configuration: config_errors (kept on its last good configuration), listen_port_in_use or error; the value is always 1.

@@ -149,6 +149,10 @@ func FromStatus(st *daemon.Status) *Snapshot {
 	}
 	for _, is := range st.Interfaces {
 		i := Interface{Name: is.Name, Up: is.Up, ListenPort: is.ListenPort, Reason: is.Reason, Peers: make([]Peer, 0, len(is.Peers))}
+		if o := is.Oversized; o != nil {
+			n := o.FromLink + o.FromNetwork
+			i.DroppedPackets = &n
+		}
 		for _, ps := range is.Peers {
 			p := Peer{
 				PublicKey:       ps.PublicKey.String(),

@@ -20,7 +20,7 @@ func TestFromStatus(t *testing.T) {
 	st := &daemon.Status{
 		LastReload: time.Unix(1767320000, 0),
 		Problems:   []string{"network:3: a warning"},
-		Interfaces: []daemon.InterfaceStatus{{Name: "wg0", Up: true, ListenPort: 51820, Peers: []daemon.PeerStatus{
+		Interfaces: []daemon.InterfaceStatus{{Name: "wg0", Up: true, ListenPort: 51820, Oversized: &daemon.OversizedStatus{FromLink: 3, FromNetwork: 4, ICMPSent: 3}, Peers: []daemon.PeerStatus{
 			{Description: "laptop", PublicKey: k1, Endpoint: "[2001:db8::7]:40000", AllowedIPs: ips, LatestHandshake: 17, RxBytes: 1, TxBytes: 2,
 				TotalRxBytes: 10, TotalTxBytes: 20, Expires: 99},
 			{PublicKey: k2, EndpointHost: "vpn.example.com", Endpoint: "vpn.example.com (unresolved)"},
@@ -30,8 +30,9 @@ func TestFromStatus(t *testing.T) {
 		Firewall: firewall.Status{Backend: "nftables", Holes: []firewall.Hole{{Interface: "wg0", Port: 51820}}},
 		Pool:     &daemon.PoolStatus{Capacity: 512, InUse: 37},
 	}
+	dropped := uint64(7)
 	want := &Snapshot{
-		Interfaces: []Interface{{Name: "wg0", Up: true, ListenPort: 51820, Peers: []Peer{
+		Interfaces: []Interface{{Name: "wg0", Up: true, ListenPort: 51820, DroppedPackets: &dropped, Peers: []Peer{
 			{PublicKey: keyLaptop, Description: "laptop", AllowedIPs: ips, Endpoint: netip.MustParseAddrPort("[2001:db8::7]:40000"),
 				LatestHandshake: 17, RxBytes: 1, TxBytes: 2, Totals: &Totals{Rx: 10, Tx: 20}, Expires: 99},
 			{PublicKey: keyNever, Totals: &Totals{}},
