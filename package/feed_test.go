@@ -146,7 +146,7 @@ func TestFeedBuild(t *testing.T) {
 
 	want := map[string]os.FileMode{
 		"usr/sbin/wgd": 0o755, "etc/init.d/wgd": 0o755, "etc/config/wgd": 0o600, "etc/uci-defaults/80_wgd": 0o755,
-		"lib/netifd/proto/wgd.sh": 0o755, "etc/hotplug.d/iface/80-wgd": 0o644,
+		"lib/netifd/proto/wgd.sh": 0o755, "etc/hotplug.d/iface/80-wgd": 0o644, "lib/upgrade/keep.d/wgd": 0o644,
 	}
 	for p, mode := range want {
 		fi, err := os.Stat(filepath.Join(dest, p))

@@ -92,6 +92,7 @@ func TestWGDIPKLayout(t *testing.T) {
 		"/etc/uci-defaults/80_wgd":    {0o755, "wgd/files/wgd.uci-defaults"},
 		"/lib/netifd/proto/wgd.sh":    {0o755, "wgd/files/wgd.proto"},
 		"/etc/hotplug.d/iface/80-wgd": {0o644, "wgd/files/wgd.hotplug"},
+		"/lib/upgrade/keep.d/wgd":     {0o644, "wgd/files/wgd.keep"},
 	}
 	for _, h := range p.DataHdrs {
 		path := strings.TrimPrefix(h.Name, ".")

@@ -104,6 +104,7 @@ func TestWGDPackageFromFeedMakefile(t *testing.T) {
 	want := map[string]int64{
 		"/usr/sbin/wgd": 0o755, "/etc/init.d/wgd": 0o755, "/etc/config/wgd": 0o600,
 		"/etc/uci-defaults/80_wgd": 0o755, "/lib/netifd/proto/wgd.sh": 0o755, "/etc/hotplug.d/iface/80-wgd": 0o644,
+		"/lib/upgrade/keep.d/wgd": 0o644,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("files %v, want %v", got, want)
