@@ -108,12 +108,31 @@ func readFirewall(f *Facts) (map[Probe]firewall.Admission, error) {
 	if dev == "" {
 		return nil, nil
 	}
-	if _, err := exec.LookPath("nft"); err != nil {
-		return nil, errors.New("nft is not installed: only nftables rulesets (fw4, nftables, iptables-nft) can be read back")
+	// The kernel runs the input chains of nftables and of iptables-legacy
+	// (fw3) in turn: a port is open when both admit it.
+	var judges []func(firewall.Probe) (firewall.Admission, error)
+	if _, err := exec.LookPath("nft"); err == nil {
+		listing, err := exec.Command("nft", "--terse", "--json", "list", "ruleset").Output()
+		if err != nil {
+			return nil, errors.New("nft list ruleset: " + err.Error())
+		}
+		judges = append(judges, func(p firewall.Probe) (firewall.Admission, error) { return firewall.NftAdmits(listing, p) })
 	}
-	listing, err := exec.Command("nft", "--terse", "--json", "list", "ruleset").Output()
-	if err != nil {
-		return nil, errors.New("nft list ruleset: " + err.Error())
+	if v4, v6 := legacyIptables(); v4 != "" {
+		listings := map[bool]string{}
+		for family, bin := range map[bool]string{false: v4, true: v6} {
+			out, err := exec.Command(bin, "-w", "-S").Output()
+			if err != nil {
+				return nil, errors.New(bin + " -S: " + err.Error())
+			}
+			listings[family] = string(out)
+		}
+		judges = append(judges, func(p firewall.Probe) (firewall.Admission, error) {
+			return firewall.IptablesAdmits(listings[p.IPv6], p)
+		})
+	}
+	if len(judges) == 0 {
+		return nil, errors.New("neither nft nor iptables is installed: the firewall cannot be read back")
 	}
 	out := map[Probe]firewall.Admission{}
 	for _, c := range f.Config.Interfaces {
@@ -121,12 +140,34 @@ func readFirewall(f *Facts) (map[Probe]firewall.Admission, error) {
 			continue
 		}
 		for _, v6 := range []bool{false, true} {
-			a, err := firewall.NftAdmits(listing, firewall.Probe{IPv6: v6, Device: dev, Port: c.ListenPort})
-			if err != nil {
-				return nil, err
+			verdict := firewall.Admission{Admitted: true}
+			for _, judge := range judges {
+				a, err := judge(firewall.Probe{IPv6: v6, Device: dev, Port: c.ListenPort})
+				if err != nil {
+					return nil, err
+				}
+				if verdict.Admitted && !a.Admitted {
+					verdict.Admitted, verdict.Chain = false, a.Chain
+				}
+				verdict.Unsure = verdict.Unsure || a.Unsure
 			}
-			out[Probe{Port: c.ListenPort, IPv6: v6}] = a
+			out[Probe{Port: c.ListenPort, IPv6: v6}] = verdict
 		}
 	}
 	return out, nil
+}
+
+// legacyIptables names the commands of iptables-legacy, whose rules nft
+// does not show ("" when there is none): plain iptables where it is the
+// legacy one (fw3), else iptables-legacy.
+func legacyIptables() (v4, v6 string) {
+	if out, err := exec.Command("iptables", "-V").Output(); err == nil && strings.Contains(string(out), "legacy") {
+		return "iptables", "ip6tables"
+	}
+	if _, err := exec.LookPath("iptables-legacy"); err == nil {
+		if _, err := exec.LookPath("ip6tables-legacy"); err == nil {
+			return "iptables-legacy", "ip6tables-legacy"
+		}
+	}
+	return "", ""
 }

@@ -2,6 +2,7 @@ package firewall
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -231,4 +232,181 @@ func anyHas(items []any, have []string) (in, known bool) {
 		known = known && k
 	}
 	return false, known
+}
+
+// IptablesAdmits evaluates `iptables -S` output (the filter table of
+// iptables-legacy, which nft does not show) for p: INPUT's rules, the
+// chains they jump to, and INPUT's policy.
+func IptablesAdmits(listing string, p Probe) (Admission, error) {
+	policy := map[string]string{}
+	rules := map[string][][]string{}
+	for _, line := range strings.Split(listing, "\n") {
+		f, err := shellFields(line)
+		if err != nil {
+			return Admission{}, fmt.Errorf("reading iptables -S output: %w", err)
+		}
+		switch {
+		case len(f) == 3 && f[0] == "-P":
+			policy[f[1]] = f[2]
+		case len(f) >= 2 && f[0] == "-A":
+			rules[f[1]] = append(rules[f[1]], f[2:])
+		}
+	}
+	if _, ok := policy["INPUT"]; !ok {
+		return Admission{}, errors.New("reading iptables -S output: no INPUT chain")
+	}
+	e := &iptEval{rules: rules, probe: p}
+	v := e.chain("INPUT", 0)
+	if v == "" {
+		v = strings.ToLower(policy["INPUT"])
+	}
+	if v == "drop" || v == "reject" {
+		return Admission{Chain: "filter INPUT", Unsure: e.unsure}, nil
+	}
+	return Admission{Admitted: true, Unsure: e.unsure}, nil
+}
+
+type iptEval struct {
+	rules  map[string][][]string
+	probe  Probe
+	unsure bool
+}
+
+func (e *iptEval) chain(name string, depth int) string {
+	if depth > 16 {
+		e.unsure = true
+		return ""
+	}
+	for _, r := range e.rules[name] {
+		target, jump, ok := e.match(r)
+		if !ok {
+			continue
+		}
+		switch target {
+		case "ACCEPT":
+			return "accept"
+		case "DROP":
+			return "drop"
+		case "REJECT":
+			return "reject"
+		case "RETURN":
+			return ""
+		case "":
+			continue // no target: a counting rule
+		}
+		if _, known := e.rules[target]; !known {
+			e.unsure = true // a target of an extension (LOG, MARK...)
+			continue
+		}
+		if v := e.chain(target, depth+1); v != "" || !jump {
+			return v
+		}
+	}
+	return ""
+}
+
+// match evaluates one rule's options for the probe: its target, whether
+// it jumps (-j) rather than goes (-g), and whether it matches. What it
+// cannot evaluate counts as not matching.
+func (e *iptEval) match(r []string) (target string, jump, ok bool) {
+	ok = true
+	jump = true
+	neg := false
+	for i := 0; i < len(r); i++ {
+		opt := r[i]
+		arg := ""
+		if i+1 < len(r) {
+			arg = r[i+1]
+		}
+		res := true
+		switch opt {
+		case "!":
+			neg = true
+			continue
+		case "-j", "-g":
+			target, jump = arg, opt == "-j"
+			i++
+			for i+1 < len(r) && strings.HasPrefix(r[i+1], "--") { // the target's own options
+				i += 2
+			}
+			continue
+		case "-m":
+			i++
+			continue
+		case "--comment":
+			i++
+			continue
+		case "-i":
+			res = arg == e.probe.Device || strings.HasSuffix(arg, "+") && strings.HasPrefix(e.probe.Device, strings.TrimSuffix(arg, "+"))
+			i++
+		case "-p":
+			res = arg == "udp" || arg == "17" || arg == "all"
+			i++
+		case "--dport", "--dports", "--destination-port", "--destination-ports":
+			res = portIn(arg, e.probe.Port)
+			i++
+		case "--ctstate", "--state":
+			res = slices.Contains(strings.Split(arg, ","), "NEW")
+			i++
+		default:
+			e.unsure = true
+			return target, jump, false
+		}
+		if res == neg {
+			ok = false
+		}
+		neg = false
+	}
+	return target, jump, ok
+}
+
+// portIn tells whether port is in an iptables port list: "N", "N:M",
+// "A,B:C".
+func portIn(list string, port uint16) bool {
+	for _, item := range strings.Split(list, ",") {
+		lo, hi, isRange := strings.Cut(item, ":")
+		a, err1 := strconv.Atoi(lo)
+		b, err2 := strconv.Atoi(hi)
+		if !isRange {
+			b, err2 = a, err1
+		}
+		if err1 == nil && err2 == nil && int(port) >= a && int(port) <= b {
+			return true
+		}
+	}
+	return false
+}
+
+// shellFields splits a line as iptables -S quotes it (double quotes
+// around values with spaces).
+func shellFields(line string) ([]string, error) {
+	var out []string
+	var cur strings.Builder
+	in, quoted := false, false
+	for i := 0; i < len(line); i++ {
+		c := line[i]
+		switch {
+		case quoted && c == '\\' && i+1 < len(line):
+			i++
+			cur.WriteByte(line[i])
+		case c == '"':
+			quoted, in = !quoted, true
+		case !quoted && (c == ' ' || c == '\t'):
+			if in {
+				out = append(out, cur.String())
+				cur.Reset()
+				in = false
+			}
+		default:
+			cur.WriteByte(c)
+			in = true
+		}
+	}
+	if quoted {
+		return nil, errors.New("unterminated quote")
+	}
+	if in {
+		out = append(out, cur.String())
+	}
+	return out, nil
 }

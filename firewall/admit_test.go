@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -116,5 +117,92 @@ func TestNftAdmitsExpressions(t *testing.T) {
 	}
 	if _, err := NftAdmits([]byte("{"), Probe{}); err == nil {
 		t.Error("malformed listing accepted")
+	}
+}
+
+// IptablesAdmits says what real traffic finds with fw3's shape of
+// ruleset in iptables-legacy (which nft does not show): INPUT drops,
+// the WAN device jumps to a zone chain that rejects.
+func TestIptablesAdmitsAgreesWithTraffic(t *testing.T) {
+	t.Parallel()
+	for _, tool := range []string{"iptables-legacy", "ip6tables-legacy"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("needs %s: run scripts/deps.sh", tool)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	w := newWAN(t, ctx)
+	for _, ipt := range []string{"iptables-legacy", "ip6tables-legacy"} {
+		// ICMP (neighbour discovery for IPv6) as fw3 admits it.
+		proto := map[string]string{"iptables-legacy": "icmp", "ip6tables-legacy": "ipv6-icmp"}[ipt]
+		w.routerSh(t, ctx, strings.NewReplacer("IPT", ipt, "WAN", w.wanDev, "PROTO", proto).Replace(`
+IPT -w -P INPUT DROP
+IPT -w -A INPUT -i lo -j ACCEPT
+IPT -w -A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+IPT -w -A INPUT -p PROTO -j ACCEPT
+IPT -w -N zone_wan_input
+IPT -w -A INPUT -i WAN -j zone_wan_input
+IPT -w -A zone_wan_input -p udp -m multiport --dports 1000:2000,53 -j ACCEPT
+IPT -w -A zone_wan_input -j REJECT
+`))
+	}
+	ours, ranged, closed := port{"udp", 51820}, port{"udp", 1500}, port{"udp", 51822}
+	w.listen(t, ctx, ours, ranged, closed)
+	compare := func(when string, want map[port]bool) {
+		t.Helper()
+		for _, v6 := range []bool{false, true} {
+			listing, err := w.run.do(nil, map[bool]string{false: "iptables-legacy", true: "ip6tables-legacy"}[v6], "-w", "-S")
+			if err != nil {
+				t.Fatal(err)
+			}
+			addr := map[bool]string{false: routerV4, true: routerV6}[v6]
+			for p, open := range want {
+				a, err := IptablesAdmits(string(listing), Probe{IPv6: v6, Device: w.wanDev, Port: uint16(p.num)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				reached := probe(ctx, w.remote, addr, p)
+				if a.Admitted != open || reached != open || a.Unsure {
+					t.Errorf("%s: %s to %s: admitted %v (%+v), reached %v, want %v", when, p, addr, a.Admitted, a, reached, open)
+				}
+			}
+		}
+	}
+	compare("fw3 alone", map[port]bool{ours: false, ranged: true, closed: false})
+	w.routerSh(t, ctx, `for ipt in iptables-legacy ip6tables-legacy; do $ipt -w -I zone_wan_input -p udp -m udp --dport 51820 -m comment --comment "wgd:wg0:51820" -j ACCEPT; done`)
+	compare("the port opened", map[port]bool{ours: true, ranged: true, closed: false})
+}
+
+func TestIptablesAdmitsRules(t *testing.T) {
+	listing := `-P INPUT ACCEPT
+-P FORWARD ACCEPT
+-N wan
+-A INPUT -i ppp+ -g wan
+-A INPUT -p tcp -m tcp --dport 22 -j DROP
+-A INPUT -s 10.0.0.0/8 -j DROP
+-A wan -p udp ! --dport 51820 -j DROP
+-A wan -m comment --comment "a \"quoted\" note" -j RETURN
+`
+	for _, c := range []struct {
+		name   string
+		p      Probe
+		want   bool
+		unsure bool
+	}{
+		{"negated port: ours passes, and returns from the goto chain to the policy", Probe{Device: "ppp0", Port: 51820}, true, false},
+		{"negated port: another is dropped", Probe{Device: "ppp0", Port: 4000}, false, false},
+		{"not the WAN: a source match is unknown", Probe{Device: "eth0", Port: 4000}, true, true},
+	} {
+		a, err := IptablesAdmits(listing, c.p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.Admitted != c.want || a.Unsure != c.unsure {
+			t.Errorf("%s: %+v, want admitted %v unsure %v", c.name, a, c.want, c.unsure)
+		}
+	}
+	if _, err := IptablesAdmits("-A INPUT -j DROP\n", Probe{}); err == nil {
+		t.Error("a listing without INPUT's policy accepted")
 	}
 }

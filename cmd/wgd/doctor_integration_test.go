@@ -123,6 +123,14 @@ func TestDoctor(t *testing.T) {
 	expect("wgd opens the port", r, map[string]doctor.Severity{"firewall": doctor.OK, "handshake": doctor.OK, "mtu": doctor.OK},
 		map[string]string{"firewall": "open", "handshake": "connected"})
 
+	// A rule of iptables-legacy (fw3), which nft does not show, drops it.
+	if _, err := exec.LookPath("iptables-legacy"); err == nil {
+		sh(g.Router, fmt.Sprintf("for ipt in iptables-legacy ip6tables-legacy; do $ipt -w -I INPUT -p udp --dport %d -j DROP; done", lab.ListenPort))
+		r, _ = run()
+		expect("iptables-legacy drops the port", r, map[string]doctor.Severity{"firewall": doctor.Fail}, map[string]string{"firewall": "filter INPUT"})
+		sh(g.Router, fmt.Sprintf("for ipt in iptables-legacy ip6tables-legacy; do $ipt -w -D INPUT -p udp --dport %d -j DROP; done", lab.ListenPort))
+	}
+
 	if err := dns.Set(ctx, g.Router, name, "203.0.113.99"); err != nil {
 		t.Fatal(err)
 	}
