@@ -128,6 +128,9 @@ func TestMetricsConnectionFlood(t *testing.T) {
 	}
 	pid := g.RouterProc.Pid()
 	before := vmRSS(t, pid)
+	// The memory of a small router: the kernel kills wgd if the flood
+	// takes it past this.
+	oomKills := memoryCap(t, g.Lab.ID, pid, 24<<20)
 
 	host, port, _ := strings.Cut(metricsAddr, ":")
 	const conns = 1500
@@ -177,6 +180,44 @@ echo opened; sleep 6`, conns, host, port)
 	}
 	if g.RouterProc.Exited() {
 		t.Errorf("wgd exited: %s", g.RouterProc.ExitStatus())
+	}
+	if n := oomKills(); n != 0 {
+		t.Errorf("%d out-of-memory kills under the 24 MiB cap", n)
+	}
+}
+
+// memoryCap puts pid into a memory cgroup (cgroup v1, as on these
+// machines) limited to limit bytes, removed again at the end of the test,
+// and returns a reader of the cgroup's out-of-memory kills.
+func memoryCap(t *testing.T, id string, pid int, limit int64) func() int {
+	t.Helper()
+	root := "/sys/fs/cgroup/memory"
+	dir := filepath.Join(root, "wgd-test-"+id)
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatalf("memory cgroup: %v", err)
+	}
+	t.Cleanup(func() {
+		os.WriteFile(filepath.Join(root, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0o644)
+		os.Remove(dir)
+	})
+	for file, value := range map[string]string{"memory.limit_in_bytes": strconv.FormatInt(limit, 10), "cgroup.procs": strconv.Itoa(pid)} {
+		if err := os.WriteFile(filepath.Join(dir, file), []byte(value), 0o644); err != nil {
+			t.Fatalf("memory cgroup %s: %v", file, err)
+		}
+	}
+	return func() int {
+		b, err := os.ReadFile(filepath.Join(dir, "memory.oom_control"))
+		if err != nil {
+			t.Fatalf("memory cgroup: %v", err)
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "oom_kill "); ok {
+				n, _ := strconv.Atoi(v)
+				return n
+			}
+		}
+		t.Fatalf("memory.oom_control has no oom_kill count:\n%s", b)
+		return 0
 	}
 }
 
