@@ -126,7 +126,16 @@ func Open(d Desired, opts Options) (_ *Interface, err error) {
 	// so that a port nobody meant is never reported or opened.
 	if want := d.Config.ListenPort; want != 0 {
 		if st, err := i.State(); err != nil || st.ListenPort != want {
-			return nil, fmt.Errorf("bring up %s: not listening on port %d", name, want)
+			// The engine's own reaction to the link going up may have met
+			// the busy port first and left it on none or another: ask the
+			// kernel whether the port is held.
+			err := fmt.Errorf("bring up %s: not listening on port %d", name, want)
+			if c, perr := net.ListenPacket("udp", fmt.Sprintf(":%d", want)); perr != nil {
+				err = fmt.Errorf("%w: %w", err, perr)
+			} else {
+				c.Close()
+			}
+			return nil, portError(want, err)
 		}
 	}
 	i.wg.Add(1)
