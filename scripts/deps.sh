@@ -8,6 +8,7 @@ busybox
 conntrack
 dbus
 dnsmasq-base
+gcc
 iperf3
 iproute2
 iptables
@@ -16,6 +17,7 @@ nftables
 nodejs
 patch
 prometheus
+qemu-user
 qemu-user-static
 shellcheck
 socat
