@@ -8,7 +8,9 @@
 //
 // Each figure is the difference between a run of n2 and one of n1
 // packets (the program's startup cancels out), the median of -repeat
-// such pairs, with GOMAXPROCS=1. Writes OUT/insn.md and OUT/insn.json.
+// such pairs, with GOMAXPROCS=1. Then the whole tunnel, wgd against
+// upstream wireguard-go as the emulated router end (tunnel.go, root).
+// Writes OUT/insn.md and OUT/insn.json.
 package main
 
 import (
@@ -48,6 +50,8 @@ func main() {
 	out := flag.String("out", "bin/bench", "output directory")
 	repeat := flag.Int("repeat", 3, "pairs of runs per figure (the median is reported)")
 	only := flag.String("arch", "", "comma-separated subset of mips,mipsle,armv7")
+	tunnelMB := flag.Int64("tunnel-mb", 100, "MB through the tunnel per run (0: no whole-tunnel figures)")
+	nativeWGD := flag.String("wgd", "bin/wgd", "native wgd, the tunnel's other end")
 	flag.Parse()
 	log.SetFlags(0)
 	log.SetPrefix("insnbench: ")
@@ -60,11 +64,19 @@ func main() {
 		log.Fatalf("gcc: %v\n%s", err, b)
 	}
 
-	var results []Result
+	plugin, err := filepath.Abs(plugin)
+	if err != nil {
+		log.Fatal(err)
+	}
+	var selected []arch
 	for _, a := range arches {
-		if *only != "" && !slices.Contains(strings.Split(*only, ","), a.Name) {
-			continue
+		if *only == "" || slices.Contains(strings.Split(*only, ","), a.Name) {
+			selected = append(selected, a)
 		}
+	}
+
+	var results []Result
+	for _, a := range selected {
 		bin := filepath.Join(*out, "aeadloop-"+a.Name)
 		build := exec.Command("go", "build", "-trimpath", "-o", bin, "./scripts/aeadloop")
 		build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+a.GOARCH, "GOARM="+a.GOARM, "GOMIPS="+a.GOMIPS)
@@ -90,12 +102,37 @@ func main() {
 			}
 		}
 	}
-	md := table(results)
+	var tunnel []TunnelResult
+	if *tunnelMB > 0 {
+		if os.Geteuid() != 0 {
+			log.Fatal("whole-tunnel figures need root (network namespaces); -tunnel-mb 0 skips them")
+		}
+		tb := &tunnelBench{out: *out, plugin: plugin, nativeWGD: *nativeWGD, bytes: *tunnelMB * 1e6}
+		if tb.nativeWGD, err = filepath.Abs(tb.nativeWGD); err != nil {
+			log.Fatal(err)
+		}
+		upDir := filepath.Join(*out, ".wireguard-upstream-aligned")
+		if err := os.MkdirAll(upDir, 0o755); err != nil {
+			log.Fatal(err)
+		}
+		upWork, err := upstreamWork(upDir)
+		if err != nil {
+			log.Fatal(err)
+		}
+		for _, a := range selected {
+			rs, err := tb.arch(a, upWork)
+			if err != nil {
+				log.Fatal(err)
+			}
+			tunnel = append(tunnel, rs...)
+		}
+	}
+	md := table(results) + "\n" + tunnelTable(tunnel)
 	fmt.Print(md)
 	if err := os.WriteFile(filepath.Join(*out, "insn.md"), []byte(md), 0o644); err != nil {
 		log.Fatal(err)
 	}
-	js, _ := json.MarshalIndent(results, "", "  ")
+	js, _ := json.MarshalIndent(map[string]any{"aead": results, "tunnel": tunnel}, "", "  ")
 	if err := os.WriteFile(filepath.Join(*out, "insn.json"), js, 0o644); err != nil {
 		log.Fatal(err)
 	}
