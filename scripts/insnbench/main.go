@@ -108,6 +108,9 @@ func main() {
 	}
 	var tunnel []TunnelResult
 	if *tunnelMB > 0 {
+		if os.Getenv("GOWORK") == "" || os.Getenv("GOWORK") == "off" {
+			log.Fatal("GOWORK must name the patched data plane (run through make bench)")
+		}
 		if os.Geteuid() != 0 {
 			log.Fatal("whole-tunnel figures need root (network namespaces); -tunnel-mb 0 skips them")
 		}
