@@ -208,7 +208,8 @@ func transfer(ctx context.Context, p *dataplane.Pair, n int64, fromA bool) error
 		// receiver's count may stop before the last bytes in flight
 		// arrive (they still cross the tunnel).
 		var res struct {
-			End struct {
+			Error string `json:"error"`
+			End   struct {
 				SumSent struct {
 					Bytes int64 `json:"bytes"`
 				} `json:"sum_sent"`
@@ -219,6 +220,9 @@ func transfer(ctx context.Context, p *dataplane.Pair, n int64, fromA bool) error
 		}
 		if err := json.Unmarshal([]byte(out), &res); err != nil {
 			return lab.GiveUp(fmt.Errorf("iperf3 -J: %w: %.200s", err, out))
+		}
+		if res.Error != "" {
+			return fmt.Errorf("iperf3: %s", res.Error) // e.g. the server is not listening yet
 		}
 		if sent, got := res.End.SumSent.Bytes, res.End.SumReceived.Bytes; sent < n && got < n*9/10 {
 			return lab.GiveUp(fmt.Errorf("iperf3 sent %d and received %d of %d bytes", sent, got, n))
