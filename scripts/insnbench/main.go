@@ -131,13 +131,22 @@ func main() {
 		if err != nil {
 			log.Fatal(err)
 		}
+		var failed []string
 		for _, a := range selected {
 			rs, err := tb.arch(a, upWork)
 			if err != nil {
-				log.Fatal(err)
+				// The other CPUs' figures are still worth having.
+				logf("tunnel %s: %v", a.Name, err)
+				failed = append(failed, a.Name)
+				continue
 			}
 			tunnel = append(tunnel, rs...)
 		}
+		defer func() {
+			if len(failed) > 0 {
+				log.Fatalf("whole tunnel failed on %s (see above)", strings.Join(failed, ", "))
+			}
+		}()
 	}
 	md := table(results) + "\n" + tunnelTable(tunnel)
 	fmt.Print(md)
