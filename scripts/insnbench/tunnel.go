@@ -225,7 +225,7 @@ func transfer(ctx context.Context, p *dataplane.Pair, n int64, fromA bool) error
 			return fmt.Errorf("iperf3: %s", res.Error) // e.g. the server is not listening yet
 		}
 		if sent, got := res.End.SumSent.Bytes, res.End.SumReceived.Bytes; sent < n && got < n*9/10 {
-			return lab.GiveUp(fmt.Errorf("iperf3 sent %d and received %d of %d bytes", sent, got, n))
+			return lab.GiveUp(fmt.Errorf("iperf3 sent %d and received %d of %d bytes: %.600s", sent, got, n, out))
 		}
 		return nil
 	})
