@@ -114,7 +114,7 @@ func main() {
 		if os.Geteuid() != 0 {
 			log.Fatal("whole-tunnel figures need root (network namespaces); -tunnel-mb 0 skips them")
 		}
-		tb := &tunnelBench{out: *out, plugin: plugin, nativeWGD: *nativeWGD, bytes: *tunnelMB * 1e6}
+		tb := &tunnelBench{out: *out, plugin: plugin, nativeWGD: *nativeWGD, bytes: *tunnelMB * 1e6, repeat: *repeat}
 		// Its own name: a wgd end's directory also holds the UCI file "wgd".
 		tb.nativeWGD = filepath.Join(*out, "wgd-native")
 		if b, err := exec.Command("cp", *nativeWGD, tb.nativeWGD).CombinedOutput(); err != nil {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -15,8 +16,8 @@ import (
 	"wgd/internal/lab"
 )
 
-// Whole-tunnel figures: the router end A runs under qemu-user with the
-// counting plugin, wgd (lean) or upstream wireguard-go; B is native wgd.
+// Whole-tunnel figures: the router end A runs under qemu-user (with the
+// counting plugin, or without it for CPU time), wgd (lean) or upstream wireguard-go; B is native wgd.
 // A fixed number of bytes crosses the tunnel by TCP (iperf3 -n), B to A
 // (A decrypts) or A to B (A encrypts). A's instructions and CPU time for
 // the transfer are those of the run minus those of a run that only
@@ -35,6 +36,7 @@ var upstreamPatches = []string{
 type TunnelResult struct {
 	Arch, Impl, Dir string
 	Bytes           int64
+	Runs            int // the figures are medians of this many
 	InsnPerByte     float64
 	CPUSecPerGB     float64
 }
@@ -42,6 +44,7 @@ type TunnelResult struct {
 type tunnelBench struct {
 	out, plugin, nativeWGD string
 	bytes                  int64
+	repeat                 int
 }
 
 // upstreamWork materialises upstream wireguard-go with upstreamPatches
@@ -107,31 +110,50 @@ func (tb *tunnelBench) arch(a arch, upWork string) ([]TunnelResult, error) {
 	}
 	var rs []TunnelResult
 	for _, impl := range []string{"wgd", "upstream"} {
-		idleInsn, _, err := tb.run(a, impl, bins[impl], "", true)
-		if err != nil {
-			return nil, err
-		}
-		_, idleCPU, err := tb.run(a, impl, bins[impl], "", false)
-		if err != nil {
-			return nil, err
-		}
 		for _, dir := range []string{"decrypt", "encrypt"} {
-			insn, _, err := tb.run(a, impl, bins[impl], dir, true)
-			if err != nil {
-				return nil, err
+			var insns, cpus []float64
+			for i := 0; i < tb.repeat; i++ {
+				insn, cpu, err := tb.measure(a, impl, bins[impl], dir)
+				if err != nil {
+					return nil, err
+				}
+				insns, cpus = append(insns, insn), append(cpus, cpu)
 			}
-			_, cpu, err := tb.run(a, impl, bins[impl], dir, false)
-			if err != nil {
-				return nil, err
-			}
-			r := TunnelResult{Arch: a.Name, Impl: impl, Dir: dir, Bytes: tb.bytes,
-				InsnPerByte: (insn - idleInsn) / float64(tb.bytes),
-				CPUSecPerGB: (cpu - idleCPU) / float64(tb.bytes) * 1e9}
-			logf("tunnel %s %s %s: %.1f instructions/byte, %.1f CPU s/GB", a.Name, impl, dir, r.InsnPerByte, r.CPUSecPerGB)
+			r := TunnelResult{Arch: a.Name, Impl: impl, Dir: dir, Bytes: tb.bytes, Runs: tb.repeat,
+				InsnPerByte: middle(insns), CPUSecPerGB: middle(cpus)}
+			logf("tunnel %s %s %s: %.1f instructions/byte, %.1f CPU s/GB (medians of %d)", a.Name, impl, dir, r.InsnPerByte, r.CPUSecPerGB, tb.repeat)
 			rs = append(rs, r)
 		}
 	}
 	return rs, nil
+}
+
+// measure is one transfer's instructions per byte and CPU seconds per GB:
+// four runs, with and without the plugin, moving data and not.
+func (tb *tunnelBench) measure(a arch, impl, bin, dir string) (insn, cpu float64, err error) {
+	idleInsn, _, err := tb.run(a, impl, bin, "", true)
+	if err != nil {
+		return 0, 0, err
+	}
+	busyInsn, _, err := tb.run(a, impl, bin, dir, true)
+	if err != nil {
+		return 0, 0, err
+	}
+	_, idleCPU, err := tb.run(a, impl, bin, "", false)
+	if err != nil {
+		return 0, 0, err
+	}
+	_, busyCPU, err := tb.run(a, impl, bin, dir, false)
+	if err != nil {
+		return 0, 0, err
+	}
+	return (busyInsn - idleInsn) / float64(tb.bytes), (busyCPU - idleCPU) / float64(tb.bytes) * 1e9, nil
+}
+
+func middle(v []float64) float64 {
+	v = slices.Clone(v)
+	slices.Sort(v)
+	return v[len(v)/2]
 }
 
 // run starts the pair with the emulated end A, moves tb.bytes in
@@ -277,7 +299,7 @@ func tunnelTable(rs []TunnelResult) string {
 			}
 		}
 	}
-	fmt.Fprintf(&b, "\nWhole tunnel: the router end under qemu-user (wgd lean, or upstream wireguard-go with only %s), a native wgd the other end, %d MB by TCP through it; per payload byte, minus a run that only starts, handshakes and stops; CPU seconds from runs without the counting plugin.\n",
-		strings.Join(upstreamPatches, ", "), rs[0].Bytes/1e6)
+	fmt.Fprintf(&b, "\nWhole tunnel: the router end under qemu-user (wgd lean, or upstream wireguard-go with only %s), a native wgd the other end, %d MB by TCP through it; per payload byte, minus a run that only starts, handshakes and stops; CPU seconds from runs without the counting plugin; medians of %d.\n",
+		strings.Join(upstreamPatches, ", "), rs[0].Bytes/1e6, rs[0].Runs)
 	return b.String()
 }
