@@ -133,6 +133,14 @@ func main() {
 		}
 		var failed []string
 		for _, a := range selected {
+			// Upstream with only its alignment patches stalls on bulk TCP
+			// under qemu-mips (big-endian): its UDP GSO sends fail there
+			// (see patch 0009) and it has no fallback, so wgd's figures
+			// would compare with nothing.
+			if a.Name == "mips" {
+				logf("tunnel mips: skipped (upstream cannot carry bulk TCP under qemu-mips)")
+				continue
+			}
 			rs, err := tb.arch(a, upWork)
 			if err != nil {
 				// The other CPUs' figures are still worth having.
