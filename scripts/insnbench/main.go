@@ -133,10 +133,11 @@ func main() {
 		}
 		var failed []string
 		for _, a := range selected {
-			// Upstream with only its alignment patches stalls on bulk TCP
-			// under qemu-mips (big-endian): its UDP GSO sends fail there
-			// (see patch 0009) and it has no fallback, so wgd's figures
-			// would compare with nothing.
+			// Upstream with only its alignment patches moved no bulk TCP
+			// under qemu-mips (big-endian): 0 bytes/s for minutes, most
+			// likely the failing UDP GSO sends patch 0009 describes, for
+			// which upstream has no fallback. wgd's figures would compare
+			// with nothing.
 			if a.Name == "mips" {
 				logf("tunnel mips: skipped (upstream cannot carry bulk TCP under qemu-mips)")
 				continue
