@@ -58,8 +58,11 @@ cross: wireguard
 # namespaces); writes bin/bench/bench.md and bin/bench/bench.json.
 # Then the time from a WAN change to restored traffic, with and without
 # wgd's reaction (-watchdog adds the 3-minute watchdog-only case).
+# Then guest instructions per byte under qemu-user on the router CPUs
+# (scripts/insnbench: bin/bench/insn.md).
 bench: deps build
 	./scripts/bench.sh
+	$(GO) run ./scripts/insnbench -out bin/bench
 	$(GO) run ./scripts/hotplugbench -wgd bin/wgd -watchdog=false
 
 # OpenWrt packages without the SDK; scripts/ipk cross-builds wgd for ARCH

@@ -14,8 +14,8 @@ func xorBlocksAsm(st *[16]uint32, dst, src *byte, n int)
 //go:noescape
 func polyBlocksAsm(p *polyState, m *byte, n int)
 
-// The assembly needs MIPS32 release 2: ROTR and WSBH. (A release 1 CPU
-// does not even trap on ROTR: it decodes it as a plain shift.) Every CPU
+// The assembly needs MIPS32 release 2: ROTR and WSBH. (ROTR need not
+// trap on release 1: qemu's 4Kc runs it as a plain shift, silently.) Every CPU
 // OpenWrt's mips and mipsel targets name is release 2 but the plain
 // "mips32" ones (bcm47xx, bcm63xx, rb532); those get the generic code.
 // The kernel says which in /proc/cpuinfo's "isa" line; without such a

@@ -4,7 +4,7 @@
 
 // ChaCha20 and Poly1305 for MIPS32 release 2 (ROTR, WSBH), both byte
 // orders. Unaligned input and output are read and written with LWL/LWR
-// and SWL/SWR pairs, so any alignment takes the same path. blocks_mipsx.go
+// and SWL/SWR pairs, aligned ones with LW/SW. blocks_mipsx.go
 // uses these only where the kernel reports a mips32r2 CPU.
 
 // Unaligned little-endian word access, whatever the CPU's byte order: on
@@ -28,11 +28,35 @@
 	ADDU b, a; XOR a, d; ROTR $24, d; \
 	ADDU d, c; XOR c, b; ROTR $25, b
 
-// Keystream word i (x plus the input word) XORed into the message: the
-// keystream is little-endian, the word loaded in the CPU's order.
+#define DOUBLEROUND \
+	QR(R1, R5, R9, R13); QR(R2, R6, R10, R14); QR(R3, R7, R11, R15); QR(R4, R8, R12, R16); \
+	QR(R1, R6, R11, R16); QR(R2, R7, R12, R13); QR(R3, R8, R9, R14); QR(R4, R5, R10, R15)
+
+// The 20 rounds, unrolled: no loop counter, no branches.
+#define ROUNDS \
+	DOUBLEROUND; DOUBLEROUND; DOUBLEROUND; DOUBLEROUND; DOUBLEROUND; \
+	DOUBLEROUND; DOUBLEROUND; DOUBLEROUND; DOUBLEROUND; DOUBLEROUND
+
+// The input block st (R19) into R1-R16.
+#define LOADSTATE \
+	MOVW 0(R19), R1; MOVW 4(R19), R2; MOVW 8(R19), R3; MOVW 12(R19), R4; \
+	MOVW 16(R19), R5; MOVW 20(R19), R6; MOVW 24(R19), R7; MOVW 28(R19), R8; \
+	MOVW 32(R19), R9; MOVW 36(R19), R10; MOVW 40(R19), R11; MOVW 44(R19), R12; \
+	MOVW 48(R19), R13; MOVW 52(R19), R14; MOVW 56(R19), R15; MOVW 60(R19), R16
+
+// Keystream word i (x plus the input word) XORed into the message, src
+// in R21 and dst in R20: the keystream is little-endian, the message word
+// loaded in the CPU's order; XORWORDA when both are 4-byte aligned.
 #define XORWORD(i, x) \
 	MOVW (4*i)(R19), R24; ADDU R24, x; SWAPLE(x); \
 	LOADW(4*i, R21, R25); XOR R25, x; STOREW(x, 4*i, R20)
+#define XORWORDA(i, x) \
+	MOVW (4*i)(R19), R24; ADDU R24, x; SWAPLE(x); \
+	MOVW (4*i)(R21), R25; XOR R25, x; MOVW x, (4*i)(R20)
+
+// The block counter st[12] advances; src and dst move on.
+#define NEXTBLOCK \
+	MOVW 48(R19), R24; ADDU $1, R24; MOVW R24, 48(R19); ADDU $64, R20; ADDU $64, R21
 
 // func xorBlocksAsm(st *[16]uint32, dst, src *byte, n int)
 // n is a multiple of 64, at least 64. st[12], the block counter, advances.
@@ -42,61 +66,30 @@ TEXT ·xorBlocksAsm(SB), NOSPLIT, $0-16
 	MOVW src+8(FP), R21
 	MOVW n+12(FP), R22
 	ADDU R21, R22 // end of src
+	OR R20, R21, R24
+	AND $3, R24
+	BEQ R24, R0, aligned
 
-block:
-	MOVW 0(R19), R1
-	MOVW 4(R19), R2
-	MOVW 8(R19), R3
-	MOVW 12(R19), R4
-	MOVW 16(R19), R5
-	MOVW 20(R19), R6
-	MOVW 24(R19), R7
-	MOVW 28(R19), R8
-	MOVW 32(R19), R9
-	MOVW 36(R19), R10
-	MOVW 40(R19), R11
-	MOVW 44(R19), R12
-	MOVW 48(R19), R13
-	MOVW 52(R19), R14
-	MOVW 56(R19), R15
-	MOVW 60(R19), R16
-	MOVW $10, R18
+unaligned:
+	LOADSTATE
+	ROUNDS
+	XORWORD(0, R1); XORWORD(1, R2); XORWORD(2, R3); XORWORD(3, R4)
+	XORWORD(4, R5); XORWORD(5, R6); XORWORD(6, R7); XORWORD(7, R8)
+	XORWORD(8, R9); XORWORD(9, R10); XORWORD(10, R11); XORWORD(11, R12)
+	XORWORD(12, R13); XORWORD(13, R14); XORWORD(14, R15); XORWORD(15, R16)
+	NEXTBLOCK
+	BNE R21, R22, unaligned
+	RET
 
-round:
-	QR(R1, R5, R9, R13)
-	QR(R2, R6, R10, R14)
-	QR(R3, R7, R11, R15)
-	QR(R4, R8, R12, R16)
-	QR(R1, R6, R11, R16)
-	QR(R2, R7, R12, R13)
-	QR(R3, R8, R9, R14)
-	QR(R4, R5, R10, R15)
-	SUBU $1, R18
-	BNE R18, R0, round
-
-	XORWORD(0, R1)
-	XORWORD(1, R2)
-	XORWORD(2, R3)
-	XORWORD(3, R4)
-	XORWORD(4, R5)
-	XORWORD(5, R6)
-	XORWORD(6, R7)
-	XORWORD(7, R8)
-	XORWORD(8, R9)
-	XORWORD(9, R10)
-	XORWORD(10, R11)
-	XORWORD(11, R12)
-	XORWORD(12, R13)
-	XORWORD(13, R14)
-	XORWORD(14, R15)
-	XORWORD(15, R16)
-
-	MOVW 48(R19), R24
-	ADDU $1, R24
-	MOVW R24, 48(R19)
-	ADDU $64, R20
-	ADDU $64, R21
-	BNE R21, R22, block
+aligned:
+	LOADSTATE
+	ROUNDS
+	XORWORDA(0, R1); XORWORDA(1, R2); XORWORDA(2, R3); XORWORDA(3, R4)
+	XORWORDA(4, R5); XORWORDA(5, R6); XORWORDA(6, R7); XORWORDA(7, R8)
+	XORWORDA(8, R9); XORWORDA(9, R10); XORWORDA(10, R11); XORWORDA(11, R12)
+	XORWORDA(12, R13); XORWORDA(13, R14); XORWORDA(14, R15); XORWORDA(15, R16)
+	NEXTBLOCK
+	BNE R21, R22, aligned
 	RET
 
 // Poly1305 in radix 2^26 (see polyState): h in R1-R5, r in R6-R10,

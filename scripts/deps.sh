@@ -20,6 +20,7 @@ nftables
 nodejs
 patch
 prometheus
+qemu-user
 qemu-user-static
 shellcheck
 socat

@@ -24,16 +24,19 @@ type Arch struct {
 	GOARM  string // arm only
 	GOMIPS string // mips only
 	Qemu   string // qemu-user binary that runs it on this machine
+	// QemuCPU is the CPU model qemu emulates (-cpu): one of the ISA level
+	// the build is for, so no instruction of a later one slips through.
+	QemuCPU string
 }
 
 // Archs are the router targets of `make cross` that qemu-user can run
 // here (amd64 is the host itself).
 var Archs = []Arch{
-	{Name: "mips", GOARCH: "mips", GOMIPS: "softfloat", Qemu: "qemu-mips-static"},
-	{Name: "mipsle", GOARCH: "mipsle", GOMIPS: "softfloat", Qemu: "qemu-mipsel-static"},
-	{Name: "armv5", GOARCH: "arm", GOARM: "5", Qemu: "qemu-arm-static"},
-	{Name: "armv7", GOARCH: "arm", GOARM: "7", Qemu: "qemu-arm-static"},
-	{Name: "arm64", GOARCH: "arm64", Qemu: "qemu-aarch64-static"},
+	{Name: "mips", GOARCH: "mips", GOMIPS: "softfloat", Qemu: "qemu-mips-static", QemuCPU: "24Kc"},
+	{Name: "mipsle", GOARCH: "mipsle", GOMIPS: "softfloat", Qemu: "qemu-mipsel-static", QemuCPU: "24Kc"},
+	{Name: "armv5", GOARCH: "arm", GOARM: "5", Qemu: "qemu-arm-static", QemuCPU: "arm926"},
+	{Name: "armv7", GOARCH: "arm", GOARM: "7", Qemu: "qemu-arm-static", QemuCPU: "cortex-a7"},
+	{Name: "arm64", GOARCH: "arm64", Qemu: "qemu-aarch64-static", QemuCPU: "cortex-a53"},
 }
 
 // ArchByName returns the Arch called name.

@@ -20,7 +20,7 @@ import (
 // dies here with SIGBUS on mips (unaligned loads); on a real router the
 // kernel traps and emulates each such load.
 func TestEmulatedRouter(t *testing.T) {
-	for _, name := range []string{"mips", "mipsle", "armv7", "arm64"} {
+	for _, name := range []string{"mips", "mipsle", "armv5", "armv7", "arm64"} {
 		arch, _ := ArchByName(name)
 		t.Run(name, func(t *testing.T) {
 			l := forTest(t, "socat")
@@ -31,12 +31,12 @@ func TestEmulatedRouter(t *testing.T) {
 			ctx := testContext(t, 5*time.Minute)
 			native := leanWGD(t, nil)
 			router := leanWGD(t, &arch)
-			emulatedRouter(t, ctx, l, native, qemu, router)
+			emulatedRouter(t, ctx, l, native, []string{qemu, "-cpu", arch.QemuCPU}, router)
 		})
 	}
 }
 
-func emulatedRouter(t *testing.T, ctx context.Context, l *lab.Lab, native, qemu, router string) {
+func emulatedRouter(t *testing.T, ctx context.Context, l *lab.Lab, native string, qemu []string, router string) {
 	logf := logf(t)
 	g, err := lab.NewGateway(ctx, l, native, logf)
 	if err != nil {
@@ -49,8 +49,9 @@ func emulatedRouter(t *testing.T, ctx context.Context, l *lab.Lab, native, qemu,
 	if err := g.WriteRouterConfig(); err != nil {
 		t.Fatal(err)
 	}
-	logf("router: %s %s run (emulated)", qemu, router)
-	p, err := g.Router.Start(qemu, router, "run", "--config-dir", g.RouterDir, "--socket", g.RouterSocket)
+	logf("router: %s %s run (emulated)", strings.Join(qemu, " "), router)
+	argv := append(append([]string{}, qemu...), router, "run", "--config-dir", g.RouterDir, "--socket", g.RouterSocket)
+	p, err := g.Router.Start(argv...)
 	if err != nil {
 		t.Fatal(err)
 	}

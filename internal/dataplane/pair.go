@@ -28,6 +28,16 @@ type Impl struct {
 	WGD bool
 	// Env is added to the process's environment (e.g. GOMEMLIMIT).
 	Env []string
+	// Wrap, when set, runs Bin through it: qemu-user and its options.
+	Wrap []string
+	// CLI is the wgd binary that queries a wgd end's status (default Bin):
+	// a native one talks to an emulated daemon.
+	CLI string
+}
+
+// argv is the command line that runs the implementation with args.
+func (i Impl) argv(args ...string) []string {
+	return append(append(append([]string{}, i.Wrap...), i.Bin), args...)
 }
 
 // The pair's addresses: documentation and benchmark ranges, only ever
@@ -101,7 +111,11 @@ func NewPair(ctx context.Context, l *lab.Lab, a, b Impl) (*Pair, error) {
 			if err := os.Mkdir(cliDir, 0o700); err != nil {
 				return nil, err
 			}
-			if end.cli, err = ownCopy(e.impl.Bin, cliDir); err != nil {
+			cli := e.impl.CLI
+			if cli == "" {
+				cli = e.impl.Bin
+			}
+			if end.cli, err = ownCopy(cli, cliDir); err != nil {
 				return nil, err
 			}
 		}
@@ -194,7 +208,7 @@ func (e *End) startWGD(ctx context.Context, peer *End, extra []string) error {
 	if err := os.WriteFile(filepath.Join(e.dir, "wgd"), []byte("config wgd 'main'\n\toption log_level 'info'\n"), 0o600); err != nil {
 		return err
 	}
-	proc, err := e.Host.StartEnv(e.Impl.Env, e.Impl.Bin, "run", "--config-dir", e.dir, "--socket", e.socket)
+	proc, err := e.Host.StartEnv(e.Impl.Env, e.Impl.argv("run", "--config-dir", e.dir, "--socket", e.socket)...)
 	if err != nil {
 		return err
 	}
@@ -219,7 +233,7 @@ func (e *End) startWGD(ctx context.Context, peer *End, extra []string) error {
 }
 
 func (e *End) startWireGuardGo(ctx context.Context, peer *End, extra []string) error {
-	proc, err := e.Host.StartEnv(e.Impl.Env, e.Impl.Bin, "-f", e.Iface)
+	proc, err := e.Host.StartEnv(e.Impl.Env, e.Impl.argv("-f", e.Iface)...)
 	if err != nil {
 		return err
 	}

@@ -43,7 +43,7 @@ func main() {
 		os.Exit(2)
 	}
 	// The data plane's layout: a 16-byte transport header, then the
-	// packet, sealed in place.
+	// packet, sealed in place; opened into it (the ciphertext stays).
 	buf := make([]byte, 16+*size+chacha20poly1305.Overhead)
 	pkt := buf[16 : 16+*size]
 	nonce := make([]byte, chacha20poly1305.NonceSize)
@@ -55,8 +55,7 @@ func main() {
 			a.Seal(pkt[:0], nonce, pkt, nil)
 		case "open":
 			binary.LittleEndian.PutUint64(nonce[4:], 0)
-			copy(buf[16:], sealed)
-			if _, err := a.Open(pkt[:0], nonce, buf[16:16+len(sealed)], nil); err != nil {
+			if _, err := a.Open(pkt[:0], nonce, sealed, nil); err != nil {
 				fmt.Fprintln(os.Stderr, "aeadloop:", err)
 				os.Exit(1)
 			}
