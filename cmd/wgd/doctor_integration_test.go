@@ -37,13 +37,7 @@ func TestDoctor(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	dns, err := lab.StartDNS(ctx, g.Inet, lab.InetWANIP)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := lab.UseDNS(g.Router, lab.InetWANIP); err != nil {
-		t.Fatal(err)
-	}
+	dns := nameServer(t, ctx, g, g.Router)
 	const name = "home.example.net"
 	if err := dns.Set(ctx, g.Router, name, lab.RouterWANIP); err != nil {
 		t.Fatal(err)

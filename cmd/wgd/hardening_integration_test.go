@@ -254,13 +254,7 @@ func TestEndpointNameHandshakesOnResolution(t *testing.T) {
 	ctx := testContext(t)
 	g := newGateway(t, ctx)
 	laptop := addLaptop(t, ctx, g, "laptop", lab.ClientWGD)
-	dns, err := lab.StartDNS(ctx, g.Inet, lab.InetWANIP)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := lab.UseDNS(laptop.Host, lab.InetWANIP); err != nil {
-		t.Fatal(err)
-	}
+	dns := nameServer(t, ctx, g, laptop.Host)
 	if err := dns.Set(ctx, laptop.Host, lab.VPNName, lab.RouterWANIP); err != nil {
 		t.Fatal(err)
 	}
@@ -271,7 +265,7 @@ func TestEndpointNameHandshakesOnResolution(t *testing.T) {
 		t.Fatal(err)
 	}
 	var attempts, resolved, responses []time.Time
-	err = lab.Poll(ctx, 20*time.Second, func(context.Context) error {
+	err := lab.Poll(ctx, 20*time.Second, func(context.Context) error {
 		log := laptop.Proc.Output()
 		attempts = logTimes(t, log, "Sending handshake initiation")
 		resolved = logTimes(t, log, "endpoint resolved")

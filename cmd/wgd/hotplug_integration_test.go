@@ -188,13 +188,7 @@ func TestHotplugServerRenumbering(t *testing.T) {
 	ctx := testContext(t)
 	g := newGateway(t, ctx)
 	laptop := addLaptop(t, ctx, g, "laptop", lab.ClientWGD)
-	dns, err := lab.StartDNS(ctx, g.Inet, lab.InetWANIP)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := lab.UseDNS(laptop.Host, lab.InetWANIP); err != nil {
-		t.Fatal(err)
-	}
+	dns := nameServer(t, ctx, g, laptop.Host)
 	if err := dns.Set(ctx, laptop.Host, lab.VPNName, lab.RouterWANIP); err != nil {
 		t.Fatal(err)
 	}

@@ -124,6 +124,19 @@ func status(t *testing.T, ctx context.Context, g *lab.Gateway, h *lab.Host, sock
 	return is
 }
 
+// nameServer runs dnsmasq on the gateway's inet host and makes h ask it.
+func nameServer(t *testing.T, ctx context.Context, g *lab.Gateway, h *lab.Host) *lab.DNS {
+	t.Helper()
+	dns, err := lab.StartDNS(ctx, g.Inet, lab.InetWANIP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := lab.UseDNS(h, lab.InetWANIP); err != nil {
+		t.Fatal(err)
+	}
+	return dns
+}
+
 // addLaptop adds a laptop host of kind to the gateway, or fails the test.
 func addLaptop(t *testing.T, ctx context.Context, g *lab.Gateway, name string, kind lab.ClientKind) *lab.Laptop {
 	t.Helper()
