@@ -90,56 +90,68 @@ func (e *nftEval) chain(family, table, name string, depth int) string {
 		return ""
 	}
 	for _, rule := range e.rules[nftChain{Family: family, Table: table, Name: name}.key()] {
-		matched := true
+		if !e.matches(rule) {
+			continue
+		}
 		for _, stmt := range rule {
 			for kind, arg := range stmt {
 				switch kind {
-				case "match":
-					m, _ := arg.(map[string]any)
-					ok, known := e.match(m)
-					if !known {
-						e.unsure = true
-					}
-					if !ok {
-						matched = false
-					}
 				case "accept", "drop", "reject":
-					if matched {
-						return kind
-					}
+					return kind
 				case "jump", "goto":
-					if !matched {
-						break
-					}
 					target, _ := arg.(map[string]any)["target"].(string)
 					if v := e.chain(family, table, target, depth+1); v != "" || kind == "goto" {
 						return v
 					}
 				case "return":
-					if matched {
-						return ""
-					}
+					return ""
 				}
-			}
-			if !matched {
-				break
 			}
 		}
 	}
 	return ""
 }
 
+// matches tells whether every match of a rule holds for the probe. A
+// match it cannot evaluate makes the answer unsure, unless another match
+// of the rule already fails.
+func (e *nftEval) matches(rule []map[string]any) bool {
+	unknown := false
+	for _, stmt := range rule {
+		m, ok := stmt["match"].(map[string]any)
+		if !ok {
+			continue
+		}
+		holds, known := e.match(m)
+		switch {
+		case !known:
+			unknown = true
+		case !holds:
+			return false
+		}
+	}
+	if unknown {
+		e.unsure = true
+		return false
+	}
+	return true
+}
+
 // match evaluates one match expression for the probe; known is false
 // for what it cannot tell, which counts as not matching.
 func (e *nftEval) match(m map[string]any) (ok, known bool) {
 	op, _ := m["op"].(string)
+	if otherProtocol(m["left"]) {
+		// A header the probe, a UDP packet, does not have.
+		return op == "!=", true
+	}
 	var have []string // what the probe has for the left side
 	switch left := m["left"].(type) {
 	case map[string]any:
 		switch {
 		case left["meta"] != nil:
 			switch key, _ := left["meta"].(map[string]any)["key"].(string); key {
-			case "iifname":
+			case "iifname", "iif":
 				have = []string{e.probe.Device}
 			case "l4proto":
 				have = []string{"udp", "17"}
@@ -155,17 +167,18 @@ func (e *nftEval) match(m map[string]any) (ok, known bool) {
 			switch {
 			case field == "dport" && (proto == "udp" || proto == "th"):
 				have = []string{strconv.Itoa(int(e.probe.Port))}
-			case field == "dport" || field == "sport" || field == "type":
-				// Another protocol's header: not a UDP packet's.
-				return op == "!=", true
 			default:
 				return false, false
 			}
 		case left["ct"] != nil:
-			if key, _ := left["ct"].(map[string]any)["key"].(string); key != "state" {
+			switch key, _ := left["ct"].(map[string]any)["key"].(string); key {
+			case "state":
+				have = []string{"new"}
+			case "status":
+				have = []string{} // a new flow from the WAN: not dnat, not confirmed
+			default:
 				return false, false
 			}
-			have = []string{"new"}
 		default:
 			return false, false
 		}
@@ -180,6 +193,33 @@ func (e *nftEval) match(m map[string]any) (ok, known bool) {
 		return !in, known
 	}
 	return false, false
+}
+
+// otherProtocol tells whether an expression reads the header of a
+// protocol other than UDP (tcp flags, icmp type...).
+func otherProtocol(x any) bool {
+	switch v := x.(type) {
+	case map[string]any:
+		if pl, ok := v["payload"].(map[string]any); ok {
+			switch proto, _ := pl["protocol"].(string); proto {
+			case "udp", "th", "ip", "ip6", "":
+			default:
+				return true
+			}
+		}
+		for _, y := range v {
+			if otherProtocol(y) {
+				return true
+			}
+		}
+	case []any:
+		for _, y := range v {
+			if otherProtocol(y) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // rightHas tells whether the right side of a match holds one of have.
