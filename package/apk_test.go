@@ -496,7 +496,7 @@ func TestWGDAPKLayout(t *testing.T) {
 			t.Errorf("directory %q: %o %s:%s", d.Path, d.Mode, d.User, d.Group)
 		}
 	}
-	wantDirs := "|etc|etc/config|etc/hotplug.d|etc/hotplug.d/iface|etc/init.d|etc/uci-defaults|lib|lib/apk|lib/apk/packages|lib/netifd|lib/netifd/proto|usr|usr/sbin"
+	wantDirs := "|etc|etc/config|etc/hotplug.d|etc/hotplug.d/iface|etc/init.d|etc/uci-defaults|lib|lib/apk|lib/apk/packages|lib/netifd|lib/netifd/proto|lib/upgrade|lib/upgrade/keep.d|usr|usr/sbin"
 	if got := strings.Join(dirs, "|"); got != wantDirs {
 		t.Errorf("directories %s\nwant %s", got, wantDirs)
 	}
