@@ -80,8 +80,9 @@ type Daemon struct {
 	requested map[string]bool // interfaces netifd asked for: netifd.go
 	netifd    netifdState     // what netifd was told: netifd.go
 	fw        *firewallKeeper
-	fwGen     uint64   // the firewall wish of the last apply
-	counters  Counters // reloads; resolutions are counted by the resolver
+	fwGen     uint64        // the firewall wish of the last apply
+	fwWait    time.Duration // how long start and reload wait for it
+	counters  Counters      // reloads; resolutions are counted by the resolver
 	// Failed interfaces are retried with backoff.
 	runCtx     context.Context
 	retryTimer *time.Timer
@@ -125,7 +126,7 @@ func New(opts Options) *Daemon {
 		default: // one wake-up is pending already
 		}
 	}}
-	d.fw = newFirewallKeeper(d.log)
+	d.fw, d.fwWait = newFirewallKeeper(d.log), firewallWait
 	d.resolver = newResolver(d.log, d.do, d.setEndpoint)
 	d.resolver.families = d.wan.Families
 	d.hp = newHotplugState()
@@ -152,7 +153,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if _, err := d.reload(); err != nil {
 		d.log.Error("initial configuration", "error", err)
 	}
-	d.fw.wait(ctx, d.fwGen)
+	d.waitFirewall(ctx, d.fwGen)
 	go serveControl(ctx, l, d.handlers(), d.log)
 	d.startHotplug(ctx)
 	d.log.Info("wgd running", "interfaces", len(d.ifaces), "control", d.opts.Socket)
@@ -212,7 +213,7 @@ func (d *Daemon) Reload(ctx context.Context) (*ReloadResult, error) {
 	if e := d.do(ctx, func() { res, err = d.reload(); fw = d.fwGen }); e != nil {
 		return nil, e
 	}
-	d.fw.wait(ctx, fw)
+	d.waitFirewall(ctx, fw)
 	return res, err
 }
 

@@ -641,3 +641,22 @@ func TestRemovedEndpointLeavesIfupAnswer(t *testing.T) {
 		t.Errorf("endpoint_host a name that does not resolve: ifup endpoints %v", eps)
 	}
 }
+
+// A firewall command that never returns keeps neither the control socket
+// shut nor a reload waiting for ever.
+func TestHungFirewallDoesNotShutControl(t *testing.T) {
+	netnstest.Root(t)
+	fw := &heldBackend{holding: make(chan struct{}, 10), release: make(chan struct{})}
+	fw.syncs.Store(1) // hold from the first sync on
+	dir := t.TempDir()
+	writeNetwork(t, dir, "")
+	td := startDaemonWith(t, dir, Options{}, func(d *Daemon) {
+		d.fwWait = 300 * time.Millisecond
+		d.fw.open = func(string, *slog.Logger) (firewall.Backend, error) { return fw, nil }
+	})
+	t.Cleanup(func() { close(fw.release) }) // before the daemon stops: it waits for its firewall
+	if _, err := td.Reload(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	td.status(t)
+}

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"time"
 
 	"wgd/config"
 	"wgd/firewall"
@@ -74,6 +75,20 @@ func (k *firewallKeeper) wait(ctx context.Context, gen uint64) {
 		default:
 		}
 		k.changed.Wait()
+	}
+}
+
+// firewallWait bounds how long start and reload wait for the firewall: a
+// firewall command that hangs must not keep the control socket shut.
+const firewallWait = 20 * time.Second
+
+// waitFirewall waits for the firewall wish gen, at most d.fwWait.
+func (d *Daemon) waitFirewall(ctx context.Context, gen uint64) {
+	ctx, cancel := context.WithTimeout(ctx, d.fwWait)
+	defer cancel()
+	d.fw.wait(ctx, gen)
+	if ctx.Err() == context.DeadlineExceeded {
+		d.log.Warn("the firewall has not followed yet; going on", "waited", d.fwWait)
 	}
 }
 
