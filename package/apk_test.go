@@ -428,18 +428,7 @@ func TestWGDAPKLayout(t *testing.T) {
 		t.Errorf("id %x, want %x", p.ID, sum[:20])
 	}
 
-	want := map[string]struct {
-		mode uint64
-		src  string
-	}{
-		"/usr/sbin/wgd":               {0o755, tl.wgd},
-		"/etc/init.d/wgd":             {0o755, "wgd/files/wgd.init"},
-		"/etc/config/wgd":             {0o600, "wgd/files/wgd.config"},
-		"/etc/uci-defaults/80_wgd":    {0o755, "wgd/files/wgd.uci-defaults"},
-		"/lib/netifd/proto/wgd.sh":    {0o755, "wgd/files/wgd.proto"},
-		"/etc/hotplug.d/iface/80-wgd": {0o644, "wgd/files/wgd.hotplug"},
-		"/lib/upgrade/keep.d/wgd":     {0o644, "wgd/files/wgd.keep"},
-	}
+	want := tl.wgdPayload()
 	var list []string
 	var size uint64
 	for name, w := range want {
@@ -456,7 +445,7 @@ func TestWGDAPKLayout(t *testing.T) {
 		if !bytes.Equal(f.Data, src) || f.Size != uint64(len(src)) {
 			t.Errorf("%s differs from %s", name, w.src)
 		}
-		if f.Mode != w.mode {
+		if int64(f.Mode) != w.mode {
 			t.Errorf("%s mode %o, want %o", name, f.Mode, w.mode)
 		}
 	}

@@ -79,6 +79,26 @@ func goBuild(out, pkg string, extraEnv ...string) error {
 }
 
 // getTools builds wgd, the Go stand-ins and the x86_64 packages (once).
+// packFile is one file the wgd package holds: the mode OpenWrt's install
+// macros give it and the file its content comes from.
+type packFile struct {
+	mode int64
+	src  string
+}
+
+// wgdPayload is every file package/wgd/Makefile installs.
+func (tl *tools) wgdPayload() map[string]packFile {
+	return map[string]packFile{
+		"/usr/sbin/wgd":               {0o755, tl.wgd},
+		"/etc/init.d/wgd":             {0o755, "wgd/files/wgd.init"},
+		"/etc/config/wgd":             {0o600, "wgd/files/wgd.config"},
+		"/etc/uci-defaults/80_wgd":    {0o755, "wgd/files/wgd.uci-defaults"},
+		"/lib/netifd/proto/wgd.sh":    {0o755, "wgd/files/wgd.proto"},
+		"/etc/hotplug.d/iface/80-wgd": {0o644, "wgd/files/wgd.hotplug"},
+		"/lib/upgrade/keep.d/wgd":     {0o644, "wgd/files/wgd.keep"},
+	}
+}
+
 func getTools(t testing.TB) *tools {
 	t.Helper()
 	toolsOnce.Do(func() {

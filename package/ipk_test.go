@@ -82,18 +82,7 @@ func TestWGDIPKLayout(t *testing.T) {
 
 	// Every file, with the mode OpenWrt's install macro gives it and the
 	// content of the file in package/wgd/files.
-	want := map[string]struct {
-		mode int64
-		src  string
-	}{
-		"/usr/sbin/wgd":               {0o755, tl.wgd},
-		"/etc/init.d/wgd":             {0o755, "wgd/files/wgd.init"},
-		"/etc/config/wgd":             {0o600, "wgd/files/wgd.config"},
-		"/etc/uci-defaults/80_wgd":    {0o755, "wgd/files/wgd.uci-defaults"},
-		"/lib/netifd/proto/wgd.sh":    {0o755, "wgd/files/wgd.proto"},
-		"/etc/hotplug.d/iface/80-wgd": {0o644, "wgd/files/wgd.hotplug"},
-		"/lib/upgrade/keep.d/wgd":     {0o644, "wgd/files/wgd.keep"},
-	}
+	want := tl.wgdPayload()
 	for _, h := range p.DataHdrs {
 		path := strings.TrimPrefix(h.Name, ".")
 		if h.Typeflag == tar.TypeDir {
