@@ -192,6 +192,24 @@ func TestInterfaceLifecycle(t *testing.T) {
 	waitGoroutines(t, before)
 }
 
+// openPair opens a, then b calling a on loopback at a's listen port; both
+// close at the end of the test.
+func openPair(t *testing.T, a Desired, b config.Interface, opts Options) (ia, ib *Interface) {
+	t.Helper()
+	ia, err := Open(a, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ia.Close() })
+	to := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), a.Config.ListenPort)
+	ib, err = Open(Desired{Config: b, Endpoints: map[config.Key]netip.AddrPort{a.Config.PublicKey(): to}}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ib.Close() })
+	return ia, ib
+}
+
 func waitHandshake(t *testing.T, i *Interface, peer config.Key) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)

@@ -1,7 +1,6 @@
 package device
 
 import (
-	"net/netip"
 	"strconv"
 	"testing"
 
@@ -48,16 +47,7 @@ func TestMTULiveUnderNetifd(t *testing.T) {
 	a := config.Interface{Name: "wgtm", PrivateKey: ka, ListenPort: 51830, Peers: []config.Peer{{PublicKey: kb.PublicKey(), AllowedIPs: prefixes("10.80.0.2/32")}}}
 	b := config.Interface{Name: "wgtn", PrivateKey: kb, ListenPort: 51831, Peers: []config.Peer{{PublicKey: ka.PublicKey(), AllowedIPs: prefixes("10.80.0.1/32"), PersistentKeepalive: 1}}}
 	opts := Options{UAPIDir: t.TempDir()}
-	ia, err := Open(Desired{Config: a, MTU: 1420}, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ia.Close()
-	ib, err := Open(Desired{Config: b, Endpoints: map[config.Key]netip.AddrPort{ka.PublicKey(): netip.MustParseAddrPort("127.0.0.1:51830")}}, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ib.Close()
+	ia, _ := openPair(t, Desired{Config: a, MTU: 1420}, b, opts)
 	waitHandshake(t, ia, kb.PublicKey())
 	st, _ := ia.State()
 	index := ia.Index()

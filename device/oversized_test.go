@@ -2,7 +2,6 @@ package device
 
 import (
 	"net"
-	"net/netip"
 	"os/exec"
 	"strconv"
 	"testing"
@@ -32,16 +31,7 @@ func TestRaisedMTUHeld(t *testing.T) {
 	b := config.Interface{Name: "wgmb", PrivateKey: kb, ListenPort: 51831, Addresses: prefixes("10.71.0.2/24", "fd71::2/64"),
 		Peers: []config.Peer{{PublicKey: ka.PublicKey(), AllowedIPs: prefixes("10.71.0.1/32", "fd71::1/128"), PersistentKeepalive: 1}}}
 	opts := Options{UAPIDir: t.TempDir(), ManageL3: true}
-	ia, err := Open(Desired{Config: a}, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ia.Close()
-	ib, err := Open(Desired{Config: b, Endpoints: map[config.Key]netip.AddrPort{ka.PublicKey(): netip.MustParseAddrPort("127.0.0.1:51830")}}, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ib.Close()
+	ia, ib := openPair(t, Desired{Config: a}, b, opts)
 	waitHandshake(t, ib, ka.PublicKey())
 
 	ipRun(t, "link", "set", "wgmb", "mtu", strconv.Itoa(raised))
