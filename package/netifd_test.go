@@ -391,11 +391,16 @@ config wireguard_%s 'tablet'
 		t.Errorf("the link was recreated: %s (was index %s)", now, index)
 	}
 
-	// A reload that changes nothing netifd knows asks nothing.
+	// A reload that changes nothing netifd knows asks nothing of it. The
+	// status read that follows each renew (NetifdUbus) may still land
+	// here; it changes nothing, so only other methods count.
 	reload()
 	time.Sleep(500 * time.Millisecond)
-	if b, _ := os.ReadFile(asked); len(b) != 0 {
-		t.Errorf("an unchanged reload asked netifd: %s", b)
+	b, _ := os.ReadFile(asked)
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if line != "" && !strings.HasSuffix(line, " status") {
+			t.Errorf("an unchanged reload asked netifd: %s", line)
+		}
 	}
 	n.down()
 }
