@@ -94,6 +94,7 @@ type Interface struct {
 
 // Peer is one `config wireguard_<iface>` section.
 type Peer struct {
+	Section             string // the section as `uci show` names it: its name or @wireguard_<iface>[N]
 	Description         string
 	PublicKey           Key
 	PresharedKey        Secret
@@ -105,6 +106,33 @@ type Peer struct {
 	// Expires is when the peer stops running (`option expires`, a guest's
 	// access); zero: never.
 	Expires time.Time
+}
+
+// PeerSection is a peer section as written, whether it runs or not: a
+// disabled peer and one with errors (Problems) are kept out of the
+// interface's Peers, yet are still its peers in the file.
+type PeerSection struct {
+	Peer             // the valid part of its options
+	Interface string // the wgd interface it belongs to
+	// Line is that of its `config` line; not in Peer, which is what runs:
+	// an edit above the section moves it, and the peer runs as it was.
+	Line     int
+	Disabled bool       // option disabled
+	Problems []*Problem // errors and warnings of this section alone
+}
+
+// Runs tells whether the router runs the section's peer (its interface
+// permitting): enabled and without errors.
+func (s *PeerSection) Runs() bool {
+	if s.Disabled {
+		return false
+	}
+	for _, p := range s.Problems {
+		if !p.Warning {
+			return false
+		}
+	}
+	return true
 }
 
 // PublicKey is the interface's own public key.

@@ -335,10 +335,37 @@ func (v *validator) iface(p *uci.Package, s *uci.Section) (Interface, bool) {
 
 func (v *validator) peer(p *uci.Package, s *uci.Section, iface string) (Peer, bool) {
 	v.start(p, s, iface)
-	peer := Peer{}
 	if v.boolean(s, "disabled", false) {
+		return Peer{}, false
+	}
+	peer := v.peerOptions(s)
+	if v.failed {
+		v.report(nil, true, "peer %q skipped because of the errors above", peer.Name())
 		return peer, false
 	}
+	return peer, true
+}
+
+// PeerSections reads every peer section of iface in network (its
+// wireguard_<iface> sections, in file order) as FromUCI does, the
+// disabled and broken ones too: the peers as written, for the commands
+// that list and edit them.
+func PeerSections(network *uci.Package, iface string) []PeerSection {
+	var out []PeerSection
+	for _, s := range network.SectionsOfType("wireguard_" + iface) {
+		var v validator
+		v.start(network, s, iface)
+		ps := PeerSection{Interface: iface, Line: s.Line, Disabled: v.boolean(s, "disabled", false)}
+		ps.Peer = v.peerOptions(s)
+		ps.Problems = v.problems
+		out = append(out, ps)
+	}
+	return out
+}
+
+// peerOptions reads the options of a peer section but disabled.
+func (v *validator) peerOptions(s *uci.Section) Peer {
+	peer := Peer{Section: s.Ref()}
 	if opt := s.Get("description"); opt != nil {
 		peer.Description = opt.Values[0]
 	}
@@ -376,11 +403,7 @@ func (v *validator) peer(p *uci.Package, s *uci.Section, iface string) (Peer, bo
 			v.report(opt, false, "%v", err) // the peer is left out: the safe side
 		}
 	}
-	if v.failed {
-		v.report(nil, true, "peer %q skipped because of the errors above", peer.Name())
-		return peer, false
-	}
-	return peer, true
+	return peer
 }
 
 // boolean reads an option the way OpenWrt's shell helpers do.
@@ -436,7 +459,7 @@ func (v *validator) prefixes(s *uci.Section, name string, network bool) []netip.
 	var out []netip.Prefix
 	for _, value := range opt.Values {
 		for _, field := range strings.Fields(value) {
-			p, err := parsePrefix(field)
+			p, err := ParsePrefix(field)
 			if err != nil {
 				v.report(opt, false, "%q is not an IP address or CIDR", field)
 				continue
@@ -450,7 +473,9 @@ func (v *validator) prefixes(s *uci.Section, name string, network bool) []netip.
 	return out
 }
 
-func parsePrefix(s string) (netip.Prefix, error) {
+// ParsePrefix reads an address or a network as the configuration takes
+// them: a missing prefix length means a single host.
+func ParsePrefix(s string) (netip.Prefix, error) {
 	if strings.Contains(s, "/") {
 		return netip.ParsePrefix(s)
 	}
