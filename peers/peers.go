@@ -13,7 +13,6 @@ package peers
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -39,23 +38,15 @@ const optExpires = "expires"
 // LANInterface is the section whose networks a split tunnel reaches.
 const LANInterface = "lan"
 
-// Peer is a peer section as written, whether valid, disabled or not. It
-// holds no secret: only whether the client's private key is kept.
+// Peer is a peer section as written, whether valid, disabled or not, as
+// package config reads it. It holds no secret: only whether the client's
+// private key is kept.
 type Peer struct {
-	Interface   string
-	Name        string // section name, else description, else @type[N]
-	Ref         string // the section as `uci show` names it
-	Line        int
-	Description string
-	PublicKey   string
-	AllowedIPs  []string
-	Endpoint    string // endpoint_host:endpoint_port as written, "" for none
-	Disabled    bool
-	KeyKept     bool // the client's private key is in the section
-	// Expires is when a guest peer stops running (option expires); zero:
-	// never, or written wrong (the daemon reports that, and leaves the
-	// peer out).
-	Expires time.Time
+	config.PeerSection
+	// Name is what the peer commands take: the section's name, else its
+	// description, else its reference (@wireguard_<iface>[N]).
+	Name    string
+	KeyKept bool // the client's private key is in the section
 }
 
 func peerType(iface string) string { return "wireguard_" + iface }
@@ -111,81 +102,42 @@ func List(network *uci.Package, iface string) []Peer {
 	}
 	var out []Peer
 	for _, name := range ifaces {
-		for _, s := range network.SectionsOfType(peerType(name)) {
-			out = append(out, describe(name, s))
+		sections := network.SectionsOfType(peerType(name))
+		for i, ps := range config.PeerSections(network, name) {
+			p := Peer{PeerSection: ps, Name: sections[i].Name, KeyKept: sections[i].Get("private_key") != nil}
+			if p.Name == "" {
+				p.Name = p.Description
+			}
+			if p.Name == "" {
+				p.Name = p.Section
+			}
+			out = append(out, p)
 		}
 	}
 	return out
 }
 
-func describe(iface string, s *uci.Section) Peer {
-	p := Peer{Interface: iface, Name: s.Name, Ref: s.Ref(), Line: s.Line, Description: value(s, "description")}
-	if p.Name == "" {
-		p.Name = p.Description
-	}
-	if p.Name == "" {
-		p.Name = s.Ref()
-	}
-	p.PublicKey = value(s, "public_key")
-	if o := s.Get("allowed_ips"); o != nil {
-		for _, v := range o.Values {
-			p.AllowedIPs = append(p.AllowedIPs, strings.Fields(v)...)
-		}
-	}
-	if host := value(s, "endpoint_host"); host != "" {
-		port := value(s, "endpoint_port")
-		if port == "" {
-			port = strconv.Itoa(config.DefaultEndpointPort)
-		}
-		p.Endpoint = net.JoinHostPort(host, port)
-	}
-	p.Disabled = isTrue(value(s, "disabled"))
-	p.KeyKept = value(s, "private_key") != ""
-	if v := value(s, optExpires); v != "" {
-		p.Expires, _ = config.ParseExpiry(v)
-	}
-	return p
-}
-
 func value(s *uci.Section, name string) string {
 	if o := s.Get(name); o != nil && len(o.Values) > 0 {
-		return o.Values[len(o.Values)-1]
+		return o.Values[0]
 	}
 	return ""
-}
-
-func isTrue(v string) bool {
-	switch strings.ToLower(v) {
-	case "1", "yes", "on", "true", "enabled":
-		return true
-	}
-	return false
 }
 
 // ErrNotFound says that no peer has the name.
 var ErrNotFound = errors.New("no such peer")
 
-// Find returns the peer section called name (its section name or its
+// Find returns the peer called name (its section name or its
 // description) among the peers of iface, or of every wgd interface when
-// iface is "". It returns the interface too.
-func Find(network *uci.Package, iface, name string) (*uci.Section, string, error) {
-	ifaces := []string{iface}
-	if iface == "" {
-		ifaces = Interfaces(network)
-	}
-	type match struct {
-		s     *uci.Section
-		iface string
-	}
-	var byName, byDescription []match
-	for _, i := range ifaces {
-		for _, s := range network.SectionsOfType(peerType(i)) {
-			switch {
-			case s.Name == name:
-				byName = append(byName, match{s, i})
-			case value(s, "description") == name:
-				byDescription = append(byDescription, match{s, i})
-			}
+// iface is "".
+func Find(network *uci.Package, iface, name string) (Peer, error) {
+	var byName, byDescription []Peer
+	for _, p := range List(network, iface) {
+		switch {
+		case p.Section == name:
+			byName = append(byName, p)
+		case p.Description == name:
+			byDescription = append(byDescription, p)
 		}
 	}
 	found := byName
@@ -198,15 +150,25 @@ func Find(network *uci.Package, iface, name string) (*uci.Section, string, error
 		if iface == "" {
 			where = "any wgd interface"
 		}
-		return nil, "", fmt.Errorf("%w %q on %s", ErrNotFound, name, where)
+		return Peer{}, fmt.Errorf("%w %q on %s", ErrNotFound, name, where)
 	case 1:
-		return found[0].s, found[0].iface, nil
+		return found[0], nil
 	}
 	var lines []string
-	for _, m := range found {
-		lines = append(lines, fmt.Sprintf("%s %s (line %d)", m.iface, m.s.Ref(), m.s.Line))
+	for _, p := range found {
+		lines = append(lines, fmt.Sprintf("%s %s (line %d)", p.Interface, p.Section, p.Line))
 	}
-	return nil, "", fmt.Errorf("several peers are called %q: %s; remove or rename one in the file", name, strings.Join(lines, ", "))
+	return Peer{}, fmt.Errorf("several peers are called %q: %s; remove or rename one in the file", name, strings.Join(lines, ", "))
+}
+
+// section is the UCI section of p in network.
+func section(network *uci.Package, p Peer) (*uci.Section, error) {
+	for _, s := range network.SectionsOfType(peerType(p.Interface)) {
+		if s.Ref() == p.Section {
+			return s, nil
+		}
+	}
+	return nil, fmt.Errorf("%w %q on interface %s", ErrNotFound, p.Name, p.Interface)
 }
 
 // AddRequest describes a new peer.
@@ -273,17 +235,13 @@ func Add(network *uci.Doc, wgd *uci.Package, req AddRequest) (*Added, error) {
 			return nil, fmt.Errorf("the name %s is taken: %s has a section called so (config %s, line %d)", req.Name, pkg.File, s.Type, s.Line)
 		}
 	}
-	if s, _, err := Find(pkg, iface, req.Name); err == nil {
-		return nil, fmt.Errorf("interface %s already has a peer called %s (%s, line %d)", iface, req.Name, s.Ref(), s.Line)
+	if p, err := Find(pkg, iface, req.Name); err == nil {
+		return nil, fmt.Errorf("interface %s already has a peer called %s (%s, line %d)", iface, req.Name, p.Section, p.Line)
 	}
 
-	var used []netip.Prefix
-	for _, s := range pkg.SectionsOfType(peerType(iface)) {
-		for _, f := range describe(iface, s).AllowedIPs {
-			if p, err := parsePrefix(f); err == nil {
-				used = append(used, p)
-			}
-		}
+	var used []netip.Prefix // a disabled peer keeps its addresses
+	for _, p := range List(pkg, iface) {
+		used = append(used, p.AllowedIPs...)
 	}
 	addrs, err := Allocate(ci.Addresses, used)
 	if err != nil {
@@ -363,28 +321,30 @@ var ErrNoKey = errors.New("the client's private key was not kept (only `wgd peer
 	"remove the peer and add it again to make a new config")
 
 // ClientOf rebuilds the client config of a peer whose private key was kept.
-func ClientOf(network, wgd *uci.Package, iface string, s *uci.Section, endpoint string) (*Client, string, error) {
-	priv, err := config.ParseSecret(value(s, "private_key"))
+func ClientOf(network, wgd *uci.Package, p Peer, endpoint string) (*Client, string, error) {
+	s, err := section(network, p)
+	if err != nil {
+		return nil, "", err
+	}
 	if value(s, "private_key") == "" {
 		return nil, "", ErrNoKey
 	}
+	priv, err := config.ParseSecret(value(s, "private_key"))
 	if err != nil {
-		return nil, "", fmt.Errorf("peer %s: option private_key: %w", s.Ref(), err)
+		return nil, "", fmt.Errorf("peer %s: option private_key: %w", p.Section, err)
 	}
-	cfg, _ := config.FromUCI(network, wgd)
-	ci := cfg.Interface(iface)
-	if ci == nil {
-		return nil, "", fmt.Errorf("interface %s is disabled or has errors", iface)
-	}
-	c := &Client{PrivateKey: priv, MTU: ci.MTU, ServerKey: ci.PublicKey(), Keepalive: DefaultKeepalive}
-	if v := value(s, "preshared_key"); v != "" {
-		if c.PresharedKey, err = config.ParseSecret(v); err != nil {
-			return nil, "", fmt.Errorf("peer %s: option preshared_key: %w", s.Ref(), err)
+	for _, pr := range p.Problems {
+		if !pr.Warning {
+			return nil, "", fmt.Errorf("peer %s has errors: %w", p.Name, pr)
 		}
 	}
-	if c.Addresses, err = prefixes(s, "allowed_ips"); err != nil {
-		return nil, "", err
+	cfg, _ := config.FromUCI(network, wgd)
+	ci := cfg.Interface(p.Interface)
+	if ci == nil {
+		return nil, "", fmt.Errorf("interface %s is disabled or has errors", p.Interface)
 	}
+	c := &Client{PrivateKey: priv, PresharedKey: p.PresharedKey, Addresses: p.AllowedIPs,
+		MTU: ci.MTU, ServerKey: ci.PublicKey(), Keepalive: DefaultKeepalive}
 	if c.AllowedIPs, err = prefixes(s, optClientAllowedIPs); err != nil {
 		return nil, "", err
 	}
@@ -406,6 +366,8 @@ func ClientOf(network, wgd *uci.Package, iface string, s *uci.Section, endpoint 
 	return c, warning, nil
 }
 
+// prefixes reads one of wgd's own prefix options of a peer section, as
+// package config reads allowed_ips.
 func prefixes(s *uci.Section, name string) ([]netip.Prefix, error) {
 	o := s.Get(name)
 	if o == nil {
@@ -414,11 +376,11 @@ func prefixes(s *uci.Section, name string) ([]netip.Prefix, error) {
 	var out []netip.Prefix
 	for _, v := range o.Values {
 		for _, f := range strings.Fields(v) {
-			p, err := parsePrefix(f)
+			p, err := config.ParsePrefix(f)
 			if err != nil {
 				return nil, fmt.Errorf("peer %s: option %s: %q is not an address or prefix", s.Ref(), name, f)
 			}
-			out = append(out, p)
+			out = append(out, p.Masked())
 		}
 	}
 	return out, nil
@@ -519,18 +481,6 @@ func lanNetworks(network *uci.Package) lan {
 	return l
 }
 
-func parsePrefix(s string) (netip.Prefix, error) {
-	if strings.Contains(s, "/") {
-		p, err := netip.ParsePrefix(s)
-		return p.Masked(), err
-	}
-	a, err := netip.ParseAddr(s)
-	if err != nil {
-		return netip.Prefix{}, err
-	}
-	return netip.PrefixFrom(a, a.BitLen()), nil
-}
-
 func strs(ps []netip.Prefix) []string {
 	out := make([]string, len(ps))
 	for i, p := range ps {
@@ -540,28 +490,36 @@ func strs(ps []netip.Prefix) []string {
 }
 
 // Remove deletes the peer called name.
-func Remove(network *uci.Doc, iface, name string) (string, error) {
-	s, iface, err := Find(network.Package(), iface, name)
+func Remove(network *uci.Doc, iface, name string) (Peer, error) {
+	p, err := Find(network.Package(), iface, name)
 	if err != nil {
-		return "", err
+		return Peer{}, err
 	}
-	return iface, network.DeleteSection(s)
+	s, err := section(network.Package(), p)
+	if err != nil {
+		return Peer{}, err
+	}
+	return p, network.DeleteSection(s)
 }
 
 // SetDisabled disables or enables the peer called name; changed is false
 // when it already was so.
-func SetDisabled(network *uci.Doc, iface, name string, disabled bool) (ifaceName string, changed bool, err error) {
-	s, iface, err := Find(network.Package(), iface, name)
+func SetDisabled(network *uci.Doc, iface, name string, disabled bool) (p Peer, changed bool, err error) {
+	p, err = Find(network.Package(), iface, name)
 	if err != nil {
-		return "", false, err
+		return Peer{}, false, err
 	}
-	if isTrue(value(s, "disabled")) == disabled {
-		return iface, false, nil
+	if p.Disabled == disabled {
+		return p, false, nil
+	}
+	s, err := section(network.Package(), p)
+	if err != nil {
+		return Peer{}, false, err
 	}
 	if disabled {
-		return iface, true, network.SetOption(s, "disabled", "1")
+		return p, true, network.SetOption(s, "disabled", "1")
 	}
-	return iface, true, network.DeleteOption(s, "disabled")
+	return p, true, network.DeleteOption(s, "disabled")
 }
 
 // LANNetworks are the networks of the router's LAN interface, as

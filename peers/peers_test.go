@@ -153,14 +153,14 @@ func TestAddKeepKeyAndShow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, iface, err := Find(d.Package(), "", "phone")
-	if err != nil || iface != "wg0" {
+	p, err := Find(d.Package(), "", "phone")
+	if err != nil || p.Interface != "wg0" {
 		t.Fatal(err)
 	}
-	if s.Get("private_key").Values[0] != added.Client.PrivateKey.Base64() {
+	if s, _ := section(d.Package(), p); s.Get("private_key").Values[0] != added.Client.PrivateKey.Base64() || !p.KeyKept {
 		t.Error("private key not kept")
 	}
-	again, warning, err := ClientOf(d.Package(), w, iface, s, "")
+	again, warning, err := ClientOf(d.Package(), w, p, "")
 	if err != nil || warning != "" {
 		t.Fatal(err, warning)
 	}
@@ -169,8 +169,8 @@ func TestAddKeepKeyAndShow(t *testing.T) {
 	}
 
 	// Without the key there is nothing to show.
-	s, iface, _ = Find(d.Package(), "", "laptop")
-	if _, _, err := ClientOf(d.Package(), w, iface, s, ""); !errors.Is(err, ErrNoKey) {
+	p, _ = Find(d.Package(), "", "laptop")
+	if _, _, err := ClientOf(d.Package(), w, p, ""); !errors.Is(err, ErrNoKey) {
 		t.Errorf("show of a peer without a key: %v", err)
 	}
 }
@@ -225,19 +225,19 @@ func TestListFindRemoveDisable(t *testing.T) {
 		t.Errorf("list: %s", got)
 	}
 	l := List(d.Package(), "wg0")
-	if !l[1].Disabled || l[0].Disabled || !l[2].KeyKept || l[0].KeyKept || strings.Join(l[0].AllowedIPs, " ") != "10.0.0.2/32 fd00:10::2/128" {
+	if !l[1].Disabled || l[0].Disabled || !l[2].KeyKept || l[0].KeyKept || join(l[0].AllowedIPs) != "10.0.0.2/32, fd00:10::2/128" {
 		t.Errorf("list details: %+v", l)
 	}
 
-	if _, _, err := Find(d.Package(), "", "nobody"); !errors.Is(err, ErrNotFound) {
+	if _, err := Find(d.Package(), "", "nobody"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("find nobody: %v", err)
 	}
-	if _, _, err := Find(d.Package(), "wg1", "laptop"); !errors.Is(err, ErrNotFound) {
+	if _, err := Find(d.Package(), "wg1", "laptop"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("laptop found on wg1: %v", err)
 	}
 
 	// Enable the parked LuCI peer (found by description), disable another.
-	if iface, changed, err := SetDisabled(d, "", "old phone", false); err != nil || !changed || iface != "wg0" {
+	if p, changed, err := SetDisabled(d, "", "old phone", false); err != nil || !changed || p.Interface != "wg0" {
 		t.Fatalf("enable: %v %v", changed, err)
 	}
 	if _, changed, err := SetDisabled(d, "", "old phone", false); err != nil || changed {
@@ -256,11 +256,11 @@ func TestListFindRemoveDisable(t *testing.T) {
 	}
 
 	before := string(d.Bytes())
-	iface, err := Remove(d, "", "phone")
-	if err != nil || iface != "wg0" {
+	removed, err := Remove(d, "", "phone")
+	if err != nil || removed.Interface != "wg0" {
 		t.Fatal(err)
 	}
-	if _, _, err := Find(d.Package(), "", "phone"); !errors.Is(err, ErrNotFound) {
+	if _, err := Find(d.Package(), "", "phone"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("phone still there")
 	}
 	if len(d.Bytes()) >= len(before) || !bytes.Contains(d.Bytes(), []byte("# parked, keeps its address")) {
@@ -330,14 +330,14 @@ config wireguard_wg1
 		t.Fatalf("wg1 peers: %+v", l)
 	}
 	site, anon := l[0], l[1]
-	if site.Name != "site" || site.Description != "branch office" || site.Ref != "site" || site.Endpoint != "[2001:db8::9]:51820" ||
-		!site.KeyKept || strings.Join(site.AllowedIPs, " ") != "10.1.0.2/32 192.168.9.0/24" {
+	if site.Name != "site" || site.Description != "branch office" || site.Section != "site" || site.Endpoint() != "[2001:db8::9]:51820" ||
+		!site.KeyKept || join(site.AllowedIPs) != "10.1.0.2/32, 192.168.9.0/24" {
 		t.Errorf("named peer: %+v", site)
 	}
-	if anon.Name != "@wireguard_wg1[1]" || anon.Description != "" || anon.Endpoint != "vpn.example.com:4500" || anon.KeyKept || anon.AllowedIPs != nil {
+	if anon.Name != "@wireguard_wg1[1]" || anon.Description != "" || anon.Endpoint() != "vpn.example.com:4500" || anon.KeyKept || anon.AllowedIPs != nil {
 		t.Errorf("anonymous peer: %+v", anon)
 	}
-	if got := List(d.Package(), "wg0"); got[0].Endpoint != "" || got[0].Description != "laptop" {
+	if got := List(d.Package(), "wg0"); got[0].Endpoint() != "" || got[0].Description != "laptop" {
 		t.Errorf("peer without endpoint: %+v", got[0])
 	}
 }

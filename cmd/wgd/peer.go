@@ -4,22 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
-	"net"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
 	"wgd/config"
-	"wgd/daemon"
 	"wgd/peers"
 	"wgd/uci"
 )
@@ -100,14 +94,15 @@ func (p *peerFlags) name(args []string, cmd string) (string, error) {
 	return rest[0], nil
 }
 
-func (p *peerFlags) updateOptions() uci.UpdateOptions {
+// manager is what the flags name: the files and the running wgd.
+func (p *peerFlags) manager() *peers.Manager {
 	var dirs []string
 	for _, d := range filepath.SplitList(*p.saveDirs) {
 		if d != "" {
 			dirs = append(dirs, d)
 		}
 	}
-	return uci.UpdateOptions{SaveDirs: dirs}
+	return &peers.Manager{Dir: *p.configDir, SaveDirs: dirs, Daemon: peers.Socket(*p.socket)}
 }
 
 func cmdPeer(args []string, stdout, stderr io.Writer) error {
@@ -165,30 +160,26 @@ func peerAdd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return fmt.Errorf("%w: --expires %v", errUsage, err)
 		}
 	}
-	req.TunnelMTU = tunnelMTU(ctx, *f.socket, *f.configDir, *f.iface)
 	if *allowed != "" {
-		if req.AllowedIPs, err = parsePrefixList(*allowed); err != nil {
+		if req.AllowedIPs, err = peers.ParseAllowedIPs(*allowed); err != nil {
 			return fmt.Errorf("%w: --allowed-ips: %v", errUsage, err)
 		}
 	}
 	if *dns != "" {
-		if req.DNS, err = parseDNS(*dns); err != nil {
+		if req.DNS, err = peers.ParseDNS(*dns); err != nil {
 			return fmt.Errorf("%w: --dns: %v", errUsage, err)
 		}
 	}
 
-	var added *peers.Added
+	m := f.manager()
 	var written []string
-	err = uci.Update(ctx, *f.configDir, "network", f.updateOptions(), func(d *uci.Doc) error {
-		var err error
-		if added, err = peers.Add(d, loadWGD(*f.configDir), req); err != nil {
-			return err
-		}
+	added, applied, err := m.Add(ctx, req, func(a *peers.Added) error {
 		// The files first: when one cannot be written, nothing is.
-		written, err = out.writeFiles(added.Client.Config())
+		var err error
+		written, err = out.writeFiles(a.Client.Config())
 		return err
 	})
-	if err != nil {
+	if added == nil {
 		for _, path := range written {
 			os.Remove(path)
 		}
@@ -197,7 +188,7 @@ func peerAdd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if added.Warning != "" {
 		fmt.Fprintf(stderr, "warning: %s\n", added.Warning)
 	}
-	fmt.Fprintf(stderr, "peer %s added to %s with %s (%s)\n", name, added.Interface, joinPrefixes(added.Addresses), filepath.Join(*f.configDir, "network"))
+	fmt.Fprintf(stderr, "peer %s added to %s with %s (%s)\n", name, added.Interface, joinPrefixes(added.Addresses), m.File())
 	if !req.Expires.IsZero() {
 		fmt.Fprintf(stderr, "the peer expires %s (%s)\n", req.Expires.Format(time.RFC3339), left(req.Expires.Unix(), time.Now()))
 	}
@@ -205,33 +196,40 @@ func peerAdd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := out.print(stdout, clientJSON{Interface: added.Interface, Name: name, Warning: added.Warning, Config: added.Client.Config()}); err != nil {
 		return err
 	}
-	return reloadDaemon(ctx, *f.socket, *f.configDir, added.Interface, added.Client.PrivateKey.PublicKey(), true, stderr)
+	printApplied(stderr, *f.socket, applied)
+	return err
 }
 
-// tunnelMTU is the MTU the interface runs with (the running daemon's
-// word, else the WAN as it is now), 0 when unknown: a client of a tunnel
-// below the usual 1420 is told so.
-func tunnelMTU(ctx context.Context, socket, configDir, iface string) int {
-	cfg, _ := config.Load(configDir)
-	names := []string{iface}
-	if iface == "" && len(cfg.Interfaces) == 1 {
-		names[0] = cfg.Interfaces[0].Name
+// printApplied tells what the running wgd made of a change.
+func printApplied(stderr io.Writer, socket string, a *peers.Applied) {
+	if a == nil {
+		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, stateTimeout)
-	defer cancel()
-	var st daemon.Status
-	if daemon.Call(ctx, socket, "status", nil, &st) == nil {
-		for _, i := range st.Interfaces {
-			if i.Name == names[0] && i.Up {
-				return i.MTU
-			}
-		}
+	if a.NotRunning {
+		fmt.Fprintf(stderr, "wgd is not running (control socket %s): the change applies when it starts\n", socket)
+		return
 	}
-	if c := cfg.Interface(names[0]); c == nil || c.MTU != 0 {
-		return 0 // an explicit MTU goes to the client as it is
+	if a.RunningDir != "" {
+		fmt.Fprintf(stderr, "warning: the running wgd reads %s, not %s: it does not see this change\n", a.RunningDir, a.Dir)
 	}
-	m, _ := daemon.AutoMTU(cfg)
-	return m
+	for _, p := range a.Problems {
+		fmt.Fprintf(stderr, "config: %s\n", p)
+	}
+	for _, f := range a.Failed {
+		fmt.Fprintf(stderr, "failed: %s\n", f)
+	}
+	switch a.Peer {
+	case peers.NoPeer:
+		fmt.Fprintln(stderr, "wgd reloaded")
+	case peers.PeerLive:
+		fmt.Fprintf(stderr, "wgd reloaded: the peer is live on %s\n", a.Interface)
+	case peers.PeerOff:
+		fmt.Fprintf(stderr, "wgd reloaded: the peer is off %s\n", a.Interface)
+	case peers.InterfaceDown:
+		fmt.Fprintf(stderr, "wgd reloaded, but %s is not running (see wgd status): the peer runs once it is up\n", a.Interface)
+	case peers.PeerNotRun:
+		fmt.Fprintf(stderr, "wgd reloaded, but %s does not run the peer (see wgd status)\n", a.Interface)
+	}
 }
 
 // output are the flags that say where a client config goes.
@@ -268,7 +266,7 @@ func outputFlags(fs *flag.FlagSet, log io.Writer) *output {
 func (o *output) writeFiles(conf string) ([]string, error) {
 	var written []string
 	if *o.conf != "" {
-		if err := writePrivate(*o.conf, []byte(conf)); err != nil {
+		if err := peers.WritePrivate(*o.conf, []byte(conf)); err != nil {
 			return written, err
 		}
 		written = append(written, *o.conf)
@@ -277,7 +275,7 @@ func (o *output) writeFiles(conf string) ([]string, error) {
 	if *o.png != "" {
 		data, err := peers.PNG(conf)
 		if err == nil {
-			err = writePrivate(*o.png, data)
+			err = peers.WritePrivate(*o.png, data)
 		}
 		if err != nil {
 			return written, err
@@ -286,74 +284,6 @@ func (o *output) writeFiles(conf string) ([]string, error) {
 		fmt.Fprintf(o.log, "QR code of the client config written to %s\n", *o.png)
 	}
 	return written, nil
-}
-
-// writePrivate writes a file only its owner may read. It never writes
-// through a symbolic link, and refuses a file that is not a regular file
-// of this user: in a shared directory another user could have put either
-// there to read the keys or to have a file of their choice overwritten.
-// A file of this user is replaced (a private copy renamed over it), so
-// its old permissions do not carry over.
-func writePrivate(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
-	if errors.Is(err, fs.ErrExist) {
-		if err := ownRegularFile(path); err != nil {
-			return err
-		}
-		return replacePrivate(path, data)
-	}
-	if err != nil {
-		return err
-	}
-	return writeClose(f, data)
-}
-
-// ownRegularFile refuses anything at path but a regular file of ours.
-func ownRegularFile(path string) error {
-	fi, err := os.Lstat(path)
-	if err != nil {
-		return err
-	}
-	switch {
-	case fi.Mode()&fs.ModeSymlink != 0:
-		return fmt.Errorf("%s is a symbolic link: refusing to write keys through it (remove it, or choose another file)", path)
-	case !fi.Mode().IsRegular():
-		return fmt.Errorf("%s is not a regular file: refusing to write keys to it", path)
-	}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Geteuid() {
-		return fmt.Errorf("%s belongs to another user (uid %d): refusing to write keys to it (remove it, or choose another file)", path, st.Uid)
-	}
-	return nil
-}
-
-// replacePrivate writes data to a new private file beside path and
-// renames it over path.
-func replacePrivate(path string, data []byte) error {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".wgd-") // O_EXCL, mode 0600
-	if err != nil {
-		return err
-	}
-	if err := writeClose(f, data); err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	return nil
-}
-
-func writeClose(f *os.File, data []byte) error {
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }
 
 // print writes the client config and its QR code to w, for a terminal
@@ -380,67 +310,6 @@ func (o *output) print(w io.Writer, c clientJSON) error {
 	return peers.WriteTerminalQR(w, conf)
 }
 
-func parsePrefixList(s string) ([]netip.Prefix, error) {
-	var out []netip.Prefix
-	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' }) {
-		p, err := netip.ParsePrefix(f)
-		if !strings.Contains(f, "/") {
-			var a netip.Addr
-			if a, err = netip.ParseAddr(f); err == nil {
-				p = netip.PrefixFrom(a, a.BitLen())
-			}
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%q is not an address or prefix", f)
-		}
-		out = append(out, p.Masked())
-	}
-	if len(out) == 0 {
-		return nil, errors.New("empty list")
-	}
-	return out, nil
-}
-
-// parseDNS reads resolver addresses and search domains, as wg-quick's DNS
-// line takes them; "none" is none.
-func parseDNS(s string) ([]string, error) {
-	if s == "none" {
-		return []string{}, nil
-	}
-	var out []string
-	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' }) {
-		if f == "none" {
-			return nil, errors.New(`"none" stands alone: it means no DNS servers`)
-		}
-		if a, err := netip.ParseAddr(f); err == nil {
-			out = append(out, a.String())
-			continue
-		}
-		if _, port, err := config.ParseEndpoint(f); err != nil || port != 0 || strings.Contains(f, ":") {
-			return nil, fmt.Errorf("%q is neither an IP address nor a search domain", f)
-		}
-		out = append(out, f)
-	}
-	return out, nil
-}
-
-// loadWGD reads DIR/wgd for the daemon's settings; it is optional.
-func loadWGD(dir string) *uci.Package {
-	if _, err := os.Stat(filepath.Join(dir, "wgd")); err != nil {
-		return nil
-	}
-	p, _ := uci.Load(dir, "wgd")
-	return p
-}
-
-func loadNetwork(dir string) (*uci.Package, error) {
-	p, errs := uci.Load(dir, "network")
-	if p == nil {
-		return nil, errs[0]
-	}
-	return p, nil
-}
-
 // peerChange removes, disables or enables a peer.
 func peerChange(ctx context.Context, cmd string, args []string, stderr io.Writer) error {
 	f := newPeerFlags(cmd)
@@ -448,148 +317,37 @@ func peerChange(ctx context.Context, cmd string, args []string, stderr io.Writer
 	if err != nil {
 		return err
 	}
-	var iface, key string
-	changed := true
-	err = uci.Update(ctx, *f.configDir, "network", f.updateOptions(), func(d *uci.Doc) error {
-		s, i, err := peers.Find(d.Package(), *f.iface, name)
-		if err != nil {
-			return err
-		}
-		iface = i
-		if o := s.Get("public_key"); o != nil {
-			key = o.Values[0]
-		}
-		switch cmd {
-		case "remove":
-			_, err = peers.Remove(d, iface, name)
-		case "disable", "enable":
-			_, changed, err = peers.SetDisabled(d, iface, name, cmd == "disable")
-		}
-		return err
-	})
-	if err != nil {
-		return err
+	m := f.manager()
+	var c *peers.Changed
+	if cmd == "remove" {
+		c, err = m.Remove(ctx, *f.iface, name)
+	} else {
+		c, err = m.SetDisabled(ctx, *f.iface, name, cmd == "disable")
 	}
-	if !changed {
-		fmt.Fprintf(stderr, "peer %s of %s is already %sd\n", name, iface, cmd)
-		return nil
+	if c == nil || !c.Changed {
+		if err == nil {
+			fmt.Fprintf(stderr, "peer %s of %s is already %sd\n", name, c.Peer.Interface, cmd)
+		}
+		return err
 	}
 	past := map[string]string{"remove": "removed from", "disable": "disabled on", "enable": "enabled on"}[cmd]
-	fmt.Fprintf(stderr, "peer %s %s %s (%s)\n", name, past, iface, filepath.Join(*f.configDir, "network"))
-	k, err := config.ParseKey(key)
-	if err != nil {
-		// Without a valid key the router never ran this peer.
-		return reloadDaemon(ctx, *f.socket, *f.configDir, iface, config.Key{}, false, stderr)
-	}
-	if err := reloadDaemon(ctx, *f.socket, *f.configDir, iface, k, cmd == "enable", stderr); err != nil || cmd != "remove" {
-		return err
-	}
-	// A removed peer's traffic totals go with it.
-	var ans daemon.ForgetAnswer
-	if err := daemon.Call(ctx, *f.socket, "forget", daemon.ForgetArgs{Interface: iface, PublicKey: k}, &ans); err == nil && ans.Forgotten {
+	fmt.Fprintf(stderr, "peer %s %s %s (%s)\n", name, past, c.Peer.Interface, m.File())
+	printApplied(stderr, *f.socket, c.Applied)
+	if c.Forgotten {
 		fmt.Fprintln(stderr, "its traffic totals are dropped")
 	}
-	return nil
+	return err
 }
 
-// reloadDaemon asks the running wgd to apply the file and checks that the
-// peer with key is (want) or is not running now. A daemon that is not
-// running is not an error: the file is written and it starts from there.
-func reloadDaemon(ctx context.Context, socket, configDir, iface string, key config.Key, want bool, stderr io.Writer) error {
-	var st daemon.Status
-	if err := daemon.Call(ctx, socket, "status", nil, &st); err != nil {
-		if notRunning(err) {
-			fmt.Fprintf(stderr, "wgd is not running (control socket %s): the change applies when it starts\n", socket)
-			return nil
-		}
-		return fmt.Errorf("the file is written, but wgd did not answer: %w", err)
+// peerLive is what the running wgd reports of its peers; nil when it is
+// not running or did not answer (said on stderr: the file alone still
+// answers).
+func peerLive(ctx context.Context, m *peers.Manager, stderr io.Writer) peers.Live {
+	live, err := m.Live(ctx)
+	if err != nil {
+		fmt.Fprintf(stderr, "warning: wgd did not answer, showing the file only: %v\n", err)
 	}
-	if abs, err := filepath.Abs(configDir); err == nil && st.ConfigDir != "" && filepath.Clean(st.ConfigDir) != abs {
-		fmt.Fprintf(stderr, "warning: the running wgd reads %s, not %s: it does not see this change\n", st.ConfigDir, abs)
-	}
-	var res daemon.ReloadResult
-	if err := daemon.Call(ctx, socket, "reload", nil, &res); err != nil {
-		return fmt.Errorf("the file is written, but wgd's reload failed: %w", err)
-	}
-	for _, p := range res.Problems {
-		fmt.Fprintf(stderr, "config: %s\n", p)
-	}
-	for _, f := range res.Failed {
-		fmt.Fprintf(stderr, "failed: %s\n", f)
-	}
-	if key.IsZero() {
-		fmt.Fprintln(stderr, "wgd reloaded")
-		return nil
-	}
-	if err := daemon.Call(ctx, socket, "status", nil, &st); err != nil {
-		return fmt.Errorf("wgd reloaded, but its status is not available: %w", err)
-	}
-	running, up := false, false
-	for _, i := range st.Interfaces {
-		if i.Name != iface {
-			continue
-		}
-		// The status lists the configured peers of an interface that is
-		// down too (netifd did not ask for it, or it failed).
-		up = i.Up && i.Error == ""
-		for _, p := range i.Peers {
-			running = running || up && p.PublicKey == key
-		}
-	}
-	switch {
-	case running == want && want:
-		fmt.Fprintf(stderr, "wgd reloaded: the peer is live on %s\n", iface)
-	case running == want:
-		fmt.Fprintf(stderr, "wgd reloaded: the peer is off %s\n", iface)
-	case want && !up:
-		fmt.Fprintf(stderr, "wgd reloaded, but %s is not running (see wgd status): the peer runs once it is up\n", iface)
-	case want:
-		fmt.Fprintf(stderr, "wgd reloaded, but %s does not run the peer (see wgd status)\n", iface)
-	default:
-		return fmt.Errorf("wgd reloaded, but %s still runs the peer", iface)
-	}
-	return nil
-}
-
-// notRunning tells a daemon that is not there from one that failed.
-func notRunning(err error) bool {
-	var op *net.OpError
-	return errors.As(err, &op) && op.Op == "dial"
-}
-
-// stateTimeout bounds the question for live state: the peer commands
-// that read work from the file alone.
-const stateTimeout = 10 * time.Second
-
-// peerState is what the running daemon reports of each peer it runs,
-// by interface and key; nil when it is not running or did not answer
-// (said on stderr: the file alone still answers).
-func peerState(ctx context.Context, socket string, stderr io.Writer) map[string]daemon.PeerStatus {
-	ctx, cancel := context.WithTimeout(ctx, stateTimeout)
-	defer cancel()
-	var st daemon.Status
-	if err := daemon.Call(ctx, socket, "status", nil, &st); err != nil {
-		if !notRunning(err) {
-			fmt.Fprintf(stderr, "warning: wgd did not answer, showing the file only: %v\n", err)
-		}
-		return nil
-	}
-	return runningPeers(&st)
-}
-
-// runningPeers are the peers of the interfaces st has up, by interface
-// and key.
-func runningPeers(st *daemon.Status) map[string]daemon.PeerStatus {
-	out := map[string]daemon.PeerStatus{}
-	for _, i := range st.Interfaces {
-		if !i.Up {
-			continue // its peers are configured, not running
-		}
-		for _, p := range i.Peers {
-			out[i.Name+" "+p.PublicKey.String()] = p
-		}
-	}
-	return out
+	return live
 }
 
 // peerJSON is one peer in `wgd peer list --json` and `wgd peer show
@@ -600,11 +358,11 @@ type peerJSON struct {
 	Name          string    `json:"name"`    // what the peer commands take
 	Section       string    `json:"section"` // network.<section> to uci
 	Description   string    `json:"description,omitempty"`
-	PublicKey     string    `json:"public_key"`
+	PublicKey     string    `json:"public_key"` // "" when the section's is not valid
 	AllowedIPs    []string  `json:"allowed_ips"`
 	Endpoint      string    `json:"endpoint,omitempty"` // configured host:port
 	Enabled       bool      `json:"enabled"`
-	State         string    `json:"state"` // disabled, enabled, live, not running: peerStateWord
+	State         string    `json:"state"` // disabled, expired, enabled, live, not running: peers.Peer.State
 	ClientKeyKept bool      `json:"client_key_kept"`
 	Live          *liveJSON `json:"live,omitempty"` // only while wgd runs the peer
 	// A guest peer's end (UNIX seconds; absent: never) and whether it came.
@@ -641,19 +399,22 @@ type showJSON struct {
 	Peer          peerJSON `json:"peer"`
 }
 
-func toJSON(p peers.Peer, state map[string]daemon.PeerStatus) peerJSON {
+func toJSON(p peers.Peer, live peers.Live, now time.Time) peerJSON {
 	out := peerJSON{
-		Interface: p.Interface, Name: p.Name, Section: p.Ref, Description: p.Description,
-		PublicKey: p.PublicKey, AllowedIPs: p.AllowedIPs, Endpoint: p.Endpoint,
-		Enabled: !p.Disabled, State: peerStateWord(p, state), ClientKeyKept: p.KeyKept,
+		Interface: p.Interface, Name: p.Name, Section: p.Section, Description: p.Description,
+		Endpoint: p.Endpoint(), AllowedIPs: []string{},
+		Enabled: !p.Disabled, State: p.State(live, now), ClientKeyKept: p.KeyKept,
 	}
-	if out.AllowedIPs == nil {
-		out.AllowedIPs = []string{}
+	if !p.PublicKey.IsZero() {
+		out.PublicKey = p.PublicKey.String()
+	}
+	for _, a := range p.AllowedIPs {
+		out.AllowedIPs = append(out.AllowedIPs, a.String())
 	}
 	if !p.Expires.IsZero() {
-		out.Expires, out.Expired = p.Expires.Unix(), !time.Now().Before(p.Expires)
+		out.Expires, out.Expired = p.Expires.Unix(), p.Expired(now)
 	}
-	s, ok := state[p.Interface+" "+p.PublicKey]
+	s, ok := live.Of(p)
 	if ok && !p.Disabled && !s.Expired {
 		out.Live = &liveJSON{LatestHandshake: s.LatestHandshake, RxBytes: s.RxBytes, TxBytes: s.TxBytes, Endpoint: s.Endpoint}
 	}
@@ -679,21 +440,17 @@ func peerList(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if len(rest) > 0 {
 		return fmt.Errorf("%w: unexpected argument %q", errUsage, rest[0])
 	}
-	network, err := loadNetwork(*f.configDir)
+	m := f.manager()
+	list, err := m.List(*f.iface)
 	if err != nil {
 		return err
 	}
-	if *f.iface != "" {
-		if _, err := peers.ChooseInterface(network, *f.iface); err != nil {
-			return err
-		}
-	}
-	list := peers.List(network, *f.iface)
-	state := peerState(ctx, *f.socket, stderr)
+	live := peerLive(ctx, m, stderr)
+	now := time.Now()
 	if *asJSON {
-		out := listJSON{DaemonRunning: state != nil, Peers: []peerJSON{}}
+		out := listJSON{DaemonRunning: live != nil, Peers: []peerJSON{}}
 		for _, p := range list {
-			out.Peers = append(out.Peers, toJSON(p, state))
+			out.Peers = append(out.Peers, toJSON(p, live, now))
 		}
 		return writeJSON(stdout, out)
 	}
@@ -702,10 +459,9 @@ func peerList(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	} else {
 		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "INTERFACE\tPEER\tADDRESSES\tSTATE\tHANDSHAKE\tRECEIVED\tSENT\tTOTAL IN/OUT\tEXPIRES")
-		now := time.Now()
 		for _, p := range list {
 			handshake, rx, tx, total := "-", "-", "-", "-"
-			if s, ok := state[p.Interface+" "+p.PublicKey]; ok {
+			if s, ok := live.Of(p); ok {
 				handshake, rx, tx = ago(s.LatestHandshake, now), humanBytes(s.RxBytes), humanBytes(s.TxBytes)
 				total = humanBytes(s.TotalRxBytes) + " / " + humanBytes(s.TotalTxBytes)
 			}
@@ -713,38 +469,18 @@ func peerList(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			if !p.Expires.IsZero() {
 				expires = p.Expires.Unix()
 			}
-			addrs := strings.Join(p.AllowedIPs, ", ")
+			addrs := joinPrefixes(p.AllowedIPs)
 			if addrs == "" {
 				addrs = "(none)"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.Interface, p.Name, addrs, peerStateWord(p, state), handshake, rx, tx, total, left(expires, now))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.Interface, p.Name, addrs, p.State(live, now), handshake, rx, tx, total, left(expires, now))
 		}
 		tw.Flush()
 	}
-	if state == nil {
+	if live == nil {
 		fmt.Fprintf(stdout, "(wgd is not running: no handshakes or transfer to show)\n")
 	}
 	return nil
-}
-
-// peerStateWord is a peer's state: "disabled" in the file, "expired"
-// past its option expires, "enabled"
-// when wgd is not running (or did not answer), "live" when wgd runs it,
-// "not running" when wgd runs but not this peer (its interface is down,
-// or the section has errors: see wgd reload).
-func peerStateWord(p peers.Peer, state map[string]daemon.PeerStatus) string {
-	switch {
-	case p.Disabled:
-		return "disabled"
-	case !p.Expires.IsZero() && !time.Now().Before(p.Expires):
-		return "expired"
-	case state == nil:
-		return "enabled"
-	}
-	if _, ok := state[p.Interface+" "+p.PublicKey]; ok {
-		return "live"
-	}
-	return "not running"
 }
 
 func peerShow(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -761,20 +497,12 @@ func peerShow(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		// The client config holds its private key; the JSON never does.
 		return fmt.Errorf("%w: --json shows the peer, not its client config: leave out --qr, --conf and --qr-png", errUsage)
 	}
-	network, err := loadNetwork(*f.configDir)
-	if err != nil {
-		return err
-	}
-	s, iface, err := peers.Find(network, *f.iface, name)
-	if err != nil {
-		return err
-	}
+	m := f.manager()
 	if *qr || *out.asJSON || *out.conf != "" || *out.png != "" {
-		c, warning, err := peers.ClientOf(network, loadWGD(*f.configDir), iface, s, *endpoint)
+		p, c, warning, err := m.Client(ctx, *f.iface, name, *endpoint)
 		if err != nil {
 			return err
 		}
-		c.FitMTU(tunnelMTU(ctx, *f.socket, *f.configDir, iface))
 		if warning != "" {
 			fmt.Fprintf(stderr, "warning: %s\n", warning)
 		}
@@ -782,33 +510,36 @@ func peerShow(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 		if *qr || *out.asJSON {
-			return out.print(stdout, clientJSON{Interface: iface, Name: name, Warning: warning, Config: c.Config()})
+			return out.print(stdout, clientJSON{Interface: p.Interface, Name: name, Warning: warning, Config: c.Config()})
 		}
 		return nil
 	}
-	var p peers.Peer
-	for _, q := range peers.List(network, iface) {
-		if q.Ref == s.Ref() {
-			p = q
-		}
+	p, err := m.Find(*f.iface, name)
+	if err != nil {
+		return err
 	}
-	state := peerState(ctx, *f.socket, stderr)
+	live := peerLive(ctx, m, stderr)
+	now := time.Now()
 	if *asJSON {
-		return writeJSON(stdout, showJSON{DaemonRunning: state != nil, Peer: toJSON(p, state)})
+		return writeJSON(stdout, showJSON{DaemonRunning: live != nil, Peer: toJSON(p, live, now)})
 	}
-	fmt.Fprintf(stdout, "peer %s on %s (%s, line %d of %s)\n", p.Name, iface, p.Ref, p.Line, network.File)
-	fmt.Fprintf(stdout, "  public key:  %s\n", p.PublicKey)
-	fmt.Fprintf(stdout, "  addresses:   %s\n", strings.Join(p.AllowedIPs, ", "))
-	fmt.Fprintf(stdout, "  state:       %s\n", peerStateWord(p, state))
-	if st, ok := state[iface+" "+p.PublicKey]; ok {
-		fmt.Fprintf(stdout, "  handshake:   %s (received %s, sent %s)\n", ago(st.LatestHandshake, time.Now()), humanBytes(st.RxBytes), humanBytes(st.TxBytes))
+	key := "(not valid: see wgd reload)"
+	if !p.PublicKey.IsZero() {
+		key = p.PublicKey.String()
+	}
+	fmt.Fprintf(stdout, "peer %s on %s (%s, line %d of %s)\n", p.Name, p.Interface, p.Section, p.Line, m.File())
+	fmt.Fprintf(stdout, "  public key:  %s\n", key)
+	fmt.Fprintf(stdout, "  addresses:   %s\n", joinPrefixes(p.AllowedIPs))
+	fmt.Fprintf(stdout, "  state:       %s\n", p.State(live, now))
+	if st, ok := live.Of(p); ok {
+		fmt.Fprintf(stdout, "  handshake:   %s (received %s, sent %s)\n", ago(st.LatestHandshake, now), humanBytes(st.RxBytes), humanBytes(st.TxBytes))
 		if st.Endpoint != "" {
 			fmt.Fprintf(stdout, "  endpoint:    %s\n", st.Endpoint)
 		}
 		fmt.Fprintf(stdout, "  total:       received %s, sent %s\n", humanBytes(st.TotalRxBytes), humanBytes(st.TotalTxBytes))
 	}
 	if !p.Expires.IsZero() {
-		fmt.Fprintf(stdout, "  expires:     %s (%s)\n", p.Expires.Format(time.RFC3339), left(p.Expires.Unix(), time.Now()))
+		fmt.Fprintf(stdout, "  expires:     %s (%s)\n", p.Expires.Format(time.RFC3339), left(p.Expires.Unix(), now))
 	}
 	if p.KeyKept {
 		fmt.Fprintf(stdout, "  client key:  kept (wgd peer show %s --qr prints the client config)\n", name)

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"wgd/config"
 	"wgd/daemon"
@@ -513,20 +514,26 @@ func TestPeerJSONLive(t *testing.T) {
 		}},
 		{Name: "wg1", Up: false, Peers: []daemon.PeerStatus{{PublicKey: k3}}},
 	}}
-	state := runningPeers(st)
+	state := peers.LiveOf(st)
+	peer := func(iface, name string, key config.Key, disabled bool) peers.Peer {
+		p := peers.Peer{Name: name}
+		p.Interface, p.PublicKey, p.Disabled = iface, key, disabled
+		return p
+	}
+	now := time.Now()
 	for _, c := range []struct {
 		peer  peers.Peer
 		state string
 		live  *liveJSON
 	}{
-		{peers.Peer{Interface: "wg0", Name: "a", PublicKey: k1.String()}, "live", &liveJSON{LatestHandshake: 1700000000, RxBytes: 1234, TxBytes: 5678, Endpoint: "198.51.100.7:40000"}},
-		{peers.Peer{Interface: "wg0", Name: "never", PublicKey: k2.String()}, "live", &liveJSON{}},
-		{peers.Peer{Interface: "wg0", Name: "off", PublicKey: k2.String(), Disabled: true}, "disabled", nil},
-		{peers.Peer{Interface: "wg0", Name: "bad key", PublicKey: "x"}, "not running", nil},
-		{peers.Peer{Interface: "wg1", Name: "down", PublicKey: k3.String()}, "not running", nil},
-		{peers.Peer{Interface: "wg1", Name: "other iface", PublicKey: k1.String()}, "not running", nil},
+		{peer("wg0", "a", k1, false), "live", &liveJSON{LatestHandshake: 1700000000, RxBytes: 1234, TxBytes: 5678, Endpoint: "198.51.100.7:40000"}},
+		{peer("wg0", "never", k2, false), "live", &liveJSON{}},
+		{peer("wg0", "off", k2, true), "disabled", nil},
+		{peer("wg0", "bad key", config.Key{}, false), "not running", nil},
+		{peer("wg1", "down", k3, false), "not running", nil},
+		{peer("wg1", "other iface", k1, false), "not running", nil},
 	} {
-		j := toJSON(c.peer, state)
+		j := toJSON(c.peer, state, now)
 		if j.State != c.state || !reflect.DeepEqual(j.Live, c.live) {
 			t.Errorf("%s: state %q live %+v, want %q %+v", c.peer.Name, j.State, j.Live, c.state, c.live)
 		}
@@ -542,7 +549,7 @@ func TestPeerJSONLive(t *testing.T) {
 		}
 	}
 	// Without a daemon there is no live state at all.
-	if j := toJSON(peers.Peer{Interface: "wg0", PublicKey: k1.String()}, nil); j.State != "enabled" || j.Live != nil {
+	if j := toJSON(peer("wg0", "x", k1, false), nil, now); j.State != "enabled" || j.Live != nil {
 		t.Errorf("no daemon: %+v", j)
 	}
 }
