@@ -1,8 +1,9 @@
 // Package peers onboards the devices at the other end of a tunnel: it
-// finds the peer sections of an interface in /etc/config/network, picks
-// free tunnel addresses for a new one, writes and removes its section in
-// place (package uci keeps the rest of the file as it was), and renders
-// the configuration the device imports.
+// lists the peer sections of an interface in /etc/config/network as
+// package config reads them, picks free tunnel addresses for a new one,
+// writes and removes its section in place (package uci keeps the rest of
+// the file as it was), renders the configuration the device imports,
+// and (Manager) has the running wgd apply each change and checks it.
 //
 // A peer added here is a section of type wireguard_<interface>, named
 // after the peer and with the same description, so LuCI lists it and

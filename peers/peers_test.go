@@ -229,6 +229,10 @@ func TestListFindRemoveDisable(t *testing.T) {
 		t.Errorf("list details: %+v", l)
 	}
 
+	// An anonymous peer is also found by the name List gives it.
+	if p, err := Find(d.Package(), "", "@wireguard_wg0[1]"); err != nil || p.Description != "old phone" || l[1].Name != "old phone" {
+		t.Errorf("find by reference: %+v %v", p, err)
+	}
 	if _, err := Find(d.Package(), "", "nobody"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("find nobody: %v", err)
 	}
