@@ -248,7 +248,11 @@ func Add(network *uci.Doc, wgd *uci.Package, req AddRequest) (*Added, error) {
 	if err != nil {
 		return nil, fmt.Errorf("interface %s: %w", iface, err)
 	}
-	endpoint, warning, err := Endpoint(req.Endpoint, publicEndpoint(wgd), ci.ListenPort)
+	public, err := publicEndpoint(cfg, problems)
+	if err != nil && req.Endpoint == "" {
+		return nil, err
+	}
+	endpoint, warning, err := Endpoint(req.Endpoint, public, ci.ListenPort)
 	if err != nil {
 		return nil, err
 	}
@@ -339,7 +343,7 @@ func ClientOf(network, wgd *uci.Package, p Peer, endpoint string) (*Client, stri
 			return nil, "", fmt.Errorf("peer %s has errors: %w", p.Name, pr)
 		}
 	}
-	cfg, _ := config.FromUCI(network, wgd)
+	cfg, problems := config.FromUCI(network, wgd)
 	ci := cfg.Interface(p.Interface)
 	if ci == nil {
 		return nil, "", fmt.Errorf("interface %s is disabled or has errors", p.Interface)
@@ -360,8 +364,12 @@ func ClientOf(network, wgd *uci.Package, p Peer, endpoint string) (*Client, stri
 			return nil, "", fmt.Errorf("peer %s: option %s %q is not a number of seconds", s.Ref(), optClientKeepalive, v)
 		}
 	}
+	public, err := publicEndpoint(cfg, problems)
+	if err != nil && endpoint == "" {
+		return nil, "", err
+	}
 	var warning string
-	if c.Endpoint, warning, err = Endpoint(endpoint, publicEndpoint(wgd), ci.ListenPort); err != nil {
+	if c.Endpoint, warning, err = Endpoint(endpoint, public, ci.ListenPort); err != nil {
 		return nil, "", err
 	}
 	return c, warning, nil
@@ -387,18 +395,16 @@ func prefixes(s *uci.Section, name string) ([]netip.Prefix, error) {
 	return out, nil
 }
 
-// publicEndpoint is option public_endpoint of wgd's main section, as
-// written (Endpoint checks it).
-func publicEndpoint(wgd *uci.Package) string {
-	if wgd == nil {
-		return ""
-	}
-	for _, s := range wgd.SectionsOfType("wgd") {
-		if s.Name == "main" {
-			return value(s, "public_endpoint")
+// publicEndpoint is option public_endpoint of the wgd file as config
+// reads it; a wrong one is an error rather than a fall back to the WAN
+// address.
+func publicEndpoint(cfg *config.Config, problems []*config.Problem) (string, error) {
+	for _, p := range problems {
+		if p.Option == "public_endpoint" && !p.Warning {
+			return "", p
 		}
 	}
-	return ""
+	return cfg.Daemon.PublicEndpoint, nil
 }
 
 // split is what a split tunnel carries: the tunnel's subnets and the LAN.

@@ -200,6 +200,7 @@ func TestAddRefuses(t *testing.T) {
 		{"disabled interface", strings.Replace(network, "option mtu '1420'", "option mtu '1420'\n\toption disabled '1'", 1), "", AddRequest{Name: "x", Interface: "wg0"}, "interface wg0 is disabled"},
 		{"broken interface", strings.Replace(network, "option mtu '1420'", "option mtu 'big'", 1), "", AddRequest{Name: "x", Interface: "wg0"}, "not usable"},
 		{"no wgd interface", "config interface 'lan'\n", "", AddRequest{Name: "x"}, "no interface with proto 'wgd'"},
+		{"bad public endpoint", network, "config wgd 'main'\n\toption public_endpoint 'vpn example'\n", AddRequest{Name: "x", Interface: "wg0"}, "wgd:2: section main, option public_endpoint"},
 	} {
 		d, w := docs(t, c.network, c.wgd)
 		_, err := Add(d, w, c.req)
