@@ -40,8 +40,9 @@ const optExpires = "expires"
 const LANInterface = "lan"
 
 // Peer is a peer section as written, whether valid, disabled or not, as
-// package config reads it. It holds no secret: only whether the client's
-// private key is kept.
+// package config reads it. Of the client's private key it holds only
+// whether it is kept; its preshared key is a config.Secret, which never
+// prints.
 type Peer struct {
 	config.PeerSection
 	// Name is what the peer commands take: the section's name, else its
@@ -105,7 +106,7 @@ func List(network *uci.Package, iface string) []Peer {
 	for _, name := range ifaces {
 		sections := network.SectionsOfType(peerType(name))
 		for i, ps := range config.PeerSections(network, name) {
-			p := Peer{PeerSection: ps, Name: sections[i].Name, KeyKept: sections[i].Get("private_key") != nil}
+			p := Peer{PeerSection: ps, Name: sections[i].Name, KeyKept: value(sections[i], "private_key") != ""}
 			if p.Name == "" {
 				p.Name = p.Description
 			}
