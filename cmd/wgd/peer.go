@@ -531,6 +531,9 @@ func peerShow(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fmt.Fprintf(stdout, "  public key:  %s\n", key)
 	fmt.Fprintf(stdout, "  addresses:   %s\n", joinPrefixes(p.AllowedIPs))
 	fmt.Fprintf(stdout, "  state:       %s\n", p.State(live, now))
+	for _, pr := range p.Problems {
+		fmt.Fprintf(stdout, "  problem:     %s\n", pr)
+	}
 	if st, ok := live.Of(p); ok {
 		fmt.Fprintf(stdout, "  handshake:   %s (received %s, sent %s)\n", ago(st.LatestHandshake, now), humanBytes(st.RxBytes), humanBytes(st.TxBytes))
 		if st.Endpoint != "" {

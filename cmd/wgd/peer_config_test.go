@@ -96,3 +96,17 @@ func TestPeerListAsTheRouterReadsIt(t *testing.T) {
 		t.Errorf("state %q (live %v), but wgd runs the peer", p.State, p.Live)
 	}
 }
+
+// show names what keeps a broken peer from running, with file and line.
+func TestPeerShowProblems(t *testing.T) {
+	dir := peerDir(t, "")
+	text := strings.Replace(peerNetwork, "list allowed_ips 10.7.0.2/32", "list allowed_ips 10.7.0.2/33", 1)
+	if err := os.WriteFile(filepath.Join(dir, "network"), []byte(text), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, code := wgdPeer(dir, "show", "Bob's laptop")
+	want := "  problem:     " + filepath.Join(dir, "network") + ":17: section @wireguard_wg0[0], option allowed_ips: \"10.7.0.2/33\" is not an IP address or CIDR\n"
+	if code != 0 || !strings.Contains(stdout, want) {
+		t.Errorf("exit %d: %s\n%s\nwant %q", code, stderr, stdout, want)
+	}
+}
