@@ -194,3 +194,22 @@ func TestVerify(t *testing.T) {
 		}
 	}
 }
+
+// A control socket nobody listens on is a wgd that is not running, not
+// one that failed.
+func TestSocketNotRunning(t *testing.T) {
+	dir := t.TempDir()
+	stale := filepath.Join(dir, "stale.sock") // left by a daemon that died
+	if err := os.WriteFile(stale, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{filepath.Join(dir, "none.sock"), stale} {
+		if _, err := Socket(path).Status(context.Background()); !errors.Is(err, ErrNotRunning) {
+			t.Errorf("%s: %v, want ErrNotRunning", path, err)
+		}
+	}
+	m := &Manager{Dir: dir, Daemon: Socket(filepath.Join(dir, "none.sock"))}
+	if live, err := m.Live(context.Background()); live != nil || err != nil {
+		t.Errorf("live: %v %v", live, err)
+	}
+}
