@@ -203,9 +203,10 @@ type Applied struct {
 	Interface string
 	// NotRunning: no wgd answered; the change applies when it starts.
 	NotRunning bool
-	// Dir is the directory written, absolute; RunningDir is the one the
-	// running wgd reads when that is another: it does not see the change.
-	Dir, RunningDir string
+	// RunningDir is the directory the running wgd reads, set only when
+	// it is not Dir, the one written (absolute): it does not see the
+	// change.
+	RunningDir, Dir string
 	// Problems and Failed are the reload's report.
 	Problems, Failed []string
 	Peer             Outcome
