@@ -11,8 +11,8 @@ import (
 )
 
 // Daemon is what the peer commands ask of the running wgd. Socket asks
-// it over its control socket; tests answer for it. This file is the one
-// place of the package that knows the control socket's types.
+// it over its control socket; tests answer for it. This is the one file
+// of the package that names the control socket's types (package daemon).
 type Daemon interface {
 	// Status is what the daemon runs; ErrNotRunning when no wgd runs.
 	Status(ctx context.Context) (*daemon.Status, error)
