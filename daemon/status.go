@@ -54,6 +54,11 @@ type InterfaceStatus struct {
 	// larger than its buffers carry; nil when not running.
 	Oversized *OversizedStatus `json:"oversized,omitempty"`
 	Peers     []PeerStatus     `json:"peers"`
+	// Missing is the layer 3 the interface should have and has not (an
+	// address or route not installed, a host route to an endpoint with no
+	// path outside the tunnel, the MTU), each with why; it is tried
+	// again.
+	Missing []string `json:"missing,omitempty"`
 }
 
 // OversizedStatus: packets read from the link after its MTU was raised
@@ -100,6 +105,9 @@ func (d *Daemon) status() *Status {
 		var engine map[config.Key]PeerStatus
 		if iface := d.ifaces[c.Name]; iface != nil {
 			is.Up, is.MTU = true, iface.MTU()
+			if r := d.routers[c.Name]; r != nil {
+				is.Missing = r.State().Missing
+			}
 			if st, err := iface.State(); err != nil {
 				is.Error = err.Error()
 			} else {
