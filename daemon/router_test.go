@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"net/netip"
 	"os/exec"
 	"strings"
 	"testing"
@@ -30,7 +31,7 @@ func TestMissingRouteInstalledOncePossible(t *testing.T) {
 	ip("link", "set", "wgdrvp", "up")
 	ip("route", "add", "10.57.0.0/24", "dev", "wgdrv")
 
-	td := startDaemon(t, iface("wgdr", secretKey(t), "\tlist addresses '10.58.0.1/24'")+
+	td := startKernelDaemon(t, iface("wgdr", secretKey(t), "\tlist addresses '10.58.0.1/24'")+
 		peer("wgdr", secretKey(t).PublicKey(), "\tlist allowed_ips '10.57.0.0/24'\n\tlist allowed_ips '10.59.0.0/24'\n\toption route_allowed_ips '1'"))
 	if got := ip("route", "show", "10.59.0.0/24"); !strings.Contains(got, "dev wgdr") {
 		t.Fatalf("the route that can be installed is not: %q", got)
@@ -63,5 +64,31 @@ func TestMissingRouteInstalledOncePossible(t *testing.T) {
 	}
 	if len(raw.Interfaces) != 1 || len(raw.Interfaces[0].Missing) != 0 || td.status(t).Interfaces[0].Error != "" {
 		t.Errorf("status once the route is in place: %+v", raw)
+	}
+}
+
+// The same on channels, with no root: a route the router could not put
+// in place is set again by the retries until it is, and status says
+// what is missing meanwhile.
+func TestMissingLayer3Retried(t *testing.T) {
+	dir := t.TempDir()
+	writeNetwork(t, dir, iface("wgdm", secretKey(t), "")+
+		peer("wgdm", secretKey(t).PublicKey(), "\tlist allowed_ips '10.57.0.0/24'\n\toption route_allowed_ips '1'"))
+	p := newParts()
+	blocked := netip.MustParsePrefix("10.57.0.0/24")
+	p.refuse(blocked, true)
+	td := runDaemon(t, dir, Options{}, p, nil)
+	is := td.status(t).Interfaces[0]
+	if !is.Up || len(is.Missing) != 1 || !strings.Contains(is.Missing[0], "10.57.0.0/24") || !strings.Contains(is.Error, "10.57.0.0/24") {
+		t.Fatalf("status while the route is refused: %+v", is)
+	}
+	first := td.running("wgdm")
+	p.refuse(blocked, false)
+	waitFor(t, "the route to be set again", func() bool {
+		is = td.status(t).Interfaces[0]
+		return len(is.Missing) == 0 && is.Error == ""
+	})
+	if td.running("wgdm") != first {
+		t.Error("the interface was made anew for its route")
 	}
 }
