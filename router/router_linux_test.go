@@ -107,7 +107,8 @@ func TestStandaloneRetriesWhatIsMissing(t *testing.T) {
 // A full tunnel: the default route goes into the tunnel as two halves,
 // and the endpoint keeps its path through the WAN, also after the WAN's
 // gateway changes; an endpoint with no path outside the tunnel is missing
-// until it has one; nohostroute and Close remove the pin.
+// until it has one; nohostroute, the endpoint's removal and Close remove
+// the pin.
 func TestFullTunnelPinsEndpoint(t *testing.T) {
 	netnstest.Root(t)
 	ipRun(t, "link", "add", "wanf0", "type", "veth", "peer", "name", "wanf1")
@@ -162,6 +163,21 @@ func TestFullTunnelPinsEndpoint(t *testing.T) {
 		t.Errorf("nohostroute: %s", got)
 	}
 	c.NoHostRoute = false
+	if err := r.Set(c); err != nil {
+		t.Fatal(err)
+	}
+	if got := routeVia("198.51.100.9"); !strings.Contains(got, "via 192.0.2.253 dev wanf0") {
+		t.Errorf("endpoint route back after nohostroute: %s", got)
+	}
+	// An endpoint no longer given takes its host route with it.
+	gone := c
+	gone.Endpoints = c.Endpoints[1:]
+	if err := r.Set(gone); err != nil {
+		t.Fatal(err)
+	}
+	if got := routeVia("198.51.100.9"); !strings.Contains(got, "dev wgtf") {
+		t.Errorf("host route kept for an endpoint no longer given: %s", got)
+	}
 	if err := r.Set(c); err != nil {
 		t.Fatal(err)
 	}
