@@ -79,14 +79,14 @@ func TestMissingLayer3Retried(t *testing.T) {
 	p.refuse(blocked, true)
 	td := runDaemon(t, dir, Options{}, p, nil)
 	is := td.status(t).Interfaces[0]
-	if !is.Up || len(is.Missing) != 1 || !strings.Contains(is.Missing[0], "10.57.0.0/24") || !strings.Contains(is.Error, "10.57.0.0/24") {
+	if !is.Up || len(is.Missing) != 1 || !strings.Contains(is.Missing[0], "10.57.0.0/24") || !strings.Contains(is.Error, "10.57.0.0/24") || is.Reason != "layer3_missing" {
 		t.Fatalf("status while the route is refused: %+v", is)
 	}
 	first := td.running("wgdm")
 	p.refuse(blocked, false)
 	waitFor(t, "the route to be set again", func() bool {
 		is = td.status(t).Interfaces[0]
-		return len(is.Missing) == 0 && is.Error == ""
+		return len(is.Missing) == 0 && is.Error == "" && is.Reason == ""
 	})
 	if td.running("wgdm") != first {
 		t.Error("the interface was made anew for its route")

@@ -43,7 +43,8 @@ type InterfaceStatus struct {
 	Up    bool   `json:"up"`
 	Error string `json:"error,omitempty"`
 	// Reason says in one word why Error is set: "config_errors" (kept on
-	// its last good configuration), "listen_port_in_use" or "error".
+	// its last good configuration), "listen_port_in_use",
+	// "layer3_missing" (see Missing) or "error".
 	Reason     string         `json:"reason,omitempty"`
 	PublicKey  config.Key     `json:"public_key"`
 	ListenPort uint16         `json:"listen_port"`
@@ -151,6 +152,8 @@ func (d *Daemon) status() *Status {
 			is.Reason = "listen_port_in_use"
 		case d.kept[c.Name] != "":
 			is.Reason = "config_errors"
+		case d.l3Missing[c.Name]:
+			is.Reason = "layer3_missing"
 		case is.Error != "":
 			is.Reason = "error"
 		}
