@@ -12,14 +12,19 @@ import (
 	"log/slog"
 	"net/netip"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"sync/atomic"
 	"time"
 
+	"golang.zx2c4.com/wireguard/conn"
+	"golang.zx2c4.com/wireguard/tun"
+
 	"wgd/config"
 	"wgd/device"
 	"wgd/hotplug"
+	"wgd/router"
 	"wgd/totals"
 	"wgd/uci"
 )
@@ -52,6 +57,19 @@ type Options struct {
 	// configuration says (`option totals_file`); "": wgd/totals.json
 	// next to ConfigDir.
 	TotalsFile string
+	// Open makes the parts of a running interface.
+	Open Opener
+}
+
+// Opener makes the parts of a running interface: its TUN, the engine's
+// sockets and the router of its layer 3. A nil field is the real one
+// (a kernel TUN, UDP sockets, router.NewStandalone or, under netifd,
+// router.NewNetifd); tests run the daemon on channels (tun/tuntest,
+// conn/bindtest) and a router of their own.
+type Opener struct {
+	TUN    func(name string, mtu int) (tun.Device, error)
+	Bind   func() conn.Bind
+	Router func(link string) (router.Router, error)
 }
 
 // Daemon runs the interfaces of a configuration.
@@ -67,6 +85,12 @@ type Daemon struct {
 	ifaceErrs map[string]string // interfaces that failed to come up, or to take their configuration
 	portBusy  map[string]bool   // of those, the ones whose listen port another program holds
 	kept      map[string]string // interfaces kept on their last good configuration: the new one's errors
+
+	// routers set the layer 3 of each of ifaces; l3Missing are the
+	// interfaces of ifaceErrs running without all of theirs.
+	routers   map[string]router.Router
+	l3Missing map[string]bool
+
 	endpoints map[string]map[config.Key]netip.AddrPort
 	// endpointOf is what each of endpoints was resolved from (host:port):
 	// an endpoint is dropped once its peer's configuration names another.
@@ -111,8 +135,10 @@ func New(opts Options) *Daemon {
 		requests:   make(chan func()),
 		cfg:        &config.Config{},
 		ifaces:     map[string]*device.Interface{},
+		routers:    map[string]router.Router{},
 		ifaceErrs:  map[string]string{},
 		portBusy:   map[string]bool{},
+		l3Missing:  map[string]bool{},
 		endpoints:  map[string]map[config.Key]netip.AddrPort{},
 		endpointOf: map[string]map[config.Key]string{},
 		requested:  map[string]bool{},
@@ -387,10 +413,11 @@ func (d *Daemon) scheduleRetry() {
 }
 
 // retrying tells whether some interface waits to be tried again: one
-// that is not running, or runs without the port it was given.
+// that is not running, or runs without the port it was given or without
+// some of its addresses and routes.
 func (d *Daemon) retrying() bool {
 	for name := range d.ifaceErrs {
-		if d.ifaces[name] == nil || d.portBusy[name] {
+		if d.ifaces[name] == nil || d.portBusy[name] || d.l3Missing[name] {
 			return true
 		}
 	}
@@ -398,11 +425,12 @@ func (d *Daemon) retrying() bool {
 }
 
 // retry tries the failed interfaces again: those running without their
-// port get their configuration again, the others are brought up.
+// port or some of their layer 3 get their configuration again, the
+// others are brought up.
 func (d *Daemon) retry() {
 	d.retryTimer = nil
 	for name := range d.ifaceErrs {
-		if d.ifaces[name] != nil && d.portBusy[name] {
+		if d.ifaces[name] != nil && (d.portBusy[name] || d.l3Missing[name]) {
 			d.update(name)
 		}
 	}
@@ -412,11 +440,13 @@ func (d *Daemon) retry() {
 func (d *Daemon) setIfaceErr(name string, err error) {
 	d.ifaceErrs[name] = err.Error()
 	d.portBusy[name] = errors.Is(err, device.ErrPortInUse)
+	d.l3Missing[name] = errors.Is(err, router.ErrIncomplete)
 }
 
 func (d *Daemon) clearIfaceErr(name string) {
 	delete(d.ifaceErrs, name)
 	delete(d.portBusy, name)
+	delete(d.l3Missing, name)
 }
 
 // desired is what c's interface should run. Its endpoints follow from
@@ -443,18 +473,61 @@ func (d *Daemon) desired(c config.Interface) device.Desired {
 	return device.Desired{Config: d.active(c, d.clock()), Endpoints: eps, MTU: d.mtuOf(c)}
 }
 
+// routerConfig is the layer 3 of c running as des. Standalone routes
+// the networks of the peers that run; netifd is told those of every
+// peer, so that a guest's expiry has it renew nothing.
+func (d *Daemon) routerConfig(c config.Interface, des device.Desired) router.Config {
+	routes := des.Config.LinkRoutes()
+	if d.opts.Netifd {
+		routes = c.LinkRoutes()
+	}
+	rc := router.Config{MTU: des.LinkMTU(), Addresses: c.Addresses, Routes: routes, NoHostRoute: c.NoHostRoute}
+	for _, p := range c.Peers {
+		if ap, ok := des.Endpoints[p.PublicKey]; ok && !slices.Contains(rc.Endpoints, ap.Addr()) {
+			rc.Endpoints = append(rc.Endpoints, ap.Addr())
+		}
+	}
+	return rc
+}
+
+func (d *Daemon) newRouter(link string) (router.Router, error) {
+	switch {
+	case d.opts.Open.Router != nil:
+		return d.opts.Open.Router(link)
+	case d.opts.Netifd:
+		return router.NewNetifd(link)
+	}
+	return router.NewStandalone(link)
+}
+
+// up brings c up. An interface whose router cannot put all of its layer
+// 3 in place runs, and the rest is tried again later.
 func (d *Daemon) up(c config.Interface) error {
-	iface, err := device.Open(d.desired(c), device.Options{UAPIDir: d.opts.UAPIDir, ManageL3: !d.opts.Netifd, Persist: d.opts.Netifd, Logger: d.log, Died: d.died})
+	des := d.desired(c)
+	iface, err := device.Open(des, device.Options{UAPIDir: d.opts.UAPIDir, TUN: d.opts.Open.TUN, Bind: d.opts.Open.Bind,
+		Persist: d.opts.Netifd, Logger: d.log, Died: d.died})
+	var r router.Router
+	if err == nil {
+		if r, err = d.newRouter(c.Name); err != nil {
+			iface.Close()
+		}
+	}
 	if err != nil {
 		d.setIfaceErr(c.Name, err)
 		d.log.Error("interface not up", "interface", c.Name, "error", err)
 		return err
 	}
-	d.clearIfaceErr(c.Name)
-	d.ifaces[c.Name] = iface
+	d.ifaces[c.Name], d.routers[c.Name] = iface, r
+	l3Err := r.Set(d.routerConfig(c, des))
+	if l3Err != nil {
+		d.setIfaceErr(c.Name, l3Err)
+		d.log.Error("interface up without all of its layer 3", "interface", c.Name, "error", l3Err)
+	} else {
+		d.clearIfaceErr(c.Name)
+	}
 	d.restored(c.Name, iface.Reattached())
 	d.log.Info("interface up", "interface", c.Name, "public_key", c.PublicKey(), "listen_port", c.ListenPort, "peers", len(c.Peers))
-	return nil
+	return l3Err
 }
 
 // update applies the desired state of a running interface.
@@ -464,8 +537,12 @@ func (d *Daemon) update(name string) error {
 		return nil
 	}
 	counted := d.observeIface(iface)
-	err := iface.Update(d.desired(*c))
+	des := d.desired(*c)
+	err := iface.Update(des)
 	d.resetGone(iface, iface.Name(), counted)
+	if r := d.routers[name]; r != nil {
+		err = errors.Join(err, r.Set(d.routerConfig(*c, des)))
+	}
 	if err != nil {
 		d.log.Error("interface update", "interface", name, "error", err)
 		d.setIfaceErr(name, err)
@@ -499,10 +576,16 @@ func (d *Daemon) died(iface *device.Interface) {
 func (d *Daemon) down(iface *device.Interface) {
 	counted := d.observeIface(iface)
 	defer d.resetGone(nil, iface.Name(), counted)
+	if r := d.routers[iface.Name()]; r != nil {
+		if err := r.Close(); err != nil {
+			d.log.Warn("interface down: layer 3", "interface", iface.Name(), "error", err)
+		}
+	}
 	if err := iface.Close(); err != nil {
 		d.log.Warn("interface down", "interface", iface.Name(), "error", err)
 	}
 	delete(d.ifaces, iface.Name())
+	delete(d.routers, iface.Name())
 	delete(d.endpoints, iface.Name())
 	delete(d.endpointOf, iface.Name())
 	delete(d.expired, iface.Name())
@@ -521,7 +604,11 @@ func (d *Daemon) shutdown() {
 		if err := iface.Detach(); err != nil {
 			d.log.Warn("interface detach", "interface", name, "error", err)
 		}
+		if r := d.routers[name]; r != nil {
+			r.Close()
+		}
 		delete(d.ifaces, name)
+		delete(d.routers, name)
 		d.log.Info("interface detached: its link stays for netifd", "interface", name)
 	}
 }

@@ -11,15 +11,17 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"golang.zx2c4.com/wireguard/device"
+	wgdevice "golang.zx2c4.com/wireguard/device"
 
 	"wgd/config"
+	"wgd/device"
 	"wgd/firewall"
 	"wgd/internal/netnstest"
 )
@@ -28,6 +30,7 @@ type testDaemon struct {
 	*Daemon
 	dir, socket string
 	stop        func(t *testing.T) // stops the daemon; safe to call twice
+	parts       *parts             // nil: the daemon runs on kernel objects
 }
 
 func secretKey(t *testing.T) config.Secret {
@@ -38,6 +41,7 @@ func secretKey(t *testing.T) config.Secret {
 	return k
 }
 
+// startDaemon runs a daemon on network, on channels (parts).
 func startDaemon(t *testing.T, network string) *testDaemon {
 	t.Helper()
 	dir := t.TempDir()
@@ -45,11 +49,30 @@ func startDaemon(t *testing.T, network string) *testDaemon {
 	return startDaemonWith(t, dir, Options{}, nil)
 }
 
-// startDaemonWith runs a daemon on dir with opts completed for the test;
-// prepare, if not nil, may adjust it before it runs.
+// startKernelDaemon runs a daemon on network on kernel TUNs, UDP sockets
+// and routers: for tests whose point is a kernel object.
+func startKernelDaemon(t *testing.T, network string) *testDaemon {
+	t.Helper()
+	dir := t.TempDir()
+	writeNetwork(t, dir, network)
+	return runDaemon(t, dir, Options{}, nil, nil)
+}
+
+// startDaemonWith runs a daemon on dir, on channels (parts), with opts
+// completed for the test; prepare, if not nil, may adjust it before it
+// runs.
 func startDaemonWith(t *testing.T, dir string, opts Options, prepare func(*Daemon)) *testDaemon {
 	t.Helper()
-	td := &testDaemon{dir: dir, socket: filepath.Join(dir, "wgd.sock")}
+	return runDaemon(t, dir, opts, newParts(), prepare)
+}
+
+// runDaemon runs a daemon on p, or on kernel objects when p is nil.
+func runDaemon(t *testing.T, dir string, opts Options, p *parts, prepare func(*Daemon)) *testDaemon {
+	t.Helper()
+	td := &testDaemon{dir: dir, socket: filepath.Join(dir, "wgd.sock"), parts: p}
+	if p != nil {
+		opts.Open = p.opener()
+	}
 	opts.ConfigDir, opts.Socket, opts.UAPIDir = dir, td.socket, filepath.Join(dir, "wireguard")
 	opts.Logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	td.Daemon = New(opts)
@@ -82,6 +105,14 @@ func startDaemonWith(t *testing.T, dir string, opts Options, prepare func(*Daemo
 		time.Sleep(20 * time.Millisecond)
 	}
 	return td
+}
+
+// running is the device of the running interface name, nil if none:
+// another one after a change means the interface was made anew.
+func (td *testDaemon) running(name string) *device.Interface {
+	var i *device.Interface
+	td.do(context.Background(), func() { i = td.ifaces[name] })
+	return i
 }
 
 type testWriter struct{ t *testing.T }
@@ -125,7 +156,6 @@ func peer(ifname string, key config.Key, extra string) string {
 }
 
 func TestReloadAppliesOnlyTheDifference(t *testing.T) {
-	netnstest.Root(t)
 	k1, p1, p2 := secretKey(t), secretKey(t).PublicKey(), secretKey(t).PublicKey()
 	td := startDaemon(t, iface("wgda", k1, "\tlist addresses '10.55.0.1/24'")+
 		peer("wgda", p1, "\toption description 'one'\n\tlist allowed_ips '10.55.0.2/32'"))
@@ -133,7 +163,7 @@ func TestReloadAppliesOnlyTheDifference(t *testing.T) {
 	if len(s.Interfaces) != 1 || !s.Interfaces[0].Up || len(s.Interfaces[0].Peers) != 1 || s.Interfaces[0].Peers[0].Description != "one" {
 		t.Fatalf("status: %+v", s)
 	}
-	index := td.ifaces["wgda"].Index()
+	first := td.running("wgda")
 
 	// A second peer and a second interface, plus a broken peer.
 	writeNetwork(t, td.dir, iface("wgda", k1, "\tlist addresses '10.55.0.1/24'")+
@@ -149,11 +179,11 @@ func TestReloadAppliesOnlyTheDifference(t *testing.T) {
 	if len(s.Interfaces) != 2 || len(s.Interfaces[0].Peers) != 2 || len(s.Problems) == 0 {
 		t.Fatalf("status: %+v", s)
 	}
-	if td.ifaces["wgda"].Index() != index {
+	if td.running("wgda") != first {
 		t.Errorf("the interface was recreated")
 	}
 	// The patched engine reports its buffer pool; plain upstream does not.
-	if _, patched := any(&device.Device{}).(interface{ BufferPoolStats() (int, int) }); patched && (s.Pool == nil || s.Pool.Capacity == 0) {
+	if _, patched := any(&wgdevice.Device{}).(interface{ BufferPoolStats() (int, int) }); patched && (s.Pool == nil || s.Pool.Capacity == 0) {
 		t.Errorf("no buffer pool in the status of a patched engine: %+v", s.Pool)
 	}
 
@@ -168,8 +198,14 @@ func TestReloadAppliesOnlyTheDifference(t *testing.T) {
 	if strings.Join(r.Down, " ") != "wgda" {
 		t.Fatalf("reload: %+v", r)
 	}
-	if out, err := exec.Command("ip", "link", "show", "wgda").CombinedOutput(); err == nil {
-		t.Errorf("wgda still exists: %s", out)
+	if td.running("wgda") != nil {
+		t.Errorf("wgda still runs")
+	}
+	if _, closed := td.parts.router("wgda").config(); !closed {
+		t.Errorf("the router of wgda is not closed")
+	}
+	if _, err := os.Stat(filepath.Join(td.dir, "wireguard", "wgda.sock")); !os.IsNotExist(err) {
+		t.Errorf("the UAPI socket of wgda is left: %v", err)
 	}
 
 	// A missing file keeps what runs.
@@ -183,7 +219,6 @@ func TestReloadAppliesOnlyTheDifference(t *testing.T) {
 }
 
 func TestStatusHoldsNoSecret(t *testing.T) {
-	netnstest.Root(t)
 	k, psk := secretKey(t), secretKey(t)
 	td := startDaemon(t, iface("wgdc", k, "")+peer("wgdc", secretKey(t).PublicKey(), "\toption preshared_key '"+psk.Base64()+"'"))
 	var raw map[string]any
@@ -228,7 +263,6 @@ func TestControlSocketIsRootOnly(t *testing.T) {
 }
 
 func TestBadRequestsDoNotHurt(t *testing.T) {
-	netnstest.Root(t)
 	td := startDaemon(t, "")
 	for _, req := range []string{"", "{", `{"version":2,"command":"status"}`, `{"version":1,"command":"nope"}`, strings.Repeat("x", 1<<20)} {
 		cmd := exec.Command("socat", "-t5", "-", "UNIX-CONNECT:"+td.socket)
@@ -262,7 +296,6 @@ func (b *heldBackend) Sync([]firewall.Hole) error {
 // up neither status nor the daemon's other work; the reload that asked
 // for it answers once it is done.
 func TestSlowFirewallBlocksNothingElse(t *testing.T) {
-	netnstest.Root(t)
 	fw := &heldBackend{holding: make(chan struct{}), release: make(chan struct{})}
 	dir := t.TempDir()
 	writeNetwork(t, dir, "")
@@ -291,11 +324,10 @@ func TestSlowFirewallBlocksNothingElse(t *testing.T) {
 // status says so. An interface that never had a good configuration stays
 // down.
 func TestReloadKeepsLastGoodConfiguration(t *testing.T) {
-	netnstest.Root(t)
 	k, p1, p2 := secretKey(t), secretKey(t).PublicKey(), secretKey(t).PublicKey()
 	good := iface("wgdk", k, "\tlist addresses '10.56.0.1/24'") + peer("wgdk", p1, "\tlist allowed_ips '10.56.0.2/32'")
 	td := startDaemon(t, good)
-	index := td.ifaces["wgdk"].Index()
+	first := td.running("wgdk")
 
 	writeNetwork(t, td.dir, iface("wgdk", k, "\tlist addresses '10.56.0.1/24'\n\toption mtu '1400 '")+
 		peer("wgdk", p1, "\tlist allowed_ips '10.56.0.2/32'")+peer("wgdk", p2, "\tlist allowed_ips '10.56.0.3/32'")+
@@ -308,7 +340,7 @@ func TestReloadKeepsLastGoodConfiguration(t *testing.T) {
 	if r.Errors != 2 || strings.Join(r.Kept, " ") != "wgdk" || len(r.Down)+len(r.Up)+len(r.Updated) != 0 {
 		t.Fatalf("reload: %+v", r)
 	}
-	if td.ifaces["wgdk"] == nil || td.ifaces["wgdk"].Index() != index {
+	if td.running("wgdk") != first {
 		t.Fatalf("wgdk was taken down or recreated")
 	}
 	s := td.status(t)
@@ -320,12 +352,12 @@ func TestReloadKeepsLastGoodConfiguration(t *testing.T) {
 		!strings.Contains(is.Error, "network:5: section wgdk, option mtu") {
 		t.Errorf("status: %+v", is)
 	}
-	if out, err := exec.Command("ip", "-o", "addr", "show", "dev", "wgdk").CombinedOutput(); err != nil || !strings.Contains(string(out), "10.56.0.1/24") {
-		t.Errorf("wgdk lost its address: %s %v", out, err)
+	if c, closed := td.parts.router("wgdk").config(); closed || !slices.Contains(c.Addresses, netip.MustParsePrefix("10.56.0.1/24")) {
+		t.Errorf("wgdk lost its address: %+v, closed %v", c, closed)
 	}
 
 	// A second reload with the same error still keeps it.
-	if r := td.reload(t); strings.Join(r.Kept, " ") != "wgdk" || td.ifaces["wgdk"].Index() != index {
+	if r := td.reload(t); strings.Join(r.Kept, " ") != "wgdk" || td.running("wgdk") != first {
 		t.Errorf("second reload: %+v", r)
 	}
 
@@ -336,7 +368,7 @@ func TestReloadKeepsLastGoodConfiguration(t *testing.T) {
 		t.Errorf("reload after the fix: %+v", r)
 	}
 	s = td.status(t)
-	if is := s.Interfaces[0]; !is.Up || len(is.Peers) != 2 || is.Error != "" || td.ifaces["wgdk"].Index() != index {
+	if is := s.Interfaces[0]; !is.Up || len(is.Peers) != 2 || is.Error != "" || td.running("wgdk") != first {
 		t.Errorf("after the fix: %+v", is)
 	}
 }
@@ -360,7 +392,7 @@ func holdPort(t *testing.T, port int) func() {
 func TestBusyListenPortAtStart(t *testing.T) {
 	netnstest.Root(t)
 	release := holdPort(t, 51999)
-	td := startDaemon(t, iface("wgdp", secretKey(t), "\toption listen_port '51999'"))
+	td := startKernelDaemon(t, iface("wgdp", secretKey(t), "\toption listen_port '51999'"))
 	s := td.status(t)
 	if len(s.Interfaces) != 1 {
 		t.Fatalf("status: %+v", s)
@@ -398,7 +430,7 @@ func TestBusyListenPortAtStart(t *testing.T) {
 func TestBusyListenPortOnReload(t *testing.T) {
 	netnstest.Root(t)
 	k := secretKey(t)
-	td := startDaemon(t, iface("wgdq", k, "\toption listen_port '51997'"))
+	td := startKernelDaemon(t, iface("wgdq", k, "\toption listen_port '51997'"))
 	if is := td.status(t).Interfaces[0]; !is.Up || is.ListenPort != 51997 {
 		t.Fatalf("start: %+v", is)
 	}
@@ -446,7 +478,6 @@ func TestBusyListenPortOnReload(t *testing.T) {
 // Half-sent requests on the control socket cost a bounded number of
 // goroutines; once they end, requests are answered again.
 func TestControlConnectionFlood(t *testing.T) {
-	netnstest.Root(t)
 	td := startDaemon(t, "")
 	td.status(t)
 	base := runtime.NumGoroutine()
@@ -482,30 +513,19 @@ func TestControlConnectionFlood(t *testing.T) {
 // An endpoint removed from the configuration, or replaced by a name that
 // does not resolve, takes its host route with it.
 func TestRemovedEndpointDropsHostRoute(t *testing.T) {
-	netnstest.Root(t)
-	for _, args := range [][]string{
-		{"link", "add", "wgdhv", "type", "veth", "peer", "name", "wgdhvp"},
-		{"link", "set", "wgdhv", "up"}, {"link", "set", "wgdhvp", "up"},
-		{"addr", "add", "10.77.0.1/24", "dev", "wgdhv"},
-	} {
-		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
-			t.Fatalf("ip %v: %v %s", args, err, out)
-		}
-	}
-	t.Cleanup(func() { exec.Command("ip", "link", "del", "wgdhv").Run() })
 	k, p := secretKey(t), secretKey(t).PublicKey()
 	network := func(endpoint string) string {
 		return iface("wgdh", k, "\tlist addresses '10.78.0.1/24'") +
 			peer("wgdh", p, "\tlist allowed_ips '0.0.0.0/0'\n\toption route_allowed_ips '1'"+endpoint)
 	}
+	var td *testDaemon
+	// The router pins the endpoints it is given that the routes cover
+	// (router's tests): here, whether it is given 10.77.0.5.
 	hostRoute := func() bool {
-		out, err := exec.Command("ip", "route", "show", "10.77.0.5/32").CombinedOutput()
-		if err != nil {
-			t.Fatalf("ip route: %v %s", err, out)
-		}
-		return strings.Contains(string(out), "dev wgdhv")
+		c, _ := td.parts.router("wgdh").config()
+		return slices.Contains(c.Endpoints, netip.MustParseAddr("10.77.0.5")) && !c.NoHostRoute
 	}
-	td := startDaemon(t, network("\n\toption endpoint_host '10.77.0.5'"))
+	td = startDaemon(t, network("\n\toption endpoint_host '10.77.0.5'"))
 	if !hostRoute() {
 		t.Fatal("no host route to the endpoint: the test proves nothing")
 	}
@@ -530,7 +550,6 @@ func TestRemovedEndpointDropsHostRoute(t *testing.T) {
 // what the engine routes, and once the later one is removed the earlier
 // one has it again.
 func TestOverlappingAllowedIPs(t *testing.T) {
-	netnstest.Root(t)
 	k, p1, p2 := secretKey(t), secretKey(t).PublicKey(), secretKey(t).PublicKey()
 	one := peer("wgdo", p1, "\toption description 'one'\n\tlist allowed_ips '10.57.0.2/32'\n\tlist allowed_ips '10.57.1.0/24'")
 	two := peer("wgdo", p2, "\toption description 'two'\n\tlist allowed_ips '10.57.0.2/32'")
@@ -558,7 +577,6 @@ func TestOverlappingAllowedIPs(t *testing.T) {
 // A copy of the network file left by a killed writer is removed when
 // wgd starts.
 func TestStartRemovesStaleTemps(t *testing.T) {
-	netnstest.Root(t)
 	dir := t.TempDir()
 	writeNetwork(t, dir, "")
 	stale := filepath.Join(dir, ".network.wgd-1234567")
@@ -575,7 +593,7 @@ func TestStartRemovesStaleTemps(t *testing.T) {
 // so the TUN fails) is noticed and brought back.
 func TestDeadDeviceComesBack(t *testing.T) {
 	netnstest.Root(t)
-	td := startDaemon(t, iface("wgdd", secretKey(t), "\tlist addresses '10.58.0.1/24'\n\toption listen_port '51996'"))
+	td := startKernelDaemon(t, iface("wgdd", secretKey(t), "\tlist addresses '10.58.0.1/24'\n\toption listen_port '51996'"))
 	var index int
 	td.do(context.Background(), func() { index = td.ifaces["wgdd"].Index() })
 	if out, err := exec.Command("ip", "link", "del", "wgdd").CombinedOutput(); err != nil {
@@ -610,7 +628,6 @@ func TestDeadDeviceComesBack(t *testing.T) {
 // by a name that does not resolve, is no longer a host dependency in the
 // ifup answer.
 func TestRemovedEndpointLeavesIfupAnswer(t *testing.T) {
-	netnstest.Root(t)
 	k, p := secretKey(t), secretKey(t).PublicKey()
 	network := func(endpoint string) string {
 		return iface("wgne", k, "") + peer("wgne", p, "\tlist allowed_ips '10.79.0.2/32'"+endpoint)
@@ -645,7 +662,6 @@ func TestRemovedEndpointLeavesIfupAnswer(t *testing.T) {
 // A firewall command that never returns keeps neither the control socket
 // shut nor a reload waiting for ever.
 func TestHungFirewallDoesNotShutControl(t *testing.T) {
-	netnstest.Root(t)
 	fw := &heldBackend{holding: make(chan struct{}, 10), release: make(chan struct{})}
 	fw.syncs.Store(1) // hold from the first sync on
 	dir := t.TempDir()

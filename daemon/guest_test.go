@@ -57,7 +57,6 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 // clock the test sets, jumping as NTP makes it jump), with no reload and
 // the other peers untouched; a peer expired already never comes up.
 func TestGuestPeerExpires(t *testing.T) {
-	netnstest.Root(t)
 	// Restored after the daemon stopped: cleanups run last first.
 	was := expiryCheck
 	t.Cleanup(func() { expiryCheck = was })
@@ -92,8 +91,7 @@ func TestGuestPeerExpires(t *testing.T) {
 	if f := byName["friend"]; f.Expires != 0 || f.Expired {
 		t.Errorf("friend in status: %+v", f)
 	}
-	var index int
-	td.do(context.Background(), func() { index = td.ifaces["wgdg"].Index() })
+	first := td.running("wgdg")
 
 	// The clock jumps past the guest's expiry (no timer of an hour ran).
 	offset.Store(int64(2 * time.Hour))
@@ -101,11 +99,9 @@ func TestGuestPeerExpires(t *testing.T) {
 	if keys := td.engineKeys(t, "wgdg"); !slices.Equal(keys, []config.Key{friend}) {
 		t.Errorf("engine runs %v, want friend only", keys)
 	}
-	td.do(context.Background(), func() {
-		if td.ifaces["wgdg"].Index() != index {
-			t.Error("the interface was recreated")
-		}
-	})
+	if td.running("wgdg") != first {
+		t.Error("the interface was recreated")
+	}
 	if s := td.status(t).Interfaces[0]; !s.Peers[0].Expired {
 		t.Errorf("guest not expired in status: %+v", s.Peers[0])
 	}
@@ -132,7 +128,7 @@ func TestTotalsAcrossRestarts(t *testing.T) {
 	os.Mkdir(dir, 0o700)
 	writeNetwork(t, dir, a+b)
 	path := filepath.Join(root, "wgd", "totals.json") // next to the configuration directory
-	td := startDaemonWith(t, dir, Options{}, nil)
+	td := runDaemon(t, dir, Options{}, nil, nil)
 
 	peerOf := func(s *Status, name string) PeerStatus {
 		for _, i := range s.Interfaces {
@@ -186,7 +182,7 @@ func TestTotalsAcrossRestarts(t *testing.T) {
 		t.Error("a private key in the totals file")
 	}
 
-	td = startDaemonWith(t, dir, Options{}, nil)
+	td = runDaemon(t, dir, Options{}, nil, nil)
 	third := peerOf(td.status(t), "wgta")
 	if third.TotalRxBytes < kept.Rx+third.RxBytes || third.TotalTxBytes < kept.Tx+third.TxBytes {
 		t.Errorf("after a restart: %+v, saved %+v", third, kept)
@@ -219,7 +215,7 @@ func TestNetifdMTUFollowsWAN(t *testing.T) {
 
 	dir := t.TempDir()
 	writeNetwork(t, dir, iface("wgnm", secretKey(t), "\toption mtu 'auto'")+iface("wgnf", secretKey(t), "\toption mtu '1300'"))
-	td := startDaemonWith(t, dir, Options{Netifd: true}, nil)
+	td := runDaemon(t, dir, Options{Netifd: true}, nil, nil)
 	answers := map[string]IfupResult{}
 	for _, name := range []string{"wgnm", "wgnf"} {
 		var up IfupResult

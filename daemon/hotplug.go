@@ -469,6 +469,11 @@ func (d *Daemon) refresh(ctx context.Context, reason string) {
 		sort.Strings(names)
 		for _, name := range names {
 			iface := d.ifaces[name]
+			if !d.opts.Netifd && d.update(name) != nil {
+				// The host routes of endpoints follow the WAN's new
+				// path; what cannot is tried again.
+				d.scheduleRetry()
+			}
 			if err := iface.Rebind(); err != nil {
 				st.Errors = append(st.Errors, err.Error())
 				d.log.Warn("refresh", "interface", name, "error", err)

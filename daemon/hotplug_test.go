@@ -105,7 +105,6 @@ var wanUpdate = hotplug.Event{Action: hotplug.Update, Interface: "wan", Device: 
 // A WAN event re-resolves endpoint names and applies what moved through
 // the normal path: the engine's endpoint changes and status says so.
 func TestHotplugMovesEndpoints(t *testing.T) {
-	netnstest.Root(t)
 	dns := &fakeDNS{names: map[string]string{"vpn.example": "192.0.2.7"}}
 	k, p := secretKey(t), secretKey(t).PublicKey()
 	td := startWithDNS(t, iface("wghp", k, "")+peer("wghp", p, "\toption endpoint_host 'vpn.example'\n\tlist allowed_ips '10.66.0.2/32'"), wanWgd, dns)
@@ -146,7 +145,6 @@ func TestHotplugMovesEndpoints(t *testing.T) {
 // Events that are not about the WAN coming up or changing are recorded
 // and nothing else.
 func TestHotplugRecordsWithoutReacting(t *testing.T) {
-	netnstest.Root(t)
 	dns := &fakeDNS{names: map[string]string{"vpn.example": "192.0.2.7"}}
 	k, p := secretKey(t), secretKey(t).PublicKey()
 	td := startWithDNS(t, iface("wghq", k, "")+peer("wghq", p, "\toption endpoint_host 'vpn.example'"), wanWgd, dns)
@@ -186,7 +184,6 @@ func TestHotplugRecordsWithoutReacting(t *testing.T) {
 
 // A storm of 200 events in one second makes a bounded number of refreshes.
 func TestHotplugStorm(t *testing.T) {
-	netnstest.Root(t)
 	dns := &fakeDNS{names: map[string]string{"vpn.example": "192.0.2.7"}}
 	k, p := secretKey(t), secretKey(t).PublicKey()
 	td := startWithDNS(t, iface("wghs", k, "")+peer("wghs", p, "\toption endpoint_host 'vpn.example'\n\toption persistent_keepalive '25'"), wanWgd, dns)
@@ -225,7 +222,6 @@ func TestHotplugStorm(t *testing.T) {
 // The watchdog re-resolves a name whose peer has not completed a
 // handshake for longer than the age, without any event.
 func TestWatchdogMovesStaleEndpoints(t *testing.T) {
-	netnstest.Root(t)
 	dns := &fakeDNS{names: map[string]string{"vpn.example": "192.0.2.7"}}
 	k, p, q := secretKey(t), secretKey(t).PublicKey(), secretKey(t).PublicKey()
 	td := startWithDNS(t, iface("wghw", k, "")+
@@ -257,7 +253,6 @@ func TestWatchdogInterval(t *testing.T) {
 }
 
 func TestHotplugRefusesBadEvents(t *testing.T) {
-	netnstest.Root(t)
 	td := startDaemon(t, "")
 	for _, args := range []any{nil, "x", map[string]string{"action": "explode"}, map[string]string{"action": "up", "interface": "wan\x00"}} {
 		if err := Call(context.Background(), td.socket, "hotplug", args, nil); err == nil || !strings.Contains(err.Error(), "hotplug") {

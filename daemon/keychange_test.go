@@ -7,8 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"wgd/internal/netnstest"
 )
 
 // netifd is not told of private_key (a declared option would travel on
@@ -16,7 +14,6 @@ import (
 // interface for a new key: the reload each commit triggers applies it to
 // the running interface, which stays the same link.
 func TestNetifdModeKeyChangeOnReload(t *testing.T) {
-	netnstest.Root(t)
 	oldKey, newKey := secretKey(t), secretKey(t)
 	dir := t.TempDir()
 	writeNetwork(t, dir, iface("wgnk", oldKey, "\toption listen_port '51871'"))
@@ -24,7 +21,7 @@ func TestNetifdModeKeyChangeOnReload(t *testing.T) {
 	if err := Call(context.Background(), td.socket, "ifup", map[string]string{"interface": "wgnk"}, nil); err != nil {
 		t.Fatal(err)
 	}
-	index := td.ifaces["wgnk"].Index()
+	first := td.running("wgnk")
 
 	writeNetwork(t, dir, iface("wgnk", newKey, "\toption listen_port '51871'"))
 	if r := td.reload(t); strings.Join(r.Updated, " ") != "wgnk" || len(r.Down)+len(r.Up) != 0 {
@@ -34,7 +31,7 @@ func TestNetifdModeKeyChangeOnReload(t *testing.T) {
 	if len(s.Interfaces) != 1 || !s.Interfaces[0].Up || s.Interfaces[0].PublicKey != newKey.PublicKey() {
 		t.Fatalf("status after the key change: %+v", s.Interfaces)
 	}
-	if td.ifaces["wgnk"].Index() != index {
+	if td.running("wgnk") != first {
 		t.Error("the interface was recreated for a new key")
 	}
 	// The engine itself runs the new key: ask it over its UAPI socket.

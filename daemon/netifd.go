@@ -13,11 +13,9 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"wgd/config"
 	"wgd/firewall"
-	"wgd/internal/rtnl"
+	"wgd/router"
 )
 
 // Under netifd, netifd owns addresses, routes and link state, and decides
@@ -173,21 +171,18 @@ func (d *Daemon) ifupResult(name string) (*IfupResult, bool, error) {
 	if iface == nil {
 		return nil, false, fmt.Errorf("%s: %s", name, d.ifaceErrs[name])
 	}
+	l3 := d.routers[name].State()
 	out := &IfupResult{
-		Interface: name, ListenPort: c.ListenPort, MTU: iface.MTU(), Addresses: c.Addresses,
-		Routes:    netifdRoutes(iface.Index(), c.LinkRoutes()),
-		Endpoints: []netip.Addr{}, NoHostRoute: c.NoHostRoute, TunLink: c.TunLink,
+		Interface: name, ListenPort: c.ListenPort, MTU: l3.MTU, Addresses: l3.Addresses,
+		Routes:    netifdRoutes(l3.Routes),
+		Endpoints: append([]netip.Addr{}, l3.Endpoints...), NoHostRoute: c.NoHostRoute, TunLink: c.TunLink,
 	}
 	if st, err := iface.State(); err == nil {
 		out.ListenPort = st.ListenPort
 	}
 	pending := false
 	for _, p := range c.Peers {
-		ap, ok := d.endpoints[name][p.PublicKey]
-		switch {
-		case ok && !slices.Contains(out.Endpoints, ap.Addr()):
-			out.Endpoints = append(out.Endpoints, ap.Addr())
-		case !ok && p.EndpointHost != "":
+		if _, ok := d.endpoints[name][p.PublicKey]; !ok && p.EndpointHost != "" {
 			pending = true
 		}
 	}
@@ -206,30 +201,11 @@ func (d *Daemon) ifupResult(name string) (*IfupResult, bool, error) {
 	return out, pending, nil
 }
 
-// netifdRoutes are the routes for netifd, with the metric that keeps each
-// beside a route of the same network through another link (index is the
-// tunnel's): one more than the highest such route's. Without a kernel to
-// ask, the routes go without metric.
-func netifdRoutes(index int, prefixes []netip.Prefix) []Route {
-	out := make([]Route, 0, len(prefixes))
-	var table []rtnl.Route
-	if len(prefixes) > 0 {
-		if c, err := rtnl.Open(); err == nil {
-			for _, family := range []uint8{unix.AF_INET, unix.AF_INET6} {
-				rs, _ := c.Routes(family)
-				table = append(table, rs...)
-			}
-			c.Close()
-		}
-	}
-	for _, p := range prefixes {
-		r := Route{Target: p}
-		for _, k := range table {
-			if k.Dst == p && k.Table == unix.RT_TABLE_MAIN && !slices.Contains(k.Links(), index) && k.Priority >= r.Metric {
-				r.Metric = k.Priority + 1
-			}
-		}
-		out = append(out, r)
+// netifdRoutes are the router's routes as the handler hands them.
+func netifdRoutes(rs []router.Route) []Route {
+	out := make([]Route, 0, len(rs))
+	for _, r := range rs {
+		out = append(out, Route{Target: r.Dst, Metric: r.Metric})
 	}
 	return out
 }

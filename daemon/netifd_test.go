@@ -32,7 +32,7 @@ func TestNetifdMode(t *testing.T) {
 		"config interface 'wgnc'\n\toption proto 'wgd'\n\toption private_key 'broken'\n")
 	state := filepath.Join(dir, "netifd.state")
 	ctx := context.Background()
-	td := startDaemonWith(t, dir, Options{Netifd: true, NetifdState: state}, nil)
+	td := runDaemon(t, dir, Options{Netifd: true, NetifdState: state}, nil, nil)
 
 	if linkExists("wgna") || linkExists("wgnb") {
 		t.Fatal("interfaces came up without netifd asking")
@@ -86,7 +86,7 @@ func TestNetifdMode(t *testing.T) {
 		t.Fatal("under netifd a stopping daemon keeps (only) the links netifd has up")
 	}
 	var calls netifdCalls
-	td = startDaemonWith(t, dir, Options{Netifd: true, NetifdState: state, NetifdCall: calls.record}, nil)
+	td = runDaemon(t, dir, Options{Netifd: true, NetifdState: state, NetifdCall: calls.record}, nil, nil)
 	if !linkExists("wgna") || linkIndex(t, "wgna") != index {
 		t.Fatal("wgna not restored on its link after a restart")
 	}
@@ -162,7 +162,7 @@ func TestNetifdRestoreOnNewLink(t *testing.T) {
 	os.WriteFile(state, []byte("wgnr\n"), 0o600)
 	mustIP(t, "link", "add", "wgnr", "type", "veth", "peer", "name", "wgnrp")
 	var calls netifdCalls
-	td := startDaemonWith(t, dir, Options{Netifd: true, NetifdState: state, NetifdCall: calls.record}, nil)
+	td := runDaemon(t, dir, Options{Netifd: true, NetifdState: state, NetifdCall: calls.record}, nil, nil)
 	if out, _ := exec.Command("ip", "-d", "link", "show", "wgnr").Output(); !strings.Contains(string(out), "tun") {
 		t.Errorf("wgnr is not a TUN now:\n%s", out)
 	}
@@ -190,7 +190,6 @@ func TestNetifdRestoreOnNewLink(t *testing.T) {
 // renew the interface when the answer netifd acts on changed (routes,
 // endpoints, the firewall rule), once, and not otherwise; the link stays.
 func TestNetifdRenew(t *testing.T) {
-	netnstest.Root(t)
 	k := secretKey(t)
 	laptop, phone := secretKey(t).PublicKey(), secretKey(t).PublicKey()
 	dir := t.TempDir()
@@ -218,7 +217,7 @@ func TestNetifdRenew(t *testing.T) {
 	if r := routes(ifup()); r != "10.67.0.2/32 192.168.67.0/24" {
 		t.Errorf("routes %s", r)
 	}
-	index := linkIndex(t, "wgnw")
+	first := td.running("wgnw")
 	if r := td.reload(t); len(r.Updated) != 0 || len(calls.get()) != 0 {
 		t.Errorf("an unchanged reload updated %v, asked netifd %v", r.Updated, calls.get())
 	}
@@ -241,7 +240,7 @@ func TestNetifdRenew(t *testing.T) {
 	if r := routes(ifup()); r != "10.67.0.2/32 192.168.67.0/24" {
 		t.Errorf("routes after renew %s", r)
 	}
-	if linkIndex(t, "wgnw") != index {
+	if td.running("wgnw") != first {
 		t.Error("the link was recreated")
 	}
 	// Down: nothing more to renew.
@@ -270,7 +269,7 @@ func TestNetifdRoutes(t *testing.T) {
 	writeNetwork(t, dir, iface("wgnt", secretKey(t), "")+
 		peer("wgnt", secretKey(t).PublicKey(), "\tlist allowed_ips '0.0.0.0/0'\n\tlist allowed_ips '::/0'\n\tlist allowed_ips '192.0.2.0/24'\n"+
 			"\tlist allowed_ips '198.51.100.0/24'\n\tlist allowed_ips '203.0.113.0/24'\n\toption route_allowed_ips '1'"))
-	td := startDaemonWith(t, dir, Options{Netifd: true}, nil)
+	td := runDaemon(t, dir, Options{Netifd: true}, nil, nil)
 	var up IfupResult
 	if err := Call(context.Background(), td.socket, "ifup", map[string]string{"interface": "wgnt"}, &up); err != nil {
 		t.Fatal(err)
@@ -289,12 +288,12 @@ func TestNetifdRoutes(t *testing.T) {
 // brings it up. Standalone, it is not brought up at start, but `wgd ifup`
 // does. disabled '1' stays down.
 func TestAutoOff(t *testing.T) {
-	netnstest.Root(t)
 	dir := t.TempDir()
 	writeNetwork(t, dir, iface("wgau", secretKey(t), "\toption auto '0'")+iface("wgdi", secretKey(t), "\toption disabled '1'"))
 	ctx := context.Background()
 	for _, netifd := range []bool{true, false} {
 		td := startDaemonWith(t, dir, Options{Netifd: netifd}, nil)
+		linkExists := func(name string) bool { return td.running(name) != nil }
 		if linkExists("wgau") {
 			t.Errorf("netifd %v: auto '0' came up at start", netifd)
 		}
@@ -315,7 +314,6 @@ func TestAutoOff(t *testing.T) {
 // The ifup answer carries the problems of its own interface only: wg0's
 // never those of wg01 (its name's prefix), found by value, not by text.
 func TestIfupProblemsOfItsInterface(t *testing.T) {
-	netnstest.Root(t)
 	dir := t.TempDir()
 	writeNetwork(t, dir, iface("wgp", secretKey(t), "")+iface("wgp1", secretKey(t), "")+
 		"config wireguard_wgp1\n\toption public_key 'broken'\n\n"+
@@ -336,7 +334,6 @@ func TestIfupProblemsOfItsInterface(t *testing.T) {
 // wan_interface, else wan/wan6); with none, every zone, and a problem
 // saying so.
 func TestIfupFirewallZone(t *testing.T) {
-	netnstest.Root(t)
 	dir := t.TempDir()
 	writeNetwork(t, dir, iface("wgz", secretKey(t), "\toption listen_port '51873'")+
 		iface("wgz1", secretKey(t), "\toption listen_port '51874'\n\toption tunlink 'lte'"))

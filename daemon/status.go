@@ -43,7 +43,8 @@ type InterfaceStatus struct {
 	Up    bool   `json:"up"`
 	Error string `json:"error,omitempty"`
 	// Reason says in one word why Error is set: "config_errors" (kept on
-	// its last good configuration), "listen_port_in_use" or "error".
+	// its last good configuration), "listen_port_in_use",
+	// "layer3_missing" (see Missing) or "error".
 	Reason     string         `json:"reason,omitempty"`
 	PublicKey  config.Key     `json:"public_key"`
 	ListenPort uint16         `json:"listen_port"`
@@ -54,6 +55,11 @@ type InterfaceStatus struct {
 	// larger than its buffers carry; nil when not running.
 	Oversized *OversizedStatus `json:"oversized,omitempty"`
 	Peers     []PeerStatus     `json:"peers"`
+	// Missing is the layer 3 the interface should have and has not (an
+	// address or route not installed, a host route to an endpoint with no
+	// path outside the tunnel, the MTU), each with why; it is tried
+	// again.
+	Missing []string `json:"missing,omitempty"`
 }
 
 // OversizedStatus: packets read from the link after its MTU was raised
@@ -100,6 +106,9 @@ func (d *Daemon) status() *Status {
 		var engine map[config.Key]PeerStatus
 		if iface := d.ifaces[c.Name]; iface != nil {
 			is.Up, is.MTU = true, iface.MTU()
+			if r := d.routers[c.Name]; r != nil {
+				is.Missing = r.State().Missing
+			}
 			if st, err := iface.State(); err != nil {
 				is.Error = err.Error()
 			} else {
@@ -143,6 +152,8 @@ func (d *Daemon) status() *Status {
 			is.Reason = "listen_port_in_use"
 		case d.kept[c.Name] != "":
 			is.Reason = "config_errors"
+		case d.l3Missing[c.Name]:
+			is.Reason = "layer3_missing"
 		case is.Error != "":
 			is.Reason = "error"
 		}

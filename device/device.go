@@ -1,6 +1,7 @@
 // Package device runs one WireGuard interface on the userspace data plane:
-// the TUN link, the wireguard-go engine, the UAPI socket that wg(8) talks
-// to and, in standalone mode, the link's addresses and routes.
+// the TUN link, the wireguard-go engine and the UAPI socket that wg(8)
+// talks to. The link's layer 3 (addresses, routes, MTU) is package
+// router's.
 package device
 
 import (
@@ -33,10 +34,12 @@ const DefaultMTU = 1420
 // Options are the parts of an interface's setup that do not come from UCI.
 type Options struct {
 	UAPIDir string // "" means DefaultUAPIDir
-	// ManageL3 makes the interface own its addresses, link state and
-	// routes (standalone mode). Under netifd, netifd owns them.
-	ManageL3 bool
-	// Persist keeps the TUN link when the process ends (TUNSETPERSIST):
+	// TUN makes the link (tun.CreateTUN when nil); another one, such as
+	// tun/tuntest's, runs the engine on no kernel link.
+	TUN func(name string, mtu int) (tun.Device, error)
+	// Bind makes the engine's sockets (conn.NewDefaultBind when nil).
+	Bind func() conn.Bind
+	// Persist keeps the kernel TUN link when the process ends (TUNSETPERSIST):
 	// under netifd a restarted daemon re-attaches to the same link, whose
 	// index, addresses and routes netifd set up are still there. Open
 	// attaches to an existing TUN of the name; Close removes the link,
@@ -60,22 +63,19 @@ type Desired struct {
 
 // Interface is one running WireGuard interface.
 type Interface struct {
-	name    string
-	opts    Options
-	log     *slog.Logger
-	tun     tun.Device
-	dev     *wgdevice.Device
-	uapi    net.Listener
-	netlink *rtnl.Conn
-	index   int
+	name  string
+	opts  Options
+	log   *slog.Logger
+	tun   tun.Device
+	dev   *wgdevice.Device
+	uapi  net.Listener
+	index int // 0: not a kernel link
 	// reattached: Open found the link (a persistent TUN left by an
 	// earlier process) and attached to it.
 	reattached bool
 	applied    Desired
 	// portLost: the engine has no socket since setting the port failed.
 	portLost bool
-	// hostRoutes pin endpoints outside the tunnel (standalone).
-	hostRoutes []hostRoute
 
 	mu      sync.Mutex // guards conns
 	conns   map[net.Conn]struct{}
@@ -104,18 +104,19 @@ func Open(d Desired, opts Options) (_ *Interface, err error) {
 		return nil, err
 	}
 	i.uapi = uapi
-	if i.netlink, err = rtnl.Open(); err != nil {
+	if opts.TUN != nil {
+		i.tun, err = opts.TUN(name, d.LinkMTU())
+		if err != nil {
+			return nil, fmt.Errorf("create TUN %s: %w", name, err)
+		}
+	} else if err := i.createTUN(d.LinkMTU()); err != nil {
 		return nil, err
 	}
-	if err := i.createTUN(d.linkMTU()); err != nil {
-		return nil, err
+	bind := conn.NewDefaultBind
+	if opts.Bind != nil {
+		bind = opts.Bind
 	}
-	i.dev = wgdevice.NewDevice(i.tun, conn.NewDefaultBind(), engineLogger(i.log))
-	link, err := i.netlink.LinkByName(name)
-	if err != nil {
-		return nil, err
-	}
-	i.index = link.Index
+	i.dev = wgdevice.NewDevice(i.tun, bind(), engineLogger(i.log))
 	if err := i.Update(d); err != nil {
 		return nil, err
 	}
@@ -144,16 +145,22 @@ func Open(d Desired, opts Options) (_ *Interface, err error) {
 	return i, nil
 }
 
-// createTUN creates the TUN link, or attaches to the persistent one of
-// the same name. A link of that name that cannot be attached to (another
-// kind of link, other flags) is removed and made anew when Persist is
-// set: it is a leftover of wgd's; without Persist it is left alone.
+// createTUN creates the kernel TUN link, or attaches to the persistent
+// one of the same name. A link of that name that cannot be attached to
+// (another kind of link, other flags) is removed and made anew when
+// Persist is set: it is a leftover of wgd's; without Persist it is left
+// alone.
 func (i *Interface) createTUN(mtu int) error {
-	old, lookupErr := i.netlink.LinkByName(i.name)
+	nl, err := rtnl.Open()
+	if err != nil {
+		return err
+	}
+	defer nl.Close()
+	old, lookupErr := nl.LinkByName(i.name)
 	t, err := tun.CreateTUN(i.name, mtu)
 	if err != nil && lookupErr == nil && i.opts.Persist && !errors.Is(err, syscall.EBUSY) {
 		i.log.Warn("link cannot be attached to: removing it", "error", err)
-		if derr := i.netlink.DelLink(old.Index); derr != nil {
+		if derr := nl.DelLink(old.Index); derr != nil {
 			return fmt.Errorf("create TUN %s: %w (and removing the old link: %v)", i.name, err, derr)
 		}
 		lookupErr = errors.New("removed")
@@ -164,6 +171,11 @@ func (i *Interface) createTUN(mtu int) error {
 	}
 	i.tun = t
 	i.reattached = lookupErr == nil
+	link, err := nl.LinkByName(i.name)
+	if err != nil {
+		return err
+	}
+	i.index = link.Index
 	if i.opts.Persist {
 		return i.setPersist(true)
 	}
@@ -212,7 +224,7 @@ func (i *Interface) watch() {
 // Name is the link name.
 func (i *Interface) Name() string { return i.name }
 
-// Index is the kernel's link index.
+// Index is the kernel's link index; 0 for a TUN of Options.TUN.
 func (i *Interface) Index() int { return i.index }
 
 // Update moves the running interface from what was applied last to d,
@@ -253,29 +265,7 @@ func (i *Interface) Update(d Desired) error {
 	if d.Config.MTU != old.Config.MTU && mtuOf(d.Config) < d.Config.MTU {
 		i.log.Warn("mtu capped: this build's data plane carries no larger packets", "mtu", d.Config.MTU, "capped", mtuOf(d.Config))
 	}
-	var errs []error
-	// netifd leaves the MTU of a protocol handler's device alone, so it
-	// is set here in both modes. The link stays (same index, same
-	// sessions); the engine follows the TUN's MTU event.
-	if !fresh && old.linkMTU() != d.linkMTU() {
-		if err := i.netlink.SetMTU(i.index, d.linkMTU()); err != nil {
-			errs = append(errs, err)
-		} else {
-			i.log.Info("mtu changed", "from", old.linkMTU(), "to", d.linkMTU())
-		}
-	}
-	if !i.opts.ManageL3 {
-		return errors.Join(append(errs, portErr)...)
-	}
-	errs = append(errs, i.syncAddrs(old.Config.Addresses, d.Config.Addresses))
-	if fresh {
-		// Routes via a link can only be added once it is up.
-		errs = append(errs, i.netlink.SetLinkUp(i.index))
-	}
-	// Endpoints first: the tunnel's routes may cover them.
-	errs = append(errs, i.syncHostRoutes())
-	errs = append(errs, i.syncRoutes(linkRoutes(old.Config), linkRoutes(d.Config)))
-	return errors.Join(append(errs, portErr)...)
+	return portErr
 }
 
 // ErrPortInUse marks an error of a listen port another program holds.
@@ -301,10 +291,12 @@ func (i *Interface) setPort(port uint16) error {
 // does (0: one chosen by the kernel).
 func (i *Interface) ListenPort() uint16 { return i.applied.Config.ListenPort }
 
-// MTU is the link MTU applied last.
-func (i *Interface) MTU() int { return i.applied.linkMTU() }
+// MTU is the link MTU given last (the router sets it on the link; the
+// engine follows the TUN's MTU event).
+func (i *Interface) MTU() int { return i.applied.LinkMTU() }
 
-func (d Desired) linkMTU() int {
+// LinkMTU is the link MTU d asks for.
+func (d Desired) LinkMTU() int {
 	if d.MTU > 0 {
 		return d.MTU
 	}
@@ -320,52 +312,10 @@ func mtuOf(c config.Interface) int {
 	return min(c.MTU, wgdevice.MaxContentSize)
 }
 
-func (i *Interface) syncAddrs(old, new []netip.Prefix) error {
-	var errs []error
-	for _, p := range minus(old, new) {
-		errs = append(errs, i.netlink.DelAddr(i.index, p))
-	}
-	for _, p := range minus(new, old) {
-		errs = append(errs, i.netlink.AddAddr(i.index, p))
-	}
-	return errors.Join(errs...)
-}
-
-func (i *Interface) syncRoutes(old, new []netip.Prefix) error {
-	var errs []error
-	for _, p := range minus(old, new) {
-		errs = append(errs, i.netlink.DelRoute(i.index, p))
-	}
-	for _, p := range minus(new, old) {
-		errs = append(errs, i.netlink.AddRoute(i.index, p))
-	}
-	return errors.Join(errs...)
-}
-
-func linkRoutes(c config.Interface) []netip.Prefix { return c.LinkRoutes() }
-
-// minus returns the prefixes of a that are not in b.
-func minus(a, b []netip.Prefix) []netip.Prefix {
-	var out []netip.Prefix
-	for _, p := range a {
-		found := false
-		for _, q := range b {
-			if p == q {
-				found = true
-				break
-			}
-		}
-		if !found {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
-// Close removes the interface: routes, the link with its addresses, and
-// the UAPI socket.
+// Close removes the interface: the link (with what is set on it) and the
+// UAPI socket.
 func (i *Interface) Close() error {
-	if i.tun != nil && i.opts.Persist {
+	if i.index != 0 && i.opts.Persist {
 		if err := i.setPersist(false); err != nil {
 			i.log.Warn("link may outlive the interface", "error", err)
 		}
@@ -391,17 +341,10 @@ func (i *Interface) close() error {
 	}
 	i.mu.Unlock()
 	i.wg.Wait()
-	if i.netlink != nil && i.opts.ManageL3 && i.dev != nil {
-		errs = append(errs, i.syncRoutes(linkRoutes(i.applied.Config), nil))
-		errs = append(errs, i.setHostRoutes(nil))
-	}
 	if i.dev != nil {
 		i.dev.Close() // closes the TUN: the kernel removes the link
 	} else if i.tun != nil {
 		errs = append(errs, i.tun.Close())
-	}
-	if i.netlink != nil {
-		errs = append(errs, i.netlink.Close())
 	}
 	return errors.Join(errs...)
 }

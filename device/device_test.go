@@ -13,6 +13,7 @@ import (
 
 	"wgd/config"
 	"wgd/internal/netnstest"
+	"wgd/router"
 )
 
 func newKey(t *testing.T) config.Secret {
@@ -85,8 +86,28 @@ func waitGoroutines(t *testing.T, n int) {
 	}
 }
 
+// layer3 gives i's link the addresses, routes and MTU of d through a
+// standalone router, which the test closes at its end.
+func layer3(t *testing.T, i *Interface, d Desired) router.Router {
+	t.Helper()
+	r, err := router.NewStandalone(i.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	if err := r.Set(routerConfig(d)); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func routerConfig(d Desired) router.Config {
+	return router.Config{MTU: d.LinkMTU(), Addresses: d.Config.Addresses, Routes: d.Config.LinkRoutes()}
+}
+
 // Two interfaces in one private namespace handshake over loopback; live
-// updates change only what differs; Close leaves nothing behind.
+// updates change only what differs, the router's too; Close leaves
+// nothing behind.
 func TestInterfaceLifecycle(t *testing.T) {
 	netnstest.Root(t)
 	before := runtime.NumGoroutine()
@@ -101,19 +122,20 @@ func TestInterfaceLifecycle(t *testing.T) {
 		Name: "wgtb", PrivateKey: kb, ListenPort: 51821,
 		Peers: []config.Peer{{Description: "a", PublicKey: ka.PublicKey(), AllowedIPs: prefixes("10.79.0.0/24"), PersistentKeepalive: 1}},
 	}
-	opts := Options{UAPIDir: uapiDir, ManageL3: true}
+	opts := Options{UAPIDir: uapiDir}
 	ia, err := Open(Desired{Config: a}, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ia.Close()
+	ra := layer3(t, ia, Desired{Config: a})
 	ib, err := Open(Desired{Config: b, Endpoints: map[config.Key]netip.AddrPort{ka.PublicKey(): netip.MustParseAddrPort("127.0.0.1:51820")}}, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ib.Close()
 
-	// L3 in standalone mode.
+	// L3 through the router.
 	if got := addrsOf(t, "wgta"); !contains(got, "10.77.0.1/24") || !contains(got, "fd77::1/64") {
 		t.Errorf("addresses %v", got)
 	}
@@ -155,6 +177,9 @@ func TestInterfaceLifecycle(t *testing.T) {
 	if err := ia.Update(Desired{Config: a2}); err != nil {
 		t.Fatal(err)
 	}
+	if err := ra.Set(routerConfig(Desired{Config: a2})); err != nil {
+		t.Fatal(err)
+	}
 	st, _ = ia.State()
 	if len(st.Peers) != 2 || ia.Index() != index {
 		t.Fatalf("after update: %+v", st)
@@ -177,6 +202,9 @@ func TestInterfaceLifecycle(t *testing.T) {
 	}
 
 	// Close removes the link, its routes and the socket; nothing leaks.
+	if err := ra.Close(); err != nil {
+		t.Errorf("router close: %v", err)
+	}
 	if err := ia.Close(); err != nil {
 		t.Errorf("close: %v", err)
 	}
@@ -257,65 +285,6 @@ func ipRun(t *testing.T, args ...string) string {
 		t.Fatalf("ip %v: %v: %s", args, err, out)
 	}
 	return string(out)
-}
-
-// A full tunnel: the default route goes into the tunnel as two halves,
-// and the endpoint keeps its path through the WAN, also after the WAN's
-// gateway changes; nohostroute and Close remove the pin.
-func TestFullTunnelPinsEndpoint(t *testing.T) {
-	netnstest.Root(t)
-	ipRun(t, "link", "add", "wanf0", "type", "veth", "peer", "name", "wanf1")
-	t.Cleanup(func() { exec.Command("ip", "link", "del", "wanf0").Run() })
-	ipRun(t, "addr", "add", "192.0.2.1/24", "dev", "wanf0")
-	ipRun(t, "link", "set", "wanf0", "up")
-	ipRun(t, "link", "set", "wanf1", "up")
-	ipRun(t, "route", "add", "default", "via", "192.0.2.254", "dev", "wanf0")
-
-	peerKey := newKey(t).PublicKey()
-	c := config.Interface{Name: "wgtf", PrivateKey: newKey(t), Addresses: prefixes("10.70.0.2/32"),
-		Peers: []config.Peer{{PublicKey: peerKey, AllowedIPs: prefixes("0.0.0.0/0"), RouteAllowedIPs: true}}}
-	eps := map[config.Key]netip.AddrPort{peerKey: netip.MustParseAddrPort("198.51.100.9:51820")}
-	i, err := Open(Desired{Config: c, Endpoints: eps}, Options{UAPIDir: t.TempDir(), ManageL3: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer i.Close()
-	routeVia := func(dst string) string { return ipRun(t, "route", "get", dst) }
-	if got := routeVia("198.51.100.9"); !strings.Contains(got, "via 192.0.2.254 dev wanf0") {
-		t.Errorf("endpoint route: %s", got)
-	}
-	if got := routeVia("203.0.113.5"); !strings.Contains(got, "dev wgtf") {
-		t.Errorf("other traffic must enter the tunnel: %s", got)
-	}
-	if got := ipRun(t, "route", "show", "default"); !strings.Contains(got, "via 192.0.2.254") {
-		t.Errorf("the WAN default route must stay: %s", got)
-	}
-
-	ipRun(t, "route", "replace", "default", "via", "192.0.2.253", "dev", "wanf0")
-	if err := i.Rebind(); err != nil {
-		t.Fatal(err)
-	}
-	if got := routeVia("198.51.100.9"); !strings.Contains(got, "via 192.0.2.253 dev wanf0") {
-		t.Errorf("endpoint route after the WAN changed: %s", got)
-	}
-
-	c.NoHostRoute = true
-	if err := i.Update(Desired{Config: c, Endpoints: eps}); err != nil {
-		t.Fatal(err)
-	}
-	if got := routeVia("198.51.100.9"); !strings.Contains(got, "dev wgtf") {
-		t.Errorf("nohostroute: %s", got)
-	}
-	c.NoHostRoute = false
-	if err := i.Update(Desired{Config: c, Endpoints: eps}); err != nil {
-		t.Fatal(err)
-	}
-	if err := i.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if got := ipRun(t, "route", "show"); strings.Contains(got, "198.51.100.9") || strings.Contains(got, "0.0.0.0/1") {
-		t.Errorf("routes left after Close:\n%s", got)
-	}
 }
 
 // A persistent interface (netifd mode) leaves its link, with what others

@@ -8,6 +8,7 @@ import (
 
 	"wgd/config"
 	"wgd/internal/netnstest"
+	"wgd/router"
 )
 
 func TestAutoMTU(t *testing.T) {
@@ -39,8 +40,9 @@ func TestAutoMTU(t *testing.T) {
 	}
 }
 
-// Under netifd too (no layer 3 of its own) the link takes a new MTU live:
-// netifd leaves a protocol handler's device MTU alone.
+// Under netifd too the link takes a new MTU live (netifd leaves a
+// protocol handler's device MTU alone, its router sets it): same link,
+// same session.
 func TestMTULiveUnderNetifd(t *testing.T) {
 	netnstest.Root(t)
 	ka, kb := newKey(t), newKey(t)
@@ -54,7 +56,15 @@ func TestMTULiveUnderNetifd(t *testing.T) {
 	if m := jsonNumber(ipJSON(t, "link", "show", "wgtm")[0]["mtu"]); m != "1420" {
 		t.Fatalf("link mtu %s, want 1420", m)
 	}
+	r, err := router.NewNetifd("wgtm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
 	if err := ia.Update(Desired{Config: a, MTU: 1412}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Set(router.Config{MTU: ia.MTU()}); err != nil {
 		t.Fatal(err)
 	}
 	link := ipJSON(t, "link", "show", "wgtm")[0]

@@ -30,8 +30,10 @@ func TestRaisedMTUHeld(t *testing.T) {
 		Peers: []config.Peer{{PublicKey: kb.PublicKey(), AllowedIPs: prefixes("10.71.0.2/32", "fd71::2/128")}}}
 	b := config.Interface{Name: "wgmb", PrivateKey: kb, ListenPort: 51831, Addresses: prefixes("10.71.0.2/24", "fd71::2/64"),
 		Peers: []config.Peer{{PublicKey: ka.PublicKey(), AllowedIPs: prefixes("10.71.0.1/32", "fd71::1/128"), PersistentKeepalive: 1}}}
-	opts := Options{UAPIDir: t.TempDir(), ManageL3: true}
+	opts := Options{UAPIDir: t.TempDir()}
 	ia, ib := openPair(t, Desired{Config: a}, b, opts)
+	layer3(t, ia, Desired{Config: a})
+	layer3(t, ib, Desired{Config: b})
 	waitHandshake(t, ib, ka.PublicKey())
 
 	ipRun(t, "link", "set", "wgmb", "mtu", strconv.Itoa(raised))

@@ -22,14 +22,8 @@ func (i *Interface) Refresh() (int, error) {
 }
 
 // Rebind reopens the UDP sockets on the same port and forgets the source
-// addresses cached for the peers. In standalone mode it also moves the
-// host routes of endpoints to the WAN's new path.
+// addresses cached for the peers.
 func (i *Interface) Rebind() error {
-	if i.opts.ManageL3 {
-		if err := i.syncHostRoutes(); err != nil {
-			i.log.Warn("host routes to endpoints", "error", err)
-		}
-	}
 	// A configured port is set again rather than rebound: should the port
 	// have been lost, the engine would otherwise open a random one.
 	var err error

@@ -1,4 +1,4 @@
-package device
+package router
 
 import (
 	"errors"
@@ -13,8 +13,8 @@ import (
 
 // A peer's endpoint inside the networks routed into the tunnel (a full
 // tunnel, 0.0.0.0/0) would be routed into the tunnel itself. Standalone
-// mode pins it to the path it had: a host route via the gateway and link
-// the main table chose before, as netifd's host dependency does.
+// pins it to the path it had: a host route via the gateway and link the
+// main table chose before, as netifd's host dependency does.
 
 // hostRoute is a route to one endpoint address outside the tunnel.
 type hostRoute struct {
@@ -80,50 +80,4 @@ func delHostRoute(r *rtnl.Conn, h hostRoute) error {
 		return fmt.Errorf("delete host route to endpoint %s: %w", h.dst, err)
 	}
 	return nil
-}
-
-// syncHostRoutes pins the endpoints of the applied configuration that lie
-// inside its routed networks, unless nohostroute; a WAN change may move
-// their path, so it is computed anew each time.
-func (i *Interface) syncHostRoutes() error {
-	var want []hostRoute
-	var errs []error
-	c := i.applied.Config
-	if !c.NoHostRoute {
-		routed := c.Routes()
-		var dsts []netip.Addr
-		for _, ap := range i.applied.Endpoints {
-			a := ap.Addr().Unmap()
-			if !slices.Contains(dsts, a) && slices.ContainsFunc(routed, func(p netip.Prefix) bool { return p.Contains(a) }) {
-				dsts = append(dsts, a)
-			}
-		}
-		slices.SortFunc(dsts, netip.Addr.Compare)
-		for _, a := range dsts {
-			h, err := pathTo(i.netlink, a, i.index, i.hostRoutes)
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			want = append(want, h)
-		}
-	}
-	return errors.Join(append(errs, i.setHostRoutes(want))...)
-}
-
-// setHostRoutes makes the installed host routes exactly want.
-func (i *Interface) setHostRoutes(want []hostRoute) error {
-	var errs []error
-	for _, h := range i.hostRoutes {
-		if !slices.Contains(want, h) {
-			errs = append(errs, delHostRoute(i.netlink, h))
-		}
-	}
-	for _, h := range want {
-		if !slices.Contains(i.hostRoutes, h) {
-			errs = append(errs, addHostRoute(i.netlink, h))
-		}
-	}
-	i.hostRoutes = want
-	return errors.Join(errs...)
 }

@@ -1,0 +1,9 @@
+package router
+
+import (
+	"testing"
+
+	"wgd/internal/netnstest"
+)
+
+func TestMain(m *testing.M) { netnstest.Main(m) }

@@ -1,0 +1,93 @@
+package router
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+
+	"golang.org/x/sys/unix"
+
+	"wgd/internal/rtnl"
+)
+
+// Netifd is the router of a link whose layer 3 netifd installs: what
+// Set is given goes into the protocol handler's answer (State), which
+// netifd acts on. Only the MTU is set here: netifd leaves the MTU of a
+// protocol handler's device alone.
+type Netifd struct {
+	nl    *rtnl.Conn
+	index int
+	want  Config
+	mtu   int   // set on the link
+	err   error // of setting the MTU last
+}
+
+// NewNetifd makes the router of the link named link, which exists.
+func NewNetifd(link string) (*Netifd, error) {
+	nl, err := rtnl.Open()
+	if err != nil {
+		return nil, err
+	}
+	l, err := nl.LinkByName(link)
+	if err != nil {
+		nl.Close()
+		return nil, err
+	}
+	return &Netifd{nl: nl, index: l.Index}, nil
+}
+
+// Set records c for the answer and sets the link's MTU.
+func (n *Netifd) Set(c Config) error {
+	n.want = c.clone()
+	n.err = nil
+	if c.MTU != 0 && c.MTU != n.mtu {
+		if err := n.nl.SetMTU(n.index, c.MTU); err != nil {
+			n.err = fmt.Errorf("mtu %d: %w", c.MTU, err)
+		} else {
+			n.mtu = c.MTU
+		}
+	}
+	return missing([]error{n.err})
+}
+
+// State is what the answer holds: the wanted MTU, addresses, routes (each
+// with the metric that keeps it beside a route of the same network
+// through another link, as the kernel has them now) and every endpoint,
+// for netifd's host dependencies.
+func (n *Netifd) State() State {
+	st := State{MTU: n.want.MTU, Addresses: slices.Clone(n.want.Addresses), Endpoints: slices.Clone(n.want.Endpoints)}
+	var table []rtnl.Route
+	if len(n.want.Routes) > 0 {
+		for _, family := range []uint8{unix.AF_INET, unix.AF_INET6} {
+			rs, _ := n.nl.Routes(family)
+			table = append(table, rs...)
+		}
+	}
+	st.Routes = metrics(n.index, n.want.Routes, table)
+	if n.err != nil {
+		st.Missing = []string{n.err.Error()}
+	}
+	return st
+}
+
+// metrics gives each of prefixes the metric one more than the highest of
+// a main-table route of the same network through another link than
+// index's, so that netifd's NLM_F_REPLACE (system_rt in its
+// system-linux.c) adds it beside that route instead of taking its place,
+// which its ifdown would then leave without either.
+func metrics(index int, prefixes []netip.Prefix, table []rtnl.Route) []Route {
+	out := make([]Route, 0, len(prefixes))
+	for _, p := range prefixes {
+		r := Route{Dst: p}
+		for _, k := range table {
+			if k.Dst == p && k.Table == unix.RT_TABLE_MAIN && !slices.Contains(k.Links(), index) && k.Priority >= r.Metric {
+				r.Metric = k.Priority + 1
+			}
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// Close releases the router; what netifd installed stays with netifd.
+func (n *Netifd) Close() error { return n.nl.Close() }
