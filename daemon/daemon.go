@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"wgd/api"
 	"wgd/config"
 	"wgd/device"
 	"wgd/hotplug"
@@ -82,7 +83,7 @@ type Daemon struct {
 	fw        *firewallKeeper
 	fwGen     uint64        // the firewall wish of the last apply
 	fwWait    time.Duration // how long start and reload wait for it
-	counters  Counters      // reloads; resolutions are counted by the resolver
+	counters  api.Counters  // reloads; resolutions are counted by the resolver
 	// Failed interfaces are retried with backoff.
 	runCtx     context.Context
 	retryTimer *time.Timer
@@ -206,8 +207,8 @@ func (d *Daemon) do(ctx context.Context, f func()) error {
 
 // Reload asks the running loop to re-read the configuration, and
 // answers once the firewall follows.
-func (d *Daemon) Reload(ctx context.Context) (*ReloadResult, error) {
-	var res *ReloadResult
+func (d *Daemon) Reload(ctx context.Context) (*api.ReloadResult, error) {
+	var res *api.ReloadResult
 	var err error
 	var fw uint64
 	if e := d.do(ctx, func() { res, err = d.reload(); fw = d.fwGen }); e != nil {
@@ -218,26 +219,15 @@ func (d *Daemon) Reload(ctx context.Context) (*ReloadResult, error) {
 }
 
 // Status describes the running state.
-func (d *Daemon) Status(ctx context.Context) (*Status, error) {
-	var s *Status
+func (d *Daemon) Status(ctx context.Context) (*api.Status, error) {
+	var s *api.Status
 	if err := d.do(ctx, func() { s = d.status() }); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
-// ReloadResult says what a reload did.
-type ReloadResult struct {
-	Up       []string `json:"up,omitempty"`
-	Down     []string `json:"down,omitempty"`
-	Updated  []string `json:"updated,omitempty"`
-	Failed   []string `json:"failed,omitempty"`
-	Kept     []string `json:"kept,omitempty"` // on their last good configuration
-	Problems []string `json:"problems,omitempty"`
-	Errors   int      `json:"errors"` // problems that left something out
-}
-
-func (d *Daemon) reload() (*ReloadResult, error) {
+func (d *Daemon) reload() (*api.ReloadResult, error) {
 	res, err := d.load()
 	switch {
 	case err != nil:
@@ -254,7 +244,7 @@ func (d *Daemon) reload() (*ReloadResult, error) {
 }
 
 // load reads the configuration and applies it.
-func (d *Daemon) load() (*ReloadResult, error) {
+func (d *Daemon) load() (*api.ReloadResult, error) {
 	cfg, problems := config.Load(d.opts.ConfigDir)
 	for _, p := range problems {
 		if p.Unreadable() {
@@ -268,7 +258,7 @@ func (d *Daemon) load() (*ReloadResult, error) {
 	if d.opts.Settings != nil {
 		d.opts.Settings(cfg.Daemon)
 	}
-	res := &ReloadResult{}
+	res := &api.ReloadResult{}
 	for _, p := range problems {
 		res.Problems = append(res.Problems, p.Error())
 		if p.Warning {
@@ -319,7 +309,7 @@ func (d *Daemon) keepLastGood(cfg *config.Config) []string {
 // apply moves the running state to cfg: interfaces gone from it go down
 // first (freeing their ports), then changed ones are updated and new
 // ones come up.
-func (d *Daemon) apply(cfg *config.Config, res *ReloadResult) {
+func (d *Daemon) apply(cfg *config.Config, res *api.ReloadResult) {
 	for name, iface := range d.ifaces {
 		if !d.wanted(cfg.Interface(name)) {
 			d.down(iface)
@@ -406,7 +396,7 @@ func (d *Daemon) retry() {
 			d.update(name)
 		}
 	}
-	d.apply(d.cfg, &ReloadResult{})
+	d.apply(d.cfg, &api.ReloadResult{})
 }
 
 func (d *Daemon) setIfaceErr(name string, err error) {

@@ -19,6 +19,7 @@ import (
 
 	"golang.zx2c4.com/wireguard/device"
 
+	"wgd/api"
 	"wgd/config"
 	"wgd/firewall"
 	"wgd/internal/netnstest"
@@ -75,7 +76,7 @@ func startDaemonWith(t *testing.T, dir string, opts Options, prepare func(*Daemo
 	}
 	t.Cleanup(func() { td.stop(t) })
 	deadline := time.Now().Add(10 * time.Second)
-	for Call(context.Background(), td.socket, "ping", nil, nil) != nil {
+	for api.Call(context.Background(), td.socket, "ping", nil, nil) != nil {
 		if time.Now().After(deadline) {
 			t.Fatal("daemon did not start")
 		}
@@ -98,19 +99,19 @@ func writeNetwork(t *testing.T, dir, text string) {
 	}
 }
 
-func (td *testDaemon) status(t *testing.T) *Status {
+func (td *testDaemon) status(t *testing.T) *api.Status {
 	t.Helper()
-	var s Status
-	if err := Call(context.Background(), td.socket, "status", nil, &s); err != nil {
+	var s api.Status
+	if err := api.Call(context.Background(), td.socket, "status", nil, &s); err != nil {
 		t.Fatal(err)
 	}
 	return &s
 }
 
-func (td *testDaemon) reload(t *testing.T) *ReloadResult {
+func (td *testDaemon) reload(t *testing.T) *api.ReloadResult {
 	t.Helper()
-	var r ReloadResult
-	if err := Call(context.Background(), td.socket, "reload", nil, &r); err != nil {
+	var r api.ReloadResult
+	if err := api.Call(context.Background(), td.socket, "reload", nil, &r); err != nil {
 		t.Fatal(err)
 	}
 	return &r
@@ -174,7 +175,7 @@ func TestReloadAppliesOnlyTheDifference(t *testing.T) {
 
 	// A missing file keeps what runs.
 	os.Remove(filepath.Join(td.dir, "network"))
-	if err := Call(context.Background(), td.socket, "reload", nil, nil); err == nil || !strings.Contains(err.Error(), "not applied") {
+	if err := api.Call(context.Background(), td.socket, "reload", nil, nil); err == nil || !strings.Contains(err.Error(), "not applied") {
 		t.Errorf("reload of a missing file: %v", err)
 	}
 	if s := td.status(t); len(s.Interfaces) != 1 || !s.Interfaces[0].Up {
@@ -187,7 +188,7 @@ func TestStatusHoldsNoSecret(t *testing.T) {
 	k, psk := secretKey(t), secretKey(t)
 	td := startDaemon(t, iface("wgdc", k, "")+peer("wgdc", secretKey(t).PublicKey(), "\toption preshared_key '"+psk.Base64()+"'"))
 	var raw map[string]any
-	if err := Call(context.Background(), td.socket, "status", nil, &raw); err != nil {
+	if err := api.Call(context.Background(), td.socket, "status", nil, &raw); err != nil {
 		t.Fatal(err)
 	}
 	b, _ := json.Marshal(raw)
@@ -300,8 +301,8 @@ func TestReloadKeepsLastGoodConfiguration(t *testing.T) {
 	writeNetwork(t, td.dir, iface("wgdk", k, "\tlist addresses '10.56.0.1/24'\n\toption mtu '1400 '")+
 		peer("wgdk", p1, "\tlist allowed_ips '10.56.0.2/32'")+peer("wgdk", p2, "\tlist allowed_ips '10.56.0.3/32'")+
 		iface("wgdn", secretKey(t), "\toption mtu 'x'"))
-	var r ReloadResult
-	err := Call(context.Background(), td.socket, "reload", nil, &r)
+	var r api.ReloadResult
+	err := api.Call(context.Background(), td.socket, "reload", nil, &r)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -372,8 +373,8 @@ func TestBusyListenPortAtStart(t *testing.T) {
 	if len(s.Firewall.Holes) != 0 {
 		t.Errorf("firewall holes for a down interface: %+v", s.Firewall.Holes)
 	}
-	var r ReloadResult
-	if err := Call(context.Background(), td.socket, "reload", nil, &r); err != nil || len(r.Failed) != 1 {
+	var r api.ReloadResult
+	if err := api.Call(context.Background(), td.socket, "reload", nil, &r); err != nil || len(r.Failed) != 1 {
 		t.Errorf("reload with the port busy: %+v %v", r, err)
 	}
 	release()
@@ -404,8 +405,8 @@ func TestBusyListenPortOnReload(t *testing.T) {
 	}
 	release := holdPort(t, 51998)
 	writeNetwork(t, td.dir, iface("wgdq", k, "\toption listen_port '51998'"))
-	var r ReloadResult
-	if err := Call(context.Background(), td.socket, "reload", nil, &r); err != nil || len(r.Failed) != 1 || !strings.Contains(r.Failed[0], "51998") {
+	var r api.ReloadResult
+	if err := api.Call(context.Background(), td.socket, "reload", nil, &r); err != nil || len(r.Failed) != 1 || !strings.Contains(r.Failed[0], "51998") {
 		t.Errorf("reload onto a busy port: %+v %v", r, err)
 	}
 	is := td.status(t).Interfaces[0]
@@ -474,7 +475,7 @@ func TestControlConnectionFlood(t *testing.T) {
 	conns = nil
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	if err := Call(ctx, td.socket, "status", nil, nil); err != nil {
+	if err := api.Call(ctx, td.socket, "status", nil, nil); err != nil {
 		t.Errorf("status after the flood: %v", err)
 	}
 }
@@ -619,10 +620,10 @@ func TestRemovedEndpointLeavesIfupAnswer(t *testing.T) {
 	writeNetwork(t, dir, network("\n\toption endpoint_host '192.0.2.79'"))
 	td := startDaemonWith(t, dir, Options{Netifd: true}, nil)
 	ifup := func() []netip.Addr {
-		var up IfupResult
+		var up api.IfupResult
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
-		if err := Call(ctx, td.socket, "ifup", map[string]string{"interface": "wgne"}, &up); err != nil {
+		if err := api.Call(ctx, td.socket, "ifup", map[string]string{"interface": "wgne"}, &up); err != nil {
 			t.Fatal(err)
 		}
 		return up.Endpoints

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"wgd/api"
 	"wgd/config"
 	"wgd/hotplug"
 )
@@ -51,9 +52,9 @@ type hotplugState struct {
 	lastEvent   *hotplug.Event
 	lastWAN     *hotplug.Event
 	refreshes   int
-	lastRefresh *RefreshStatus
-	changes     []EndpointChange
-	watchdog    WatchdogStatus
+	lastRefresh *api.RefreshStatus
+	changes     []api.EndpointChange
+	watchdog    api.WatchdogStatus
 }
 
 func newHotplugState() *hotplugState {
@@ -71,71 +72,22 @@ func (h *hotplugState) emit(ev hotplug.Event) bool {
 	}
 }
 
-// HotplugStatus is the hotplug part of `wgd status`.
-type HotplugStatus struct {
-	Reacting        bool             `json:"reacting"` // option hotplug
-	WANInterfaces   []string         `json:"wan_interfaces,omitempty"`
-	Sources         []string         `json:"sources"`
-	Events          int              `json:"events"`
-	Dropped         int64            `json:"dropped,omitempty"`
-	LastEvent       *hotplug.Event   `json:"last_event,omitempty"`
-	LastWANEvent    *hotplug.Event   `json:"last_wan_event,omitempty"`
-	Refreshes       int              `json:"refreshes"`
-	LastRefresh     *RefreshStatus   `json:"last_refresh,omitempty"`
-	EndpointChanges []EndpointChange `json:"endpoint_changes,omitempty"` // newest last
-	Watchdog        WatchdogStatus   `json:"watchdog"`
-}
-
-// RefreshStatus describes one refresh after a WAN event.
-type RefreshStatus struct {
-	Reason   string    `json:"reason"`
-	Started  time.Time `json:"started"`
-	Finished time.Time `json:"finished,omitzero"` // zero while it runs
-	Kicked   int       `json:"kicked"`            // peers sent a keepalive or handshake
-	Resolved int       `json:"resolved"`          // endpoint names looked up
-	Changed  int       `json:"changed"`           // endpoints that moved
-	Errors   []string  `json:"errors,omitempty"`
-}
-
-// EndpointChange is an endpoint name that now resolves elsewhere.
-type EndpointChange struct {
-	Time      time.Time  `json:"time"`
-	Interface string     `json:"interface"`
-	Peer      config.Key `json:"peer"`
-	Host      string     `json:"host"`
-	From      string     `json:"from,omitempty"`
-	To        string     `json:"to"`
-	By        string     `json:"by"` // "hotplug" or "watchdog"
-}
-
-// WatchdogStatus describes the re-resolution of stale peers.
-type WatchdogStatus struct {
-	AgeSeconds int       `json:"age_seconds"` // 0: off
-	LastRun    time.Time `json:"last_run,omitzero"`
-	Stale      int       `json:"stale"` // peers found stale at the last run
-}
-
-func (d *Daemon) hotplugStatus() *HotplugStatus {
+func (d *Daemon) hotplugStatus() *api.HotplugStatus {
 	h := d.hp
-	var last *RefreshStatus
+	var last *api.RefreshStatus
 	if h.lastRefresh != nil { // a copy: the refresh goes on changing its own
 		c := *h.lastRefresh
 		c.Errors = slices.Clone(c.Errors)
 		last = &c
 	}
-	return &HotplugStatus{
+	return &api.HotplugStatus{
 		Reacting: d.cfg.Daemon.Hotplug, WANInterfaces: d.cfg.Daemon.WANInterfaces,
 		Sources: append([]string{}, h.sources...), Events: h.received, Dropped: h.dropped.Load(),
 		LastEvent: h.lastEvent, LastWANEvent: h.lastWAN,
 		Refreshes: h.refreshes, LastRefresh: last,
-		EndpointChanges: append([]EndpointChange(nil), h.changes...),
-		Watchdog:        WatchdogStatus{AgeSeconds: int(d.cfg.Daemon.WatchdogAge / time.Second), LastRun: h.watchdog.LastRun, Stale: h.watchdog.Stale},
+		EndpointChanges: append([]api.EndpointChange(nil), h.changes...),
+		Watchdog:        api.WatchdogStatus{AgeSeconds: int(d.cfg.Daemon.WatchdogAge / time.Second), LastRun: h.watchdog.LastRun, Stale: h.watchdog.Stale},
 	}
-}
-
-// HotplugAnswer answers the control command "hotplug".
-type HotplugAnswer struct {
-	Queued bool `json:"queued"`
 }
 
 // hotplugRequest takes an event from `wgd hotplug` (netifd's hotplug.d).
@@ -153,7 +105,7 @@ func (d *Daemon) hotplugRequest(_ context.Context, args json.RawMessage) (any, e
 	}
 	// What the client cannot know or vouch for is set here.
 	ev.Source, ev.WAN, ev.Time = hotplug.SourceHotplugD, false, time.Now()
-	return HotplugAnswer{Queued: d.hp.emit(ev)}, nil
+	return api.HotplugAnswer{Queued: d.hp.emit(ev)}, nil
 }
 
 // publishWANConfig makes what wanConfig says readable off the daemon
@@ -403,8 +355,8 @@ func (d *Daemon) resolveTargets(ctx context.Context, targets []target) []resolve
 
 // applyResolved sets the endpoints that moved, through the normal path,
 // and records them; on the daemon goroutine. It returns the changes.
-func (d *Daemon) applyResolved(rs []resolved, by string) []EndpointChange {
-	var changes []EndpointChange
+func (d *Daemon) applyResolved(rs []resolved, by string) []api.EndpointChange {
+	var changes []api.EndpointChange
 	for _, r := range rs {
 		if r.err != nil || d.ifaces[r.iface] == nil {
 			continue
@@ -421,7 +373,7 @@ func (d *Daemon) applyResolved(rs []resolved, by string) []EndpointChange {
 		if old == r.ap {
 			continue
 		}
-		ch := EndpointChange{Time: time.Now(), Interface: r.iface, Peer: r.peer, Host: r.host, To: r.ap.String(), By: by}
+		ch := api.EndpointChange{Time: time.Now(), Interface: r.iface, Peer: r.peer, Host: r.host, To: r.ap.String(), By: by}
 		if old.IsValid() {
 			ch.From = old.String()
 		}
@@ -456,7 +408,7 @@ func (d *Daemon) kickTargets(ts []target) int {
 // fresh sockets; peers whose endpoint is a name are kicked once the name
 // is resolved again, so their first packet goes to the right place.
 func (d *Daemon) refresh(ctx context.Context, reason string) {
-	st := &RefreshStatus{Reason: reason, Started: time.Now()}
+	st := &api.RefreshStatus{Reason: reason, Started: time.Now()}
 	var targets []target
 	err := d.do(ctx, func() {
 		d.hp.refreshes++

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"wgd/api"
 	"wgd/internal/netnstest"
 )
 
@@ -21,7 +22,7 @@ func TestNetifdModeKeyChangeOnReload(t *testing.T) {
 	dir := t.TempDir()
 	writeNetwork(t, dir, iface("wgnk", oldKey, "\toption listen_port '51871'"))
 	td := startDaemonWith(t, dir, Options{Netifd: true}, nil)
-	if err := Call(context.Background(), td.socket, "ifup", map[string]string{"interface": "wgnk"}, nil); err != nil {
+	if err := api.Call(context.Background(), td.socket, "ifup", map[string]string{"interface": "wgnk"}, nil); err != nil {
 		t.Fatal(err)
 	}
 	index := td.ifaces["wgnk"].Index()

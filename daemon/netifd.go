@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"wgd/api"
 	"wgd/config"
 	"wgd/firewall"
 	"wgd/internal/rtnl"
@@ -35,34 +36,6 @@ import (
 // engine, only without a host dependency.
 const endpointWait = 5 * time.Second
 
-// IfupResult is what the protocol handler reports to netifd.
-type IfupResult struct {
-	Interface   string         `json:"interface"`
-	ListenPort  uint16         `json:"listen_port"`
-	MTU         int            `json:"mtu,omitempty"`
-	Addresses   []netip.Prefix `json:"addresses"`
-	Routes      []Route        `json:"routes"`
-	Endpoints   []netip.Addr   `json:"endpoints"`
-	NoHostRoute bool           `json:"nohostroute"`
-	TunLink     string         `json:"tunlink,omitempty"`
-	// Firewall is the rule opening the listen port, zone included. The
-	// handler records it and /etc/init.d/wgd publishes it to procd as it
-	// is (fw4 reads it there): nothing else renders it.
-	Firewall []firewall.Fw4Rule `json:"firewall,omitempty"`
-	Problems []string           `json:"problems,omitempty"`
-}
-
-// Route is a route the handler hands netifd (proto_add_ipv4_route).
-type Route struct {
-	Target netip.Prefix `json:"target"`
-	// Metric, when not 0, keeps the route beside a route of the same
-	// network that another link has (the WAN's own subnet): netifd adds
-	// routes with NLM_F_REPLACE (system_rt in its system-linux.c), which
-	// with an equal metric would take that route's place, and its ifdown
-	// would then leave neither.
-	Metric uint32 `json:"metric,omitempty"`
-}
-
 // netifdState is what the daemon knows of netifd's view.
 type netifdState struct {
 	// told: the answer (its netifd part, netifdKey) each running
@@ -78,19 +51,15 @@ func newNetifdState() netifdState {
 }
 
 // netifdKey is the part of an answer netifd acts on.
-func netifdKey(r *IfupResult) string {
+func netifdKey(r *api.IfupResult) string {
 	c := *r
 	c.Problems = nil
 	b, _ := json.Marshal(c)
 	return string(b)
 }
 
-type ifArgs struct {
-	Interface string `json:"interface"`
-}
-
 func parseIfArgs(raw json.RawMessage) (string, error) {
-	var a ifArgs
+	var a api.InterfaceArgs
 	if err := json.Unmarshal(raw, &a); err != nil || a.Interface == "" {
 		return "", errors.New("want {\"interface\": NAME}")
 	}
@@ -118,7 +87,7 @@ func (d *Daemon) ifupRequest(ctx context.Context, raw json.RawMessage) (any, err
 	}
 	deadline := time.Now().Add(endpointWait)
 	for {
-		var out *IfupResult
+		var out *api.IfupResult
 		var pending bool
 		final := time.Now().After(deadline)
 		if err := d.do(ctx, func() {
@@ -132,7 +101,7 @@ func (d *Daemon) ifupRequest(ctx context.Context, raw json.RawMessage) (any, err
 		}
 		if upErr != nil {
 			// netifd retries setup itself; until then the interface is not wanted.
-			d.do(ctx, func() { delete(d.requested, name); d.saveRequested(); d.apply(d.cfg, &ReloadResult{}) })
+			d.do(ctx, func() { delete(d.requested, name); d.saveRequested(); d.apply(d.cfg, &api.ReloadResult{}) })
 			return nil, upErr
 		}
 		if !pending || final {
@@ -160,7 +129,7 @@ func (d *Daemon) problemsOf(name string) []string {
 
 // ifupResult describes a running interface; pending tells whether some
 // of its endpoint names are still being resolved.
-func (d *Daemon) ifupResult(name string) (*IfupResult, bool, error) {
+func (d *Daemon) ifupResult(name string) (*api.IfupResult, bool, error) {
 	c := d.cfg.Interface(name)
 	if c == nil {
 		why := d.problemsOf(name)
@@ -173,7 +142,7 @@ func (d *Daemon) ifupResult(name string) (*IfupResult, bool, error) {
 	if iface == nil {
 		return nil, false, fmt.Errorf("%s: %s", name, d.ifaceErrs[name])
 	}
-	out := &IfupResult{
+	out := &api.IfupResult{
 		Interface: name, ListenPort: c.ListenPort, MTU: iface.MTU(), Addresses: c.Addresses,
 		Routes:    netifdRoutes(iface.Index(), c.LinkRoutes()),
 		Endpoints: []netip.Addr{}, NoHostRoute: c.NoHostRoute, TunLink: c.TunLink,
@@ -210,8 +179,8 @@ func (d *Daemon) ifupResult(name string) (*IfupResult, bool, error) {
 // beside a route of the same network through another link (index is the
 // tunnel's): one more than the highest such route's. Without a kernel to
 // ask, the routes go without metric.
-func netifdRoutes(index int, prefixes []netip.Prefix) []Route {
-	out := make([]Route, 0, len(prefixes))
+func netifdRoutes(index int, prefixes []netip.Prefix) []api.Route {
+	out := make([]api.Route, 0, len(prefixes))
 	var table []rtnl.Route
 	if len(prefixes) > 0 {
 		if c, err := rtnl.Open(); err == nil {
@@ -223,7 +192,7 @@ func netifdRoutes(index int, prefixes []netip.Prefix) []Route {
 		}
 	}
 	for _, p := range prefixes {
-		r := Route{Target: p}
+		r := api.Route{Target: p}
 		for _, k := range table {
 			if k.Dst == p && k.Table == unix.RT_TABLE_MAIN && !slices.Contains(k.Links(), index) && k.Priority >= r.Metric {
 				r.Metric = k.Priority + 1
@@ -292,7 +261,7 @@ func (d *Daemon) ifdownRequest(ctx context.Context, raw json.RawMessage) (any, e
 		delete(d.netifd.told, name)
 		delete(d.netifd.asked, name)
 		d.saveRequested()
-		d.apply(d.cfg, &ReloadResult{})
+		d.apply(d.cfg, &api.ReloadResult{})
 	})
 }
 
@@ -386,7 +355,7 @@ func NetifdUbus(log *slog.Logger, down func(iface string)) func(iface string, me
 
 // IfDown takes an interface down as netifd's `wgd ifdown` does.
 func (d *Daemon) IfDown(ctx context.Context, name string) error {
-	raw, _ := json.Marshal(ifArgs{Interface: name})
+	raw, _ := json.Marshal(api.InterfaceArgs{Interface: name})
 	_, err := d.ifdownRequest(ctx, raw)
 	return err
 }

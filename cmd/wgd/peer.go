@@ -18,6 +18,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"wgd/api"
 	"wgd/config"
 	"wgd/daemon"
 	"wgd/peers"
@@ -219,8 +220,8 @@ func tunnelMTU(ctx context.Context, socket, configDir, iface string) int {
 	}
 	ctx, cancel := context.WithTimeout(ctx, stateTimeout)
 	defer cancel()
-	var st daemon.Status
-	if daemon.Call(ctx, socket, "status", nil, &st) == nil {
+	var st api.Status
+	if api.Call(ctx, socket, "status", nil, &st) == nil {
 		for _, i := range st.Interfaces {
 			if i.Name == names[0] && i.Up {
 				return i.MTU
@@ -485,8 +486,8 @@ func peerChange(ctx context.Context, cmd string, args []string, stderr io.Writer
 		return err
 	}
 	// A removed peer's traffic totals go with it.
-	var ans daemon.ForgetAnswer
-	if err := daemon.Call(ctx, *f.socket, "forget", daemon.ForgetArgs{Interface: iface, PublicKey: k}, &ans); err == nil && ans.Forgotten {
+	var ans api.ForgetAnswer
+	if err := api.Call(ctx, *f.socket, "forget", api.ForgetArgs{Interface: iface, PublicKey: k}, &ans); err == nil && ans.Forgotten {
 		fmt.Fprintln(stderr, "its traffic totals are dropped")
 	}
 	return nil
@@ -496,8 +497,8 @@ func peerChange(ctx context.Context, cmd string, args []string, stderr io.Writer
 // peer with key is (want) or is not running now. A daemon that is not
 // running is not an error: the file is written and it starts from there.
 func reloadDaemon(ctx context.Context, socket, configDir, iface string, key config.Key, want bool, stderr io.Writer) error {
-	var st daemon.Status
-	if err := daemon.Call(ctx, socket, "status", nil, &st); err != nil {
+	var st api.Status
+	if err := api.Call(ctx, socket, "status", nil, &st); err != nil {
 		if notRunning(err) {
 			fmt.Fprintf(stderr, "wgd is not running (control socket %s): the change applies when it starts\n", socket)
 			return nil
@@ -507,8 +508,8 @@ func reloadDaemon(ctx context.Context, socket, configDir, iface string, key conf
 	if abs, err := filepath.Abs(configDir); err == nil && st.ConfigDir != "" && filepath.Clean(st.ConfigDir) != abs {
 		fmt.Fprintf(stderr, "warning: the running wgd reads %s, not %s: it does not see this change\n", st.ConfigDir, abs)
 	}
-	var res daemon.ReloadResult
-	if err := daemon.Call(ctx, socket, "reload", nil, &res); err != nil {
+	var res api.ReloadResult
+	if err := api.Call(ctx, socket, "reload", nil, &res); err != nil {
 		return fmt.Errorf("the file is written, but wgd's reload failed: %w", err)
 	}
 	for _, p := range res.Problems {
@@ -521,7 +522,7 @@ func reloadDaemon(ctx context.Context, socket, configDir, iface string, key conf
 		fmt.Fprintln(stderr, "wgd reloaded")
 		return nil
 	}
-	if err := daemon.Call(ctx, socket, "status", nil, &st); err != nil {
+	if err := api.Call(ctx, socket, "status", nil, &st); err != nil {
 		return fmt.Errorf("wgd reloaded, but its status is not available: %w", err)
 	}
 	running, up := false, false
@@ -564,11 +565,11 @@ const stateTimeout = 10 * time.Second
 // peerState is what the running daemon reports of each peer it runs,
 // by interface and key; nil when it is not running or did not answer
 // (said on stderr: the file alone still answers).
-func peerState(ctx context.Context, socket string, stderr io.Writer) map[string]daemon.PeerStatus {
+func peerState(ctx context.Context, socket string, stderr io.Writer) map[string]api.PeerStatus {
 	ctx, cancel := context.WithTimeout(ctx, stateTimeout)
 	defer cancel()
-	var st daemon.Status
-	if err := daemon.Call(ctx, socket, "status", nil, &st); err != nil {
+	var st api.Status
+	if err := api.Call(ctx, socket, "status", nil, &st); err != nil {
 		if !notRunning(err) {
 			fmt.Fprintf(stderr, "warning: wgd did not answer, showing the file only: %v\n", err)
 		}
@@ -579,8 +580,8 @@ func peerState(ctx context.Context, socket string, stderr io.Writer) map[string]
 
 // runningPeers are the peers of the interfaces st has up, by interface
 // and key.
-func runningPeers(st *daemon.Status) map[string]daemon.PeerStatus {
-	out := map[string]daemon.PeerStatus{}
+func runningPeers(st *api.Status) map[string]api.PeerStatus {
+	out := map[string]api.PeerStatus{}
 	for _, i := range st.Interfaces {
 		if !i.Up {
 			continue // its peers are configured, not running
@@ -641,7 +642,7 @@ type showJSON struct {
 	Peer          peerJSON `json:"peer"`
 }
 
-func toJSON(p peers.Peer, state map[string]daemon.PeerStatus) peerJSON {
+func toJSON(p peers.Peer, state map[string]api.PeerStatus) peerJSON {
 	out := peerJSON{
 		Interface: p.Interface, Name: p.Name, Section: p.Ref, Description: p.Description,
 		PublicKey: p.PublicKey, AllowedIPs: p.AllowedIPs, Endpoint: p.Endpoint,
@@ -732,7 +733,7 @@ func peerList(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 // when wgd is not running (or did not answer), "live" when wgd runs it,
 // "not running" when wgd runs but not this peer (its interface is down,
 // or the section has errors: see wgd reload).
-func peerStateWord(p peers.Peer, state map[string]daemon.PeerStatus) string {
+func peerStateWord(p peers.Peer, state map[string]api.PeerStatus) string {
 	switch {
 	case p.Disabled:
 		return "disabled"
