@@ -68,11 +68,8 @@ type Daemon struct {
 	ifaceErrs map[string]string // interfaces that failed to come up, or to take their configuration
 	portBusy  map[string]bool   // of those, the ones whose listen port another program holds
 	kept      map[string]string // interfaces kept on their last good configuration: the new one's errors
-	endpoints map[string]map[config.Key]netip.AddrPort
-	// endpointOf is what each of endpoints was resolved from (host:port):
-	// an endpoint is dropped once its peer's configuration names another.
-	endpointOf map[string]map[config.Key]string
-	hp         *hotplugState // WAN events: hotplug.go
+	endpoints endpoints         // where peers are sent: endpoints.go
+	hp        *hotplugState     // WAN events: hotplug.go
 	// wan is the kernel's network state: where the WAN is. wanCfg says
 	// which links it may be, published by every apply for the monitor,
 	// which must not wait for this goroutine on each notification.
@@ -107,17 +104,16 @@ func New(opts Options) *Daemon {
 		opts.Logger = slog.Default()
 	}
 	d := &Daemon{
-		opts:       opts,
-		log:        opts.Logger,
-		requests:   make(chan func()),
-		cfg:        &config.Config{},
-		ifaces:     map[string]*device.Interface{},
-		ifaceErrs:  map[string]string{},
-		portBusy:   map[string]bool{},
-		endpoints:  map[string]map[config.Key]netip.AddrPort{},
-		endpointOf: map[string]map[config.Key]string{},
-		requested:  map[string]bool{},
-		netifd:     newNetifdState(),
+		opts:      opts,
+		log:       opts.Logger,
+		requests:  make(chan func()),
+		cfg:       &config.Config{},
+		ifaces:    map[string]*device.Interface{},
+		ifaceErrs: map[string]string{},
+		portBusy:  map[string]bool{},
+		endpoints: endpoints{},
+		requested: map[string]bool{},
+		netifd:    newNetifdState(),
 	}
 	d.wanChanged = make(chan struct{}, 1)
 	d.expired, d.expiryRearm, d.clock = map[string][]config.Key{}, make(chan struct{}, 1), time.Now
@@ -128,7 +124,9 @@ func New(opts Options) *Daemon {
 		}
 	}}
 	d.fw, d.fwWait = newFirewallKeeper(d.log), firewallWait
-	d.resolver = newResolver(d.log, d.do, d.setEndpoint)
+	d.resolver = newResolver(d.log, d.do, func(iface string, peer config.Key, host string, port uint16, ap netip.AddrPort) {
+		d.setEndpoint(iface, peer, host, port, ap)
+	})
 	d.resolver.families = d.wan.Families
 	d.hp = newHotplugState()
 	return d
@@ -327,7 +325,8 @@ func (d *Daemon) apply(cfg *config.Config, res *api.ReloadResult) {
 		if !d.wanted(&c) {
 			continue
 		}
-		d.resolver.track(c)
+		d.endpoints.follow(c)
+		d.resolver.track(c.Name, d.endpoints.names(c.Name))
 		if _, running := d.ifaces[c.Name]; running {
 			if was := old.Interface(c.Name); was == nil || !reflect.DeepEqual(*was, c) {
 				if err := d.update(c.Name); err != nil {
@@ -409,28 +408,12 @@ func (d *Daemon) clearIfaceErr(name string) {
 	delete(d.portBusy, name)
 }
 
-// desired is what c's interface should run. Its endpoints follow from
-// the configuration and the names resolved for it: an endpoint whose
-// peer is gone, or now names another host or none, is dropped (with its
-// host route and netifd's host dependency).
+// desired is what c's interface should run: a function of the
+// configuration, the endpoints record (an endpoint whose peer is gone, or
+// now names another host or none, is not in it: its host route and
+// netifd's host dependency go), the WAN's MTU and the clock.
 func (d *Daemon) desired(c config.Interface) device.Desired {
-	eps, of := d.endpoints[c.Name], d.endpointOf[c.Name]
-	if eps == nil {
-		eps, of = map[config.Key]netip.AddrPort{}, map[config.Key]string{}
-		d.endpoints[c.Name], d.endpointOf[c.Name] = eps, of
-	}
-	for k := range eps {
-		if p := c.Peer(k); p == nil || p.EndpointHost == "" || of[k] != p.Endpoint() {
-			delete(eps, k)
-			delete(of, k)
-		}
-	}
-	for _, p := range c.Peers {
-		if a, err := netip.ParseAddr(p.EndpointHost); err == nil {
-			eps[p.PublicKey], of[p.PublicKey] = netip.AddrPortFrom(a, p.EndpointPort), p.Endpoint()
-		}
-	}
-	return device.Desired{Config: d.active(c, d.clock()), Endpoints: eps, MTU: d.mtuOf(c)}
+	return device.Desired{Config: d.active(c, d.clock()), Endpoints: d.endpoints.addrs(c.Name), MTU: d.mtuOf(c)}
 }
 
 func (d *Daemon) up(c config.Interface) error {
@@ -493,8 +476,7 @@ func (d *Daemon) down(iface *device.Interface) {
 		d.log.Warn("interface down", "interface", iface.Name(), "error", err)
 	}
 	delete(d.ifaces, iface.Name())
-	delete(d.endpoints, iface.Name())
-	delete(d.endpointOf, iface.Name())
+	d.endpoints.forget(iface.Name())
 	delete(d.expired, iface.Name())
 	d.resolver.forget(iface.Name())
 	d.log.Info("interface down", "interface", iface.Name())
@@ -516,23 +498,20 @@ func (d *Daemon) shutdown() {
 	}
 }
 
-// setEndpoint records a resolved endpoint name and applies it. A peer
-// without a session then starts its handshake at once: the engine's own
-// attempt went nowhere while the name was unresolved, and it would not
-// try again for 5 seconds.
-func (d *Daemon) setEndpoint(iface string, peer config.Key, ap netip.AddrPort) {
-	c := d.cfg.Interface(iface)
-	if c == nil || c.Peer(peer) == nil || d.endpoints[iface] == nil {
-		return
+// setEndpoint records what host:port, a peer's endpoint name, resolved
+// to and applies it; false when that changed nothing (the peer names
+// another host now, or the address is the same). A peer without a
+// session then starts its handshake at once: the engine's own attempt
+// went nowhere while the name was unresolved, and it would not try again
+// for 5 seconds.
+func (d *Daemon) setEndpoint(iface string, peer config.Key, host string, port uint16, ap netip.AddrPort) bool {
+	if !d.endpoints.set(iface, peer, host, port, ap) {
+		return false
 	}
-	from := c.Peer(peer).Endpoint()
-	if d.endpoints[iface][peer] == ap && d.endpointOf[iface][peer] == from {
-		return
-	}
-	d.endpoints[iface][peer], d.endpointOf[iface][peer] = ap, from
 	if running := d.ifaces[iface]; running != nil && d.update(iface) == nil {
 		running.Handshake(peer)
 	}
+	return true
 }
 
 func (d *Daemon) handlers() map[string]handler {

@@ -506,7 +506,16 @@ func TestRemovedEndpointDropsHostRoute(t *testing.T) {
 		}
 		return strings.Contains(string(out), "dev wgdhv")
 	}
-	td := startDaemon(t, network("\n\toption endpoint_host '10.77.0.5'"))
+	dir := t.TempDir()
+	writeNetwork(t, dir, network("\n\toption endpoint_host '10.77.0.5'"))
+	td := startDaemonWith(t, dir, Options{}, func(d *Daemon) {
+		d.resolver.lookup = func(_ context.Context, _, host string) ([]netip.Addr, error) {
+			if host == "wgd-test.example" {
+				return []netip.Addr{netip.MustParseAddr("10.77.0.5")}, nil
+			}
+			return nil, fmt.Errorf("%s: no such host", host)
+		}
+	})
 	if !hostRoute() {
 		t.Fatal("no host route to the endpoint: the test proves nothing")
 	}
@@ -524,6 +533,19 @@ func TestRemovedEndpointDropsHostRoute(t *testing.T) {
 	td.reload(t)
 	if hostRoute() {
 		t.Error("host route to 10.77.0.5 kept after endpoint_host became a name that does not resolve")
+	}
+	// The same from a name that resolved.
+	writeNetwork(t, td.dir, network("\n\toption endpoint_host 'wgd-test.example'"))
+	td.reload(t)
+	for deadline := time.Now().Add(10 * time.Second); !hostRoute(); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no host route to the address wgd-test.example resolved to")
+		}
+	}
+	writeNetwork(t, td.dir, network("\n\toption endpoint_host 'wgd-test.invalid'"))
+	td.reload(t)
+	if hostRoute() {
+		t.Error("host route to what the old name resolved to kept after endpoint_host became a name that does not resolve")
 	}
 }
 
@@ -618,7 +640,14 @@ func TestRemovedEndpointLeavesIfupAnswer(t *testing.T) {
 	}
 	dir := t.TempDir()
 	writeNetwork(t, dir, network("\n\toption endpoint_host '192.0.2.79'"))
-	td := startDaemonWith(t, dir, Options{Netifd: true}, nil)
+	td := startDaemonWith(t, dir, Options{Netifd: true}, func(d *Daemon) {
+		d.resolver.lookup = func(_ context.Context, _, host string) ([]netip.Addr, error) {
+			if host == "wgd-test.example" {
+				return []netip.Addr{netip.MustParseAddr("192.0.2.80")}, nil
+			}
+			return nil, fmt.Errorf("%s: no such host", host)
+		}
+	})
 	ifup := func() []netip.Addr {
 		var up api.IfupResult
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -640,6 +669,14 @@ func TestRemovedEndpointLeavesIfupAnswer(t *testing.T) {
 	writeNetwork(t, dir, network("\n\toption endpoint_host 'wgd-test.invalid'"))
 	if eps := ifup(); len(eps) != 0 {
 		t.Errorf("endpoint_host a name that does not resolve: ifup endpoints %v", eps)
+	}
+	writeNetwork(t, dir, network("\n\toption endpoint_host 'wgd-test.example'"))
+	if eps := ifup(); len(eps) != 1 || eps[0].String() != "192.0.2.80" {
+		t.Fatalf("endpoint_host a name: ifup endpoints %v", eps)
+	}
+	writeNetwork(t, dir, network("\n\toption endpoint_host 'wgd-test.invalid'"))
+	if eps := ifup(); len(eps) != 0 {
+		t.Errorf("endpoint_host changed from a resolved name to one that does not resolve: ifup endpoints %v", eps)
 	}
 }
 

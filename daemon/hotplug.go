@@ -304,7 +304,8 @@ func (d *Daemon) nameTargets(keep func(iface string, p config.Peer) bool) []targ
 			if !isName(p.EndpointHost) || (keep != nil && !keep(c.Name, p)) {
 				continue
 			}
-			out = append(out, target{iface: c.Name, peer: p.PublicKey, host: p.EndpointHost, port: p.EndpointPort, current: d.endpoints[c.Name][p.PublicKey]})
+			ep, _ := d.endpoints.get(c.Name, p.PublicKey)
+			out = append(out, target{iface: c.Name, peer: p.PublicKey, host: p.EndpointHost, port: p.EndpointPort, current: ep.addr})
 		}
 	}
 	return out
@@ -361,24 +362,15 @@ func (d *Daemon) applyResolved(rs []resolved, by string) []api.EndpointChange {
 		if r.err != nil || d.ifaces[r.iface] == nil {
 			continue
 		}
-		c := d.cfg.Interface(r.iface)
-		if c == nil {
-			continue
-		}
-		p := c.Peer(r.peer)
-		if p == nil || p.EndpointHost != r.host || p.EndpointPort != r.port {
-			continue // the configuration changed meanwhile
-		}
-		old := d.endpoints[r.iface][r.peer]
-		if old == r.ap {
-			continue
+		old, _ := d.endpoints.get(r.iface, r.peer)
+		if !d.setEndpoint(r.iface, r.peer, r.host, r.port, r.ap) {
+			continue // not moved, or the configuration changed meanwhile
 		}
 		ch := api.EndpointChange{Time: time.Now(), Interface: r.iface, Peer: r.peer, Host: r.host, To: r.ap.String(), By: by}
-		if old.IsValid() {
-			ch.From = old.String()
+		if old.addr.IsValid() {
+			ch.From = old.addr.String()
 		}
-		d.log.Info("endpoint moved", "interface", r.iface, "peer", p.Name(), "host", r.host, "from", ch.From, "to", ch.To, "by", by)
-		d.setEndpoint(r.iface, r.peer, r.ap)
+		d.log.Info("endpoint moved", "interface", r.iface, "peer", d.peerName(r.iface, r.peer), "host", r.host, "from", ch.From, "to", ch.To, "by", by)
 		changes = append(changes, ch)
 	}
 	d.hp.changes = append(d.hp.changes, changes...)
@@ -386,6 +378,16 @@ func (d *Daemon) applyResolved(rs []resolved, by string) []api.EndpointChange {
 		d.hp.changes = slices.Delete(d.hp.changes, 0, n)
 	}
 	return changes
+}
+
+// peerName is how people call a peer of a configured interface.
+func (d *Daemon) peerName(iface string, peer config.Key) string {
+	if c := d.cfg.Interface(iface); c != nil {
+		if p := c.Peer(peer); p != nil {
+			return p.Name()
+		}
+	}
+	return peer.String()
 }
 
 // kickTargets sends a keepalive to the targets' peers, per interface.

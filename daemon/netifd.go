@@ -152,12 +152,13 @@ func (d *Daemon) ifupResult(name string) (*api.IfupResult, bool, error) {
 	}
 	pending := false
 	for _, p := range c.Peers {
-		ap, ok := d.endpoints[name][p.PublicKey]
+		ep, ok := d.endpoints.get(name, p.PublicKey)
 		switch {
-		case ok && !slices.Contains(out.Endpoints, ap.Addr()):
-			out.Endpoints = append(out.Endpoints, ap.Addr())
-		case !ok && p.EndpointHost != "":
+		case !ok:
+		case !ep.addr.IsValid():
 			pending = true
+		case !slices.Contains(out.Endpoints, ep.addr.Addr()):
+			out.Endpoints = append(out.Endpoints, ep.addr.Addr())
 		}
 	}
 	out.Problems = d.problemsOf(name)
