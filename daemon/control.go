@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"time"
 
@@ -50,8 +51,11 @@ func listenControl(path string) (*net.UnixListener, error) {
 	return l, nil
 }
 
-// serveControl answers requests until l is closed.
+// serveControl answers requests until l is closed, and returns once
+// every connection is: those still open when ctx ends are cut.
 func serveControl(ctx context.Context, l *net.UnixListener, handlers map[string]handler, log logger) {
+	var conns sync.WaitGroup
+	defer conns.Wait()
 	slots := make(chan struct{}, maxControlConns)
 	for {
 		select {
@@ -63,7 +67,9 @@ func serveControl(ctx context.Context, l *net.UnixListener, handlers map[string]
 		if err != nil {
 			return
 		}
+		conns.Add(1)
 		go func() {
+			defer conns.Done()
 			defer func() { <-slots }()
 			defer c.Close()
 			if err := serveConn(ctx, c, handlers); err != nil {
@@ -80,6 +86,7 @@ type logger interface {
 func serveConn(ctx context.Context, c *net.UnixConn, handlers map[string]handler) error {
 	c.SetDeadline(time.Now().Add(controlTimeout))
 	c.SetReadDeadline(time.Now().Add(requestTimeout))
+	defer context.AfterFunc(ctx, func() { c.SetDeadline(time.Now()) })() // Run's end cuts it short
 	enc := json.NewEncoder(c)
 	fail := func(err error) error {
 		enc.Encode(api.Response{Version: api.ProtocolVersion, Error: err.Error()})

@@ -14,6 +14,7 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -43,12 +44,16 @@ type Options struct {
 	// Applied, when set, is called after every change of the running
 	// state (reload, ifup, ifdown), on the daemon's goroutine.
 	Applied func()
+	// Stop, when set, is called as Run ends, before it returns: it stops
+	// what Settings and Applied started (the metrics endpoint, a timer).
+	Stop func()
 	// NetifdCall asks netifd for something about an interface: `ubus
 	// call network.interface.IFACE METHOD` for each method in turn
 	// (renew: run the protocol handler again; down, up: set it up anew).
-	// Called on the daemon's goroutine: it must not wait for netifd,
-	// whose handler calls back into the daemon. May be nil.
-	NetifdCall func(iface string, methods ...string)
+	// It may wait for netifd, whose handler calls back into the daemon:
+	// the calls run in order on a goroutine of their own, which Run
+	// waits for; ctx ends as Run ends. May be nil.
+	NetifdCall func(ctx context.Context, iface string, methods ...string)
 	// TotalsFile is where traffic totals are saved unless the
 	// configuration says (`option totals_file`); "": wgd/totals.json
 	// next to ConfigDir.
@@ -81,6 +86,10 @@ type Daemon struct {
 	fwGen     uint64        // the firewall wish of the last apply
 	fwWait    time.Duration // how long start and reload wait for it
 	counters  api.Counters  // reloads; resolutions are counted by the resolver
+	// tasks are the goroutines Run starts besides its subsystems' own
+	// (control connections, netifd calls, the retry): Run waits for them.
+	tasks   sync.WaitGroup
+	netifdQ *callQueue // calls to netifd, in order: netifd.go
 	// Failed interfaces are retried with backoff.
 	runCtx     context.Context
 	retryTimer *time.Timer
@@ -114,6 +123,7 @@ func New(opts Options) *Daemon {
 		endpoints: endpoints{},
 		requested: map[string]bool{},
 		netifd:    newNetifdState(),
+		netifdQ:   newCallQueue(),
 	}
 	d.wanChanged = make(chan struct{}, 1)
 	d.expired, d.expiryRearm, d.clock = map[string][]config.Key{}, make(chan struct{}, 1), time.Now
@@ -142,6 +152,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	d.runCtx = ctx
+	d.resolver.root(ctx)
+	d.goTask(func() { d.netifdQ.run(ctx) })
 	d.removeStaleTemps(ctx)
 	if d.opts.Netifd {
 		d.loadRequested()
@@ -153,7 +165,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.log.Error("initial configuration", "error", err)
 	}
 	d.waitFirewall(ctx, d.fwGen)
-	go serveControl(ctx, l, d.handlers(), d.log)
+	d.goTask(func() { serveControl(ctx, l, d.handlers(), d.log) })
 	d.startHotplug(ctx)
 	d.log.Info("wgd running", "interfaces", len(d.ifaces), "control", d.opts.Socket)
 	for {
@@ -161,20 +173,34 @@ func (d *Daemon) Run(ctx context.Context) error {
 		case f := <-d.requests:
 			f()
 		case <-ctx.Done():
-			if d.retryTimer != nil {
-				d.retryTimer.Stop()
+			if d.retryTimer != nil && d.retryTimer.Stop() {
+				d.tasks.Done() // it will not run
 			}
 			l.Close()
 			d.stopHotplug()
 			d.resolver.stop()
+			d.tasks.Wait()
 			d.shutdown()
 			fwStop() // removes the rules
 			<-fwDone
 			d.saveTotals()
+			if d.opts.Stop != nil {
+				d.opts.Stop()
+			}
 			d.log.Info("wgd stopped")
 			return nil
 		}
 	}
+}
+
+// goTask runs f on a goroutine that Run waits for before it returns; f
+// must return soon once Run's context ends.
+func (d *Daemon) goTask(f func()) {
+	d.tasks.Add(1)
+	go func() {
+		defer d.tasks.Done()
+		f()
+	}()
 }
 
 // removeStaleTemps removes the copies of the network file (keys
@@ -372,7 +398,11 @@ func (d *Daemon) scheduleRetry() {
 	}
 	d.retryDelay = min(max(2*d.retryDelay, retryMin), retryMax)
 	ctx := d.runCtx
-	d.retryTimer = time.AfterFunc(d.retryDelay, func() { d.do(ctx, d.retry) })
+	d.tasks.Add(1)
+	d.retryTimer = time.AfterFunc(d.retryDelay, func() {
+		defer d.tasks.Done()
+		d.do(ctx, d.retry)
+	})
 }
 
 // retrying tells whether some interface waits to be tried again: one

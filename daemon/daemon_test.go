@@ -85,6 +85,16 @@ func startDaemonWith(t *testing.T, dir string, opts Options, prepare func(*Daemo
 	return td
 }
 
+// flushNetifd returns once the calls to netifd queued so far have run.
+func (td *testDaemon) flushNetifd() {
+	done := make(chan struct{})
+	td.netifdQ.push(func(context.Context) { close(done) })
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second): // the daemon stopped
+	}
+}
+
 type testWriter struct{ t *testing.T }
 
 func (w testWriter) Write(b []byte) (int, error) {

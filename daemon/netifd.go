@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -224,7 +225,7 @@ func (d *Daemon) renewNetifd() {
 		if k := netifdKey(out); k != told && k != d.netifd.asked[name] {
 			d.netifd.asked[name] = k
 			d.log.Info("asking netifd to renew the interface", "interface", name)
-			d.opts.NetifdCall(name, "renew")
+			d.callNetifd(name, "renew")
 		}
 	}
 }
@@ -245,11 +246,11 @@ func (d *Daemon) restored(name string, reattached bool) {
 	}
 	if reattached {
 		d.log.Info("interface back on its link: asking netifd to renew it", "interface", name)
-		d.opts.NetifdCall(name, "renew")
+		d.callNetifd(name, "renew")
 		return
 	}
 	d.log.Warn("interface restored on a new link: asking netifd to set it up again", "interface", name)
-	d.opts.NetifdCall(name, "down", "up")
+	d.callNetifd(name, "down", "up")
 }
 
 func (d *Daemon) ifdownRequest(ctx context.Context, raw json.RawMessage) (any, error) {
@@ -314,16 +315,62 @@ func (d *Daemon) saveRequested() {
 	}
 }
 
+// callNetifd queues a call to netifd; on the daemon's goroutine.
+func (d *Daemon) callNetifd(iface string, methods ...string) {
+	call := d.opts.NetifdCall
+	d.netifdQ.push(func(ctx context.Context) { call(ctx, iface, methods...) })
+}
+
+// callQueue runs calls in order, on its own goroutine (run), so that
+// who pushes them never waits.
+type callQueue struct {
+	mu    sync.Mutex
+	calls []func(context.Context)
+	wake  chan struct{}
+}
+
+func newCallQueue() *callQueue { return &callQueue{wake: make(chan struct{}, 1)} }
+
+func (q *callQueue) push(f func(context.Context)) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.calls = append(q.calls, f)
+	select {
+	case q.wake <- struct{}{}:
+	default: // a wake-up is pending
+	}
+}
+
+// run makes the calls until ctx ends; those left then are dropped.
+func (q *callQueue) run(ctx context.Context) {
+	for {
+		q.mu.Lock()
+		calls := q.calls
+		q.calls = nil
+		q.mu.Unlock()
+		for _, f := range calls {
+			if ctx.Err() != nil {
+				return
+			}
+			f(ctx)
+		}
+		select {
+		case <-q.wake:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
 // NetifdUbus is a NetifdCall through the ubus command line (found in
-// PATH), in the background: netifd's renew runs the handler, which calls
-// back into the daemon, so nothing may wait for it. netifd ignores a
-// renew of an interface it has down (interface_renew) and says nothing;
-// so after a renew the interface's status is read, and down (not up, not
-// being set up) is passed to down: netifd took the interface down while
-// no daemon listened (its teardown's `wgd ifdown` failed).
-func NetifdUbus(log *slog.Logger, down func(iface string)) func(iface string, methods ...string) {
-	ubus := func(iface, method string) ([]byte, error) {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+// PATH). netifd ignores a renew of an interface it has down
+// (interface_renew) and says nothing; so after a renew the interface's
+// status is read, and down (not up, not being set up) is passed to down:
+// netifd took the interface down while no daemon listened (its
+// teardown's `wgd ifdown` failed).
+func NetifdUbus(log *slog.Logger, down func(ctx context.Context, iface string)) func(ctx context.Context, iface string, methods ...string) {
+	ubus := func(ctx context.Context, iface, method string) ([]byte, error) {
+		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
 		out, err := exec.CommandContext(ctx, "ubus", "call", "network.interface."+iface, method).Output()
 		if err != nil {
@@ -331,26 +378,24 @@ func NetifdUbus(log *slog.Logger, down func(iface string)) func(iface string, me
 		}
 		return out, err
 	}
-	return func(iface string, methods ...string) {
-		go func() {
-			for _, m := range methods {
-				if _, err := ubus(iface, m); err != nil {
-					return
-				}
-			}
-			if !slices.Contains(methods, "renew") || down == nil {
+	return func(ctx context.Context, iface string, methods ...string) {
+		for _, m := range methods {
+			if _, err := ubus(ctx, iface, m); err != nil {
 				return
 			}
-			out, err := ubus(iface, "status")
-			var st struct {
-				Up      *bool `json:"up"`
-				Pending bool  `json:"pending"`
-			}
-			if err == nil && json.Unmarshal(out, &st) == nil && st.Up != nil && !*st.Up && !st.Pending {
-				log.Info("netifd has the interface down: taking it down", "interface", iface)
-				down(iface)
-			}
-		}()
+		}
+		if !slices.Contains(methods, "renew") || down == nil {
+			return
+		}
+		out, err := ubus(ctx, iface, "status")
+		var st struct {
+			Up      *bool `json:"up"`
+			Pending bool  `json:"pending"`
+		}
+		if err == nil && json.Unmarshal(out, &st) == nil && st.Up != nil && !*st.Up && !st.Pending {
+			log.Info("netifd has the interface down: taking it down", "interface", iface)
+			down(ctx, iface)
+		}
 	}
 }
 

@@ -88,6 +88,7 @@ func TestNetifdMode(t *testing.T) {
 	}
 	var calls netifdCalls
 	td = startDaemonWith(t, dir, Options{Netifd: true, NetifdState: state, NetifdCall: calls.record}, nil)
+	calls.td = td
 	if !linkExists("wgna") || linkIndex(t, "wgna") != index {
 		t.Fatal("wgna not restored on its link after a restart")
 	}
@@ -130,17 +131,22 @@ func linkIndex(t *testing.T, name string) int {
 
 // netifdCalls records what the daemon asked of netifd.
 type netifdCalls struct {
+	td    *testDaemon
 	mu    sync.Mutex
 	calls []string
 }
 
-func (c *netifdCalls) record(iface string, methods ...string) {
+func (c *netifdCalls) record(_ context.Context, iface string, methods ...string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.calls = append(c.calls, iface+" "+strings.Join(methods, " "))
 }
 
+// get returns the calls made, once those queued have run.
 func (c *netifdCalls) get() []string {
+	if c.td != nil {
+		c.td.flushNetifd()
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return slices.Clone(c.calls)
@@ -164,6 +170,7 @@ func TestNetifdRestoreOnNewLink(t *testing.T) {
 	mustIP(t, "link", "add", "wgnr", "type", "veth", "peer", "name", "wgnrp")
 	var calls netifdCalls
 	td := startDaemonWith(t, dir, Options{Netifd: true, NetifdState: state, NetifdCall: calls.record}, nil)
+	calls.td = td
 	if out, _ := exec.Command("ip", "-d", "link", "show", "wgnr").Output(); !strings.Contains(string(out), "tun") {
 		t.Errorf("wgnr is not a TUN now:\n%s", out)
 	}
@@ -200,6 +207,7 @@ func TestNetifdRenew(t *testing.T) {
 	writeNetwork(t, dir, base)
 	var calls netifdCalls
 	td := startDaemonWith(t, dir, Options{Netifd: true, NetifdCall: calls.record}, nil)
+	calls.td = td
 	ctx := context.Background()
 	ifup := func() *api.IfupResult {
 		t.Helper()
@@ -387,7 +395,7 @@ func TestNetifdUbus(t *testing.T) {
 		os.Remove(log)
 		os.WriteFile(filepath.Join(bin, "status"), []byte(c.status), 0o644)
 		downs := make(chan string, 1)
-		NetifdUbus(slog.New(slog.NewTextHandler(testWriter{t}, nil)), func(iface string) { downs <- iface })("wgu", c.methods...)
+		NetifdUbus(slog.New(slog.NewTextHandler(testWriter{t}, nil)), func(_ context.Context, iface string) { downs <- iface })(context.Background(), "wgu", c.methods...)
 		var want []string
 		for _, m := range strings.Fields(c.calls) {
 			want = append(want, "call network.interface.wgu "+m)

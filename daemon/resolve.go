@@ -66,6 +66,12 @@ func newResolver(log *slog.Logger, do func(context.Context, func()) error, found
 	}
 }
 
+// root ties the lookups to ctx (Run's): they end with it.
+func (r *resolver) root(ctx context.Context) {
+	r.cancel()
+	r.ctx, r.cancel = context.WithCancel(ctx)
+}
+
 // track starts resolving the names of iface's peers that are new or
 // changed, and stops work for peers that are gone or name another host.
 func (r *resolver) track(iface string, names map[config.Key]endpoint) {

@@ -141,11 +141,13 @@ func cmdRun(args []string, stderr io.Writer) error {
 		ConfigDir: *configDir, Socket: *socket, UAPIDir: *uapiDir,
 		Logger: log, Level: level,
 		Settings: func(s config.Daemon) { m.set(s.MetricsListen, s.MetricsEndpointLabels, d.Status) },
-		Applied:  pageoutWhenSettled(ctx, log),
 	}
+	var stopPageout func()
+	opts.Applied, stopPageout = pageoutWhenSettled(ctx, log)
+	opts.Stop = func() { m.stop(); stopPageout() }
 	if *netifd {
 		opts.Netifd, opts.NetifdState = true, *netifdState
-		opts.NetifdCall = daemon.NetifdUbus(log, func(iface string) {
+		opts.NetifdCall = daemon.NetifdUbus(log, func(ctx context.Context, iface string) {
 			ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 			defer cancel()
 			if err := d.IfDown(ctx, iface); err != nil {
@@ -158,14 +160,18 @@ func cmdRun(args []string, stderr io.Writer) error {
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 	go func() {
-		for range hup {
+		for {
+			select {
+			case <-hup:
+			case <-ctx.Done():
+				return
+			}
 			if _, err := d.Reload(ctx); err != nil {
 				log.Error("reload", "error", err)
 			}
 		}
 	}()
 	log.Info("wgd starting", "version", version, "data_plane", dataPlaneProfile(), "config_dir", *configDir, "netifd", *netifd)
-	defer m.stop()
 	return d.Run(ctx)
 }
 
