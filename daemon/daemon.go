@@ -345,6 +345,12 @@ func (d *Daemon) apply(cfg *config.Config, res *api.ReloadResult) {
 			d.clearIfaceErr(name)
 		}
 	}
+	for name := range d.endpoints { // of interfaces that never came up
+		if !d.wanted(cfg.Interface(name)) {
+			d.endpoints.forget(name)
+			d.resolver.forget(name)
+		}
+	}
 	old := d.cfg
 	d.cfg = cfg
 	for _, c := range cfg.Interfaces {
