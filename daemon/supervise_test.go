@@ -135,3 +135,36 @@ func TestRunWaitsForNetifdCalls(t *testing.T) {
 		t.Errorf("left running after Run returned:\n%s", g)
 	}
 }
+
+// Calls run in the order they were queued, one at a time, also those
+// queued while one runs; run returns once its context ends, with a call
+// under way ended by it, and drops the rest.
+func TestCallQueue(t *testing.T) {
+	q := newCallQueue()
+	ctx, cancel := context.WithCancel(context.Background())
+	var order []int
+	step := make(chan int)
+	for i := range 3 {
+		q.push(func(context.Context) { order = append(order, i); step <- i })
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); q.run(ctx) }()
+	<-step
+	q.push(func(context.Context) { order = append(order, 3); step <- 3 })
+	<-step
+	<-step
+	<-step
+	blocked := make(chan struct{})
+	q.push(func(ctx context.Context) { close(blocked); <-ctx.Done() })
+	q.push(func(context.Context) { order = append(order, 99) })
+	<-blocked
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("run did not return after its context ended")
+	}
+	if !slices.Equal(order, []int{0, 1, 2, 3}) {
+		t.Errorf("calls ran as %v, want 0 1 2 3 and nothing after the end", order)
+	}
+}
