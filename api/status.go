@@ -91,12 +91,18 @@ type OversizedStatus struct {
 // PeerStatus describes one peer, joining its configuration with what
 // the engine reports.
 type PeerStatus struct {
-	Description         string         `json:"description,omitempty"`
-	PublicKey           config.Key     `json:"public_key"`
-	EndpointHost        string         `json:"endpoint_host,omitempty"` // as configured
-	Endpoint            string         `json:"endpoint,omitempty"`      // in use
-	AllowedIPs          []netip.Prefix `json:"allowed_ips"`             // what the engine routes to the peer
-	LatestHandshake     int64          `json:"latest_handshake"`        // UNIX seconds, 0: never
+	Description  string     `json:"description,omitempty"`
+	PublicKey    config.Key `json:"public_key"`
+	EndpointHost string     `json:"endpoint_host,omitempty"` // as configured
+	Endpoint     string     `json:"endpoint,omitempty"`      // in use
+	// EndpointSource says where Endpoint comes from: "config" (an
+	// address in endpoint_host), "dns" (what the name resolved to),
+	// "engine" (the engine's own: learnt from the peer's packets when it
+	// roamed, or kept from an endpoint no longer configured); "" without
+	// endpoint.
+	EndpointSource      string         `json:"endpoint_source,omitempty"`
+	AllowedIPs          []netip.Prefix `json:"allowed_ips"`      // what the engine routes to the peer
+	LatestHandshake     int64          `json:"latest_handshake"` // UNIX seconds, 0: never
 	RxBytes             uint64         `json:"rx_bytes"`
 	TxBytes             uint64         `json:"tx_bytes"`
 	PersistentKeepalive uint16         `json:"persistent_keepalive"`

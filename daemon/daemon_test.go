@@ -529,6 +529,16 @@ func TestRemovedEndpointDropsHostRoute(t *testing.T) {
 	if !hostRoute() {
 		t.Fatal("no host route to the endpoint: the test proves nothing")
 	}
+	source := func() string {
+		s := td.status(t)
+		if len(s.Interfaces) != 1 || len(s.Interfaces[0].Peers) != 1 {
+			t.Fatalf("status: %+v", s.Interfaces)
+		}
+		return s.Interfaces[0].Peers[0].EndpointSource
+	}
+	if got := source(); got != "config" {
+		t.Errorf("endpoint_source of an address in endpoint_host: %q, want config", got)
+	}
 	writeNetwork(t, td.dir, network(""))
 	td.reload(t)
 	if hostRoute() {
@@ -551,6 +561,9 @@ func TestRemovedEndpointDropsHostRoute(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatal("no host route to the address wgd-test.example resolved to")
 		}
+	}
+	if got := source(); got != "dns" {
+		t.Errorf("endpoint_source of a resolved name: %q, want dns", got)
 	}
 	writeNetwork(t, td.dir, network("\n\toption endpoint_host 'wgd-test.invalid'"))
 	td.reload(t)

@@ -70,6 +70,7 @@ func (d *Daemon) status() *api.Status {
 			ps, running := engine[p.PublicKey]
 			ps.Description, ps.PublicKey, ps.EndpointHost = p.Description, p.PublicKey, p.Endpoint()
 			ps.PersistentKeepalive = p.PersistentKeepalive
+			ps.EndpointSource = d.endpointSource(c.Name, p.PublicKey, ps.Endpoint)
 			if !running {
 				ps.AllowedIPs = p.AllowedIPs // what it will route once up
 			}
@@ -84,6 +85,21 @@ func (d *Daemon) status() *api.Status {
 		s.Interfaces = append(s.Interfaces, is)
 	}
 	return s
+}
+
+// endpointSource says where inUse, the endpoint the engine sends a peer
+// to ("" when none or not running), comes from.
+func (d *Daemon) endpointSource(iface string, peer config.Key, inUse string) string {
+	ep, ok := d.endpoints.get(iface, peer)
+	switch {
+	case inUse == "":
+		return ""
+	case !ok || !ep.addr.IsValid() || ep.addr.String() != inUse:
+		return "engine"
+	case ep.source == fromConfig:
+		return "config"
+	}
+	return "dns"
 }
 
 func joinErrors(a, b string) string {
