@@ -10,16 +10,12 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"time"
+
+	"wgd/api"
 )
-
-// DefaultSocket is the control socket of the daemon.
-const DefaultSocket = "/var/run/wgd.sock"
-
-// ProtocolVersion is the version of the control protocol. A request of
-// another version is refused, so an old CLI never misreads a new daemon.
-const ProtocolVersion = 1
 
 const maxRequest = 64 << 10
 
@@ -31,58 +27,6 @@ const (
 	requestTimeout  = 5 * time.Second
 	controlTimeout  = 30 * time.Second
 )
-
-// Request is one control request: one JSON object per connection.
-type Request struct {
-	Version int             `json:"version"`
-	Command string          `json:"command"`
-	Args    json.RawMessage `json:"args,omitempty"`
-}
-
-// Response answers a Request.
-type Response struct {
-	Version int             `json:"version"`
-	OK      bool            `json:"ok"`
-	Error   string          `json:"error,omitempty"`
-	Result  json.RawMessage `json:"result,omitempty"`
-}
-
-// Call sends one request to the daemon at socket and decodes its result
-// into result (which may be nil).
-func Call(ctx context.Context, socket, command string, args, result any) error {
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "unix", socket)
-	if errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM) {
-		return fmt.Errorf("permission denied: the control socket %s is for root only", socket)
-	}
-	if err != nil {
-		return fmt.Errorf("wgd is not running (control socket %s): %w", socket, err)
-	}
-	defer c.Close()
-	if deadline, ok := ctx.Deadline(); ok {
-		c.SetDeadline(deadline)
-	}
-	req := Request{Version: ProtocolVersion, Command: command}
-	if args != nil {
-		if req.Args, err = json.Marshal(args); err != nil {
-			return err
-		}
-	}
-	if err := json.NewEncoder(c).Encode(req); err != nil {
-		return fmt.Errorf("send to wgd: %w", err)
-	}
-	var resp Response
-	if err := json.NewDecoder(io.LimitReader(c, 16<<20)).Decode(&resp); err != nil {
-		return fmt.Errorf("read answer of wgd: %w", err)
-	}
-	if !resp.OK {
-		return errors.New(resp.Error)
-	}
-	if result != nil && resp.Result != nil {
-		return json.Unmarshal(resp.Result, result)
-	}
-	return nil
-}
 
 // handler answers one command; args is raw JSON, possibly empty.
 type handler func(ctx context.Context, args json.RawMessage) (any, error)
@@ -107,8 +51,11 @@ func listenControl(path string) (*net.UnixListener, error) {
 	return l, nil
 }
 
-// serveControl answers requests until l is closed.
+// serveControl answers requests until l is closed, and returns once
+// every connection is: those still open when ctx ends are cut.
 func serveControl(ctx context.Context, l *net.UnixListener, handlers map[string]handler, log logger) {
+	var conns sync.WaitGroup
+	defer conns.Wait()
 	slots := make(chan struct{}, maxControlConns)
 	for {
 		select {
@@ -120,7 +67,9 @@ func serveControl(ctx context.Context, l *net.UnixListener, handlers map[string]
 		if err != nil {
 			return
 		}
+		conns.Add(1)
 		go func() {
+			defer conns.Done()
 			defer func() { <-slots }()
 			defer c.Close()
 			if err := serveConn(ctx, c, handlers); err != nil {
@@ -137,9 +86,10 @@ type logger interface {
 func serveConn(ctx context.Context, c *net.UnixConn, handlers map[string]handler) error {
 	c.SetDeadline(time.Now().Add(controlTimeout))
 	c.SetReadDeadline(time.Now().Add(requestTimeout))
+	defer context.AfterFunc(ctx, func() { c.SetDeadline(time.Now()) })() // Run's end cuts it short
 	enc := json.NewEncoder(c)
 	fail := func(err error) error {
-		enc.Encode(Response{Version: ProtocolVersion, Error: err.Error()})
+		enc.Encode(api.Response{Version: api.ProtocolVersion, Error: err.Error()})
 		return err
 	}
 	// Read before refusing, so that a refused client reads the reason
@@ -153,12 +103,12 @@ func serveConn(ctx context.Context, c *net.UnixConn, handlers map[string]handler
 	if err != nil && !(errors.Is(err, io.EOF) && len(line) > 0) {
 		return fail(fmt.Errorf("bad request: %w", err))
 	}
-	var req Request
+	var req api.Request
 	if err := json.Unmarshal(line, &req); err != nil {
 		return fail(fmt.Errorf("bad request: %w", err))
 	}
-	if req.Version != ProtocolVersion {
-		return fail(fmt.Errorf("protocol version %d is not supported (this wgd speaks %d)", req.Version, ProtocolVersion))
+	if req.Version != api.ProtocolVersion {
+		return fail(fmt.Errorf("protocol version %d is not supported (this wgd speaks %d)", req.Version, api.ProtocolVersion))
 	}
 	h, ok := handlers[req.Command]
 	if !ok {
@@ -172,7 +122,7 @@ func serveConn(ctx context.Context, c *net.UnixConn, handlers map[string]handler
 	if err != nil {
 		return fail(err)
 	}
-	return enc.Encode(Response{Version: ProtocolVersion, OK: true, Result: raw})
+	return enc.Encode(api.Response{Version: api.ProtocolVersion, OK: true, Result: raw})
 }
 
 func peerUID(c *net.UnixConn) (uint32, error) {

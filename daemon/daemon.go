@@ -15,12 +15,14 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"golang.zx2c4.com/wireguard/conn"
 	"golang.zx2c4.com/wireguard/tun"
 
+	"wgd/api"
 	"wgd/config"
 	"wgd/device"
 	"wgd/hotplug"
@@ -47,12 +49,16 @@ type Options struct {
 	// Applied, when set, is called after every change of the running
 	// state (reload, ifup, ifdown), on the daemon's goroutine.
 	Applied func()
+	// Stop, when set, is called as Run ends, before it returns: it stops
+	// what Settings and Applied started (the metrics endpoint, a timer).
+	Stop func()
 	// NetifdCall asks netifd for something about an interface: `ubus
 	// call network.interface.IFACE METHOD` for each method in turn
 	// (renew: run the protocol handler again; down, up: set it up anew).
-	// Called on the daemon's goroutine: it must not wait for netifd,
-	// whose handler calls back into the daemon. May be nil.
-	NetifdCall func(iface string, methods ...string)
+	// It may wait for netifd, whose handler calls back into the daemon:
+	// the calls run in order on a goroutine of their own, which Run
+	// waits for; ctx ends as Run ends. May be nil.
+	NetifdCall func(ctx context.Context, iface string, methods ...string)
 	// TotalsFile is where traffic totals are saved unless the
 	// configuration says (`option totals_file`); "": wgd/totals.json
 	// next to ConfigDir.
@@ -91,11 +97,8 @@ type Daemon struct {
 	routers   map[string]router.Router
 	l3Missing map[string]bool
 
-	endpoints map[string]map[config.Key]netip.AddrPort
-	// endpointOf is what each of endpoints was resolved from (host:port):
-	// an endpoint is dropped once its peer's configuration names another.
-	endpointOf map[string]map[config.Key]string
-	hp         *hotplugState // WAN events: hotplug.go
+	endpoints endpoints     // where peers are sent: endpoints.go
+	hp        *hotplugState // WAN events: hotplug.go
 	// wan is the kernel's network state: where the WAN is. wanCfg says
 	// which links it may be, published by every apply for the monitor,
 	// which must not wait for this goroutine on each notification.
@@ -106,7 +109,11 @@ type Daemon struct {
 	fw        *firewallKeeper
 	fwGen     uint64        // the firewall wish of the last apply
 	fwWait    time.Duration // how long start and reload wait for it
-	counters  Counters      // reloads; resolutions are counted by the resolver
+	counters  api.Counters  // reloads; resolutions are counted by the resolver
+	// tasks are the goroutines Run starts besides its subsystems' own
+	// (control connections, netifd calls, the retry): Run waits for them.
+	tasks   sync.WaitGroup
+	netifdQ *callQueue // calls to netifd, in order: netifd.go
 	// Failed interfaces are retried with backoff.
 	runCtx     context.Context
 	retryTimer *time.Timer
@@ -130,19 +137,19 @@ func New(opts Options) *Daemon {
 		opts.Logger = slog.Default()
 	}
 	d := &Daemon{
-		opts:       opts,
-		log:        opts.Logger,
-		requests:   make(chan func()),
-		cfg:        &config.Config{},
-		ifaces:     map[string]*device.Interface{},
-		routers:    map[string]router.Router{},
-		ifaceErrs:  map[string]string{},
-		portBusy:   map[string]bool{},
-		l3Missing:  map[string]bool{},
-		endpoints:  map[string]map[config.Key]netip.AddrPort{},
-		endpointOf: map[string]map[config.Key]string{},
-		requested:  map[string]bool{},
-		netifd:     newNetifdState(),
+		opts:      opts,
+		log:       opts.Logger,
+		requests:  make(chan func()),
+		cfg:       &config.Config{},
+		ifaces:    map[string]*device.Interface{},
+		routers:   map[string]router.Router{},
+		ifaceErrs: map[string]string{},
+		portBusy:  map[string]bool{},
+		l3Missing: map[string]bool{},
+		endpoints: endpoints{},
+		requested: map[string]bool{},
+		netifd:    newNetifdState(),
+		netifdQ:   newCallQueue(),
 	}
 	d.wanChanged = make(chan struct{}, 1)
 	d.expired, d.expiryRearm, d.clock = map[string][]config.Key{}, make(chan struct{}, 1), time.Now
@@ -153,7 +160,9 @@ func New(opts Options) *Daemon {
 		}
 	}}
 	d.fw, d.fwWait = newFirewallKeeper(d.log), firewallWait
-	d.resolver = newResolver(d.log, d.do, d.setEndpoint)
+	d.resolver = newResolver(d.log, d.do, func(iface string, peer config.Key, host string, port uint16, ap netip.AddrPort) {
+		d.setEndpoint(iface, peer, host, port, ap)
+	})
 	d.resolver.families = d.wan.Families
 	d.hp = newHotplugState()
 	return d
@@ -169,6 +178,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	d.runCtx = ctx
+	d.resolver.root(ctx)
+	d.goTask(func() { d.netifdQ.run(ctx) })
 	d.removeStaleTemps(ctx)
 	if d.opts.Netifd {
 		d.loadRequested()
@@ -180,7 +191,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.log.Error("initial configuration", "error", err)
 	}
 	d.waitFirewall(ctx, d.fwGen)
-	go serveControl(ctx, l, d.handlers(), d.log)
+	d.goTask(func() { serveControl(ctx, l, d.handlers(), d.log) })
 	d.startHotplug(ctx)
 	d.log.Info("wgd running", "interfaces", len(d.ifaces), "control", d.opts.Socket)
 	for {
@@ -188,20 +199,34 @@ func (d *Daemon) Run(ctx context.Context) error {
 		case f := <-d.requests:
 			f()
 		case <-ctx.Done():
-			if d.retryTimer != nil {
-				d.retryTimer.Stop()
+			if d.retryTimer != nil && d.retryTimer.Stop() {
+				d.tasks.Done() // it will not run
 			}
 			l.Close()
 			d.stopHotplug()
 			d.resolver.stop()
+			d.tasks.Wait()
 			d.shutdown()
 			fwStop() // removes the rules
 			<-fwDone
 			d.saveTotals()
+			if d.opts.Stop != nil {
+				d.opts.Stop()
+			}
 			d.log.Info("wgd stopped")
 			return nil
 		}
 	}
+}
+
+// goTask runs f on a goroutine that Run waits for before it returns; f
+// must return soon once Run's context ends.
+func (d *Daemon) goTask(f func()) {
+	d.tasks.Add(1)
+	go func() {
+		defer d.tasks.Done()
+		f()
+	}()
 }
 
 // removeStaleTemps removes the copies of the network file (keys
@@ -232,8 +257,8 @@ func (d *Daemon) do(ctx context.Context, f func()) error {
 
 // Reload asks the running loop to re-read the configuration, and
 // answers once the firewall follows.
-func (d *Daemon) Reload(ctx context.Context) (*ReloadResult, error) {
-	var res *ReloadResult
+func (d *Daemon) Reload(ctx context.Context) (*api.ReloadResult, error) {
+	var res *api.ReloadResult
 	var err error
 	var fw uint64
 	if e := d.do(ctx, func() { res, err = d.reload(); fw = d.fwGen }); e != nil {
@@ -244,26 +269,15 @@ func (d *Daemon) Reload(ctx context.Context) (*ReloadResult, error) {
 }
 
 // Status describes the running state.
-func (d *Daemon) Status(ctx context.Context) (*Status, error) {
-	var s *Status
+func (d *Daemon) Status(ctx context.Context) (*api.Status, error) {
+	var s *api.Status
 	if err := d.do(ctx, func() { s = d.status() }); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
-// ReloadResult says what a reload did.
-type ReloadResult struct {
-	Up       []string `json:"up,omitempty"`
-	Down     []string `json:"down,omitempty"`
-	Updated  []string `json:"updated,omitempty"`
-	Failed   []string `json:"failed,omitempty"`
-	Kept     []string `json:"kept,omitempty"` // on their last good configuration
-	Problems []string `json:"problems,omitempty"`
-	Errors   int      `json:"errors"` // problems that left something out
-}
-
-func (d *Daemon) reload() (*ReloadResult, error) {
+func (d *Daemon) reload() (*api.ReloadResult, error) {
 	res, err := d.load()
 	switch {
 	case err != nil:
@@ -280,7 +294,7 @@ func (d *Daemon) reload() (*ReloadResult, error) {
 }
 
 // load reads the configuration and applies it.
-func (d *Daemon) load() (*ReloadResult, error) {
+func (d *Daemon) load() (*api.ReloadResult, error) {
 	cfg, problems := config.Load(d.opts.ConfigDir)
 	for _, p := range problems {
 		if p.Unreadable() {
@@ -294,7 +308,7 @@ func (d *Daemon) load() (*ReloadResult, error) {
 	if d.opts.Settings != nil {
 		d.opts.Settings(cfg.Daemon)
 	}
-	res := &ReloadResult{}
+	res := &api.ReloadResult{}
 	for _, p := range problems {
 		res.Problems = append(res.Problems, p.Error())
 		if p.Warning {
@@ -345,7 +359,7 @@ func (d *Daemon) keepLastGood(cfg *config.Config) []string {
 // apply moves the running state to cfg: interfaces gone from it go down
 // first (freeing their ports), then changed ones are updated and new
 // ones come up.
-func (d *Daemon) apply(cfg *config.Config, res *ReloadResult) {
+func (d *Daemon) apply(cfg *config.Config, res *api.ReloadResult) {
 	for name, iface := range d.ifaces {
 		if !d.wanted(cfg.Interface(name)) {
 			d.down(iface)
@@ -357,13 +371,20 @@ func (d *Daemon) apply(cfg *config.Config, res *ReloadResult) {
 			d.clearIfaceErr(name)
 		}
 	}
+	for name := range d.endpoints { // of interfaces that never came up
+		if !d.wanted(cfg.Interface(name)) {
+			d.endpoints.forget(name)
+			d.resolver.forget(name)
+		}
+	}
 	old := d.cfg
 	d.cfg = cfg
 	for _, c := range cfg.Interfaces {
 		if !d.wanted(&c) {
 			continue
 		}
-		d.resolver.track(c)
+		d.endpoints.follow(c)
+		d.resolver.track(c.Name, d.endpoints.names(c.Name))
 		if _, running := d.ifaces[c.Name]; running {
 			if was := old.Interface(c.Name); was == nil || !reflect.DeepEqual(*was, c) {
 				if err := d.update(c.Name); err != nil {
@@ -409,7 +430,11 @@ func (d *Daemon) scheduleRetry() {
 	}
 	d.retryDelay = min(max(2*d.retryDelay, retryMin), retryMax)
 	ctx := d.runCtx
-	d.retryTimer = time.AfterFunc(d.retryDelay, func() { d.do(ctx, d.retry) })
+	d.tasks.Add(1)
+	d.retryTimer = time.AfterFunc(d.retryDelay, func() {
+		defer d.tasks.Done()
+		d.do(ctx, d.retry)
+	})
 }
 
 // retrying tells whether some interface waits to be tried again: one
@@ -434,7 +459,7 @@ func (d *Daemon) retry() {
 			d.update(name)
 		}
 	}
-	d.apply(d.cfg, &ReloadResult{})
+	d.apply(d.cfg, &api.ReloadResult{})
 }
 
 func (d *Daemon) setIfaceErr(name string, err error) {
@@ -449,28 +474,12 @@ func (d *Daemon) clearIfaceErr(name string) {
 	delete(d.l3Missing, name)
 }
 
-// desired is what c's interface should run. Its endpoints follow from
-// the configuration and the names resolved for it: an endpoint whose
-// peer is gone, or now names another host or none, is dropped (with its
-// host route and netifd's host dependency).
+// desired is what c's interface should run: a function of the
+// configuration, the endpoints record (an endpoint whose peer is gone, or
+// now names another host or none, is not in it: its host route and
+// netifd's host dependency go), the WAN's MTU and the clock.
 func (d *Daemon) desired(c config.Interface) device.Desired {
-	eps, of := d.endpoints[c.Name], d.endpointOf[c.Name]
-	if eps == nil {
-		eps, of = map[config.Key]netip.AddrPort{}, map[config.Key]string{}
-		d.endpoints[c.Name], d.endpointOf[c.Name] = eps, of
-	}
-	for k := range eps {
-		if p := c.Peer(k); p == nil || p.EndpointHost == "" || of[k] != p.Endpoint() {
-			delete(eps, k)
-			delete(of, k)
-		}
-	}
-	for _, p := range c.Peers {
-		if a, err := netip.ParseAddr(p.EndpointHost); err == nil {
-			eps[p.PublicKey], of[p.PublicKey] = netip.AddrPortFrom(a, p.EndpointPort), p.Endpoint()
-		}
-	}
-	return device.Desired{Config: d.active(c, d.clock()), Endpoints: eps, MTU: d.mtuOf(c)}
+	return device.Desired{Config: d.active(c, d.clock()), Endpoints: d.endpoints.addrs(c.Name), MTU: d.mtuOf(c)}
 }
 
 // routerConfig is the layer 3 of c running as des. Standalone routes
@@ -586,8 +595,7 @@ func (d *Daemon) down(iface *device.Interface) {
 	}
 	delete(d.ifaces, iface.Name())
 	delete(d.routers, iface.Name())
-	delete(d.endpoints, iface.Name())
-	delete(d.endpointOf, iface.Name())
+	d.endpoints.forget(iface.Name())
 	delete(d.expired, iface.Name())
 	d.resolver.forget(iface.Name())
 	d.log.Info("interface down", "interface", iface.Name())
@@ -613,23 +621,20 @@ func (d *Daemon) shutdown() {
 	}
 }
 
-// setEndpoint records a resolved endpoint name and applies it. A peer
-// without a session then starts its handshake at once: the engine's own
-// attempt went nowhere while the name was unresolved, and it would not
-// try again for 5 seconds.
-func (d *Daemon) setEndpoint(iface string, peer config.Key, ap netip.AddrPort) {
-	c := d.cfg.Interface(iface)
-	if c == nil || c.Peer(peer) == nil || d.endpoints[iface] == nil {
-		return
+// setEndpoint records what host:port, a peer's endpoint name, resolved
+// to and applies it; false when that changed nothing (the peer names
+// another host now, or the address is the same). A peer without a
+// session then starts its handshake at once: the engine's own attempt
+// went nowhere while the name was unresolved, and it would not try again
+// for 5 seconds.
+func (d *Daemon) setEndpoint(iface string, peer config.Key, host string, port uint16, ap netip.AddrPort) bool {
+	if !d.endpoints.set(iface, peer, host, port, ap) {
+		return false
 	}
-	from := c.Peer(peer).Endpoint()
-	if d.endpoints[iface][peer] == ap && d.endpointOf[iface][peer] == from {
-		return
-	}
-	d.endpoints[iface][peer], d.endpointOf[iface][peer] = ap, from
 	if running := d.ifaces[iface]; running != nil && d.update(iface) == nil {
 		running.Handshake(peer)
 	}
+	return true
 }
 
 func (d *Daemon) handlers() map[string]handler {

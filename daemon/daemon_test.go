@@ -20,6 +20,7 @@ import (
 
 	wgdevice "golang.zx2c4.com/wireguard/device"
 
+	"wgd/api"
 	"wgd/config"
 	"wgd/device"
 	"wgd/firewall"
@@ -98,7 +99,7 @@ func runDaemon(t *testing.T, dir string, opts Options, p *parts, prepare func(*D
 	}
 	t.Cleanup(func() { td.stop(t) })
 	deadline := time.Now().Add(10 * time.Second)
-	for Call(context.Background(), td.socket, "ping", nil, nil) != nil {
+	for api.Call(context.Background(), td.socket, "ping", nil, nil) != nil {
 		if time.Now().After(deadline) {
 			t.Fatal("daemon did not start")
 		}
@@ -115,6 +116,16 @@ func (td *testDaemon) running(name string) *device.Interface {
 	return i
 }
 
+// flushNetifd returns once the calls to netifd queued so far have run.
+func (td *testDaemon) flushNetifd() {
+	done := make(chan struct{})
+	td.netifdQ.push(func(context.Context) { close(done) })
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second): // the daemon stopped
+	}
+}
+
 type testWriter struct{ t *testing.T }
 
 func (w testWriter) Write(b []byte) (int, error) {
@@ -129,19 +140,19 @@ func writeNetwork(t *testing.T, dir, text string) {
 	}
 }
 
-func (td *testDaemon) status(t *testing.T) *Status {
+func (td *testDaemon) status(t *testing.T) *api.Status {
 	t.Helper()
-	var s Status
-	if err := Call(context.Background(), td.socket, "status", nil, &s); err != nil {
+	var s api.Status
+	if err := api.Call(context.Background(), td.socket, "status", nil, &s); err != nil {
 		t.Fatal(err)
 	}
 	return &s
 }
 
-func (td *testDaemon) reload(t *testing.T) *ReloadResult {
+func (td *testDaemon) reload(t *testing.T) *api.ReloadResult {
 	t.Helper()
-	var r ReloadResult
-	if err := Call(context.Background(), td.socket, "reload", nil, &r); err != nil {
+	var r api.ReloadResult
+	if err := api.Call(context.Background(), td.socket, "reload", nil, &r); err != nil {
 		t.Fatal(err)
 	}
 	return &r
@@ -210,7 +221,7 @@ func TestReloadAppliesOnlyTheDifference(t *testing.T) {
 
 	// A missing file keeps what runs.
 	os.Remove(filepath.Join(td.dir, "network"))
-	if err := Call(context.Background(), td.socket, "reload", nil, nil); err == nil || !strings.Contains(err.Error(), "not applied") {
+	if err := api.Call(context.Background(), td.socket, "reload", nil, nil); err == nil || !strings.Contains(err.Error(), "not applied") {
 		t.Errorf("reload of a missing file: %v", err)
 	}
 	if s := td.status(t); len(s.Interfaces) != 1 || !s.Interfaces[0].Up {
@@ -222,7 +233,7 @@ func TestStatusHoldsNoSecret(t *testing.T) {
 	k, psk := secretKey(t), secretKey(t)
 	td := startDaemon(t, iface("wgdc", k, "")+peer("wgdc", secretKey(t).PublicKey(), "\toption preshared_key '"+psk.Base64()+"'"))
 	var raw map[string]any
-	if err := Call(context.Background(), td.socket, "status", nil, &raw); err != nil {
+	if err := api.Call(context.Background(), td.socket, "status", nil, &raw); err != nil {
 		t.Fatal(err)
 	}
 	b, _ := json.Marshal(raw)
@@ -332,8 +343,8 @@ func TestReloadKeepsLastGoodConfiguration(t *testing.T) {
 	writeNetwork(t, td.dir, iface("wgdk", k, "\tlist addresses '10.56.0.1/24'\n\toption mtu '1400 '")+
 		peer("wgdk", p1, "\tlist allowed_ips '10.56.0.2/32'")+peer("wgdk", p2, "\tlist allowed_ips '10.56.0.3/32'")+
 		iface("wgdn", secretKey(t), "\toption mtu 'x'"))
-	var r ReloadResult
-	err := Call(context.Background(), td.socket, "reload", nil, &r)
+	var r api.ReloadResult
+	err := api.Call(context.Background(), td.socket, "reload", nil, &r)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -404,8 +415,8 @@ func TestBusyListenPortAtStart(t *testing.T) {
 	if len(s.Firewall.Holes) != 0 {
 		t.Errorf("firewall holes for a down interface: %+v", s.Firewall.Holes)
 	}
-	var r ReloadResult
-	if err := Call(context.Background(), td.socket, "reload", nil, &r); err != nil || len(r.Failed) != 1 {
+	var r api.ReloadResult
+	if err := api.Call(context.Background(), td.socket, "reload", nil, &r); err != nil || len(r.Failed) != 1 {
 		t.Errorf("reload with the port busy: %+v %v", r, err)
 	}
 	release()
@@ -436,8 +447,8 @@ func TestBusyListenPortOnReload(t *testing.T) {
 	}
 	release := holdPort(t, 51998)
 	writeNetwork(t, td.dir, iface("wgdq", k, "\toption listen_port '51998'"))
-	var r ReloadResult
-	if err := Call(context.Background(), td.socket, "reload", nil, &r); err != nil || len(r.Failed) != 1 || !strings.Contains(r.Failed[0], "51998") {
+	var r api.ReloadResult
+	if err := api.Call(context.Background(), td.socket, "reload", nil, &r); err != nil || len(r.Failed) != 1 || !strings.Contains(r.Failed[0], "51998") {
 		t.Errorf("reload onto a busy port: %+v %v", r, err)
 	}
 	is := td.status(t).Interfaces[0]
@@ -505,7 +516,7 @@ func TestControlConnectionFlood(t *testing.T) {
 	conns = nil
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	if err := Call(ctx, td.socket, "status", nil, nil); err != nil {
+	if err := api.Call(ctx, td.socket, "status", nil, nil); err != nil {
 		t.Errorf("status after the flood: %v", err)
 	}
 }
@@ -525,9 +536,28 @@ func TestRemovedEndpointDropsHostRoute(t *testing.T) {
 		c, _ := td.parts.router("wgdh").config()
 		return slices.Contains(c.Endpoints, netip.MustParseAddr("10.77.0.5")) && !c.NoHostRoute
 	}
-	td = startDaemon(t, network("\n\toption endpoint_host '10.77.0.5'"))
+	dir := t.TempDir()
+	writeNetwork(t, dir, network("\n\toption endpoint_host '10.77.0.5'"))
+	td = startDaemonWith(t, dir, Options{}, func(d *Daemon) {
+		d.resolver.lookup = func(_ context.Context, _, host string) ([]netip.Addr, error) {
+			if host == "wgd-test.example" {
+				return []netip.Addr{netip.MustParseAddr("10.77.0.5")}, nil
+			}
+			return nil, fmt.Errorf("%s: no such host", host)
+		}
+	})
 	if !hostRoute() {
 		t.Fatal("no host route to the endpoint: the test proves nothing")
+	}
+	source := func() string {
+		s := td.status(t)
+		if len(s.Interfaces) != 1 || len(s.Interfaces[0].Peers) != 1 {
+			t.Fatalf("status: %+v", s.Interfaces)
+		}
+		return s.Interfaces[0].Peers[0].EndpointSource
+	}
+	if got := source(); got != "config" {
+		t.Errorf("endpoint_source of an address in endpoint_host: %q, want config", got)
 	}
 	writeNetwork(t, td.dir, network(""))
 	td.reload(t)
@@ -543,6 +573,22 @@ func TestRemovedEndpointDropsHostRoute(t *testing.T) {
 	td.reload(t)
 	if hostRoute() {
 		t.Error("host route to 10.77.0.5 kept after endpoint_host became a name that does not resolve")
+	}
+	// The same from a name that resolved.
+	writeNetwork(t, td.dir, network("\n\toption endpoint_host 'wgd-test.example'"))
+	td.reload(t)
+	for deadline := time.Now().Add(10 * time.Second); !hostRoute(); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no host route to the address wgd-test.example resolved to")
+		}
+	}
+	if got := source(); got != "dns" {
+		t.Errorf("endpoint_source of a resolved name: %q, want dns", got)
+	}
+	writeNetwork(t, td.dir, network("\n\toption endpoint_host 'wgd-test.invalid'"))
+	td.reload(t)
+	if hostRoute() {
+		t.Error("host route to what the old name resolved to kept after endpoint_host became a name that does not resolve")
 	}
 }
 
@@ -634,12 +680,19 @@ func TestRemovedEndpointLeavesIfupAnswer(t *testing.T) {
 	}
 	dir := t.TempDir()
 	writeNetwork(t, dir, network("\n\toption endpoint_host '192.0.2.79'"))
-	td := startDaemonWith(t, dir, Options{Netifd: true}, nil)
+	td := startDaemonWith(t, dir, Options{Netifd: true}, func(d *Daemon) {
+		d.resolver.lookup = func(_ context.Context, _, host string) ([]netip.Addr, error) {
+			if host == "wgd-test.example" {
+				return []netip.Addr{netip.MustParseAddr("192.0.2.80")}, nil
+			}
+			return nil, fmt.Errorf("%s: no such host", host)
+		}
+	})
 	ifup := func() []netip.Addr {
-		var up IfupResult
+		var up api.IfupResult
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
-		if err := Call(ctx, td.socket, "ifup", map[string]string{"interface": "wgne"}, &up); err != nil {
+		if err := api.Call(ctx, td.socket, "ifup", map[string]string{"interface": "wgne"}, &up); err != nil {
 			t.Fatal(err)
 		}
 		return up.Endpoints
@@ -656,6 +709,14 @@ func TestRemovedEndpointLeavesIfupAnswer(t *testing.T) {
 	writeNetwork(t, dir, network("\n\toption endpoint_host 'wgd-test.invalid'"))
 	if eps := ifup(); len(eps) != 0 {
 		t.Errorf("endpoint_host a name that does not resolve: ifup endpoints %v", eps)
+	}
+	writeNetwork(t, dir, network("\n\toption endpoint_host 'wgd-test.example'"))
+	if eps := ifup(); len(eps) != 1 || eps[0].String() != "192.0.2.80" {
+		t.Fatalf("endpoint_host a name: ifup endpoints %v", eps)
+	}
+	writeNetwork(t, dir, network("\n\toption endpoint_host 'wgd-test.invalid'"))
+	if eps := ifup(); len(eps) != 0 {
+		t.Errorf("endpoint_host changed from a resolved name to one that does not resolve: ifup endpoints %v", eps)
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"wgd/api"
 	"wgd/config"
 	"wgd/internal/netnstest"
 	"wgd/totals"
@@ -78,7 +79,7 @@ func TestGuestPeerExpires(t *testing.T) {
 		t.Fatalf("engine runs %v, want guest and friend", keys)
 	}
 	s := td.status(t).Interfaces[0]
-	byName := map[string]PeerStatus{}
+	byName := map[string]api.PeerStatus{}
 	for _, p := range s.Peers {
 		byName[p.Description] = p
 	}
@@ -130,16 +131,16 @@ func TestTotalsAcrossRestarts(t *testing.T) {
 	path := filepath.Join(root, "wgd", "totals.json") // next to the configuration directory
 	td := runDaemon(t, dir, Options{}, nil, nil)
 
-	peerOf := func(s *Status, name string) PeerStatus {
+	peerOf := func(s *api.Status, name string) api.PeerStatus {
 		for _, i := range s.Interfaces {
 			if i.Name == name && len(i.Peers) == 1 {
 				return i.Peers[0]
 			}
 		}
 		t.Fatalf("no peer of %s in %+v", name, s)
-		return PeerStatus{}
+		return api.PeerStatus{}
 	}
-	var first PeerStatus
+	var first api.PeerStatus
 	waitFor(t, "traffic", func() bool { first = peerOf(td.status(t), "wgta"); return first.RxBytes > 0 && first.TxBytes > 0 })
 	if first.TotalRxBytes < first.RxBytes || first.TotalTxBytes < first.TxBytes {
 		t.Fatalf("totals below the session's: %+v", first)
@@ -155,7 +156,7 @@ func TestTotalsAcrossRestarts(t *testing.T) {
 	}
 	writeNetwork(t, dir, a+b)
 	td.reload(t)
-	var second PeerStatus
+	var second api.PeerStatus
 	waitFor(t, "the new session to count past the old one's totals", func() bool {
 		second = peerOf(td.status(t), "wgta")
 		return second.RxBytes > 0 && second.TotalRxBytes > first.TotalRxBytes && second.TotalTxBytes > first.TotalTxBytes
@@ -188,8 +189,8 @@ func TestTotalsAcrossRestarts(t *testing.T) {
 		t.Errorf("after a restart: %+v, saved %+v", third, kept)
 	}
 	// wgd peer remove drops a peer's totals.
-	var ans ForgetAnswer
-	if err := Call(context.Background(), td.socket, "forget", ForgetArgs{Interface: "wgtb", PublicKey: ka.PublicKey()}, &ans); err != nil || !ans.Forgotten {
+	var ans api.ForgetAnswer
+	if err := api.Call(context.Background(), td.socket, "forget", api.ForgetArgs{Interface: "wgtb", PublicKey: ka.PublicKey()}, &ans); err != nil || !ans.Forgotten {
 		t.Errorf("forget: %+v %v", ans, err)
 	}
 }
@@ -216,10 +217,10 @@ func TestNetifdMTUFollowsWAN(t *testing.T) {
 	dir := t.TempDir()
 	writeNetwork(t, dir, iface("wgnm", secretKey(t), "\toption mtu 'auto'")+iface("wgnf", secretKey(t), "\toption mtu '1300'"))
 	td := runDaemon(t, dir, Options{Netifd: true}, nil, nil)
-	answers := map[string]IfupResult{}
+	answers := map[string]api.IfupResult{}
 	for _, name := range []string{"wgnm", "wgnf"} {
-		var up IfupResult
-		if err := Call(context.Background(), td.socket, "ifup", map[string]string{"interface": name}, &up); err != nil {
+		var up api.IfupResult
+		if err := api.Call(context.Background(), td.socket, "ifup", map[string]string{"interface": name}, &up); err != nil {
 			t.Fatal(err)
 		}
 		answers[name] = up

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"wgd/api"
 	"wgd/config"
 	"wgd/hotplug"
 )
@@ -51,9 +52,9 @@ type hotplugState struct {
 	lastEvent   *hotplug.Event
 	lastWAN     *hotplug.Event
 	refreshes   int
-	lastRefresh *RefreshStatus
-	changes     []EndpointChange
-	watchdog    WatchdogStatus
+	lastRefresh *api.RefreshStatus
+	changes     []api.EndpointChange
+	watchdog    api.WatchdogStatus
 }
 
 func newHotplugState() *hotplugState {
@@ -71,71 +72,22 @@ func (h *hotplugState) emit(ev hotplug.Event) bool {
 	}
 }
 
-// HotplugStatus is the hotplug part of `wgd status`.
-type HotplugStatus struct {
-	Reacting        bool             `json:"reacting"` // option hotplug
-	WANInterfaces   []string         `json:"wan_interfaces,omitempty"`
-	Sources         []string         `json:"sources"`
-	Events          int              `json:"events"`
-	Dropped         int64            `json:"dropped,omitempty"`
-	LastEvent       *hotplug.Event   `json:"last_event,omitempty"`
-	LastWANEvent    *hotplug.Event   `json:"last_wan_event,omitempty"`
-	Refreshes       int              `json:"refreshes"`
-	LastRefresh     *RefreshStatus   `json:"last_refresh,omitempty"`
-	EndpointChanges []EndpointChange `json:"endpoint_changes,omitempty"` // newest last
-	Watchdog        WatchdogStatus   `json:"watchdog"`
-}
-
-// RefreshStatus describes one refresh after a WAN event.
-type RefreshStatus struct {
-	Reason   string    `json:"reason"`
-	Started  time.Time `json:"started"`
-	Finished time.Time `json:"finished,omitzero"` // zero while it runs
-	Kicked   int       `json:"kicked"`            // peers sent a keepalive or handshake
-	Resolved int       `json:"resolved"`          // endpoint names looked up
-	Changed  int       `json:"changed"`           // endpoints that moved
-	Errors   []string  `json:"errors,omitempty"`
-}
-
-// EndpointChange is an endpoint name that now resolves elsewhere.
-type EndpointChange struct {
-	Time      time.Time  `json:"time"`
-	Interface string     `json:"interface"`
-	Peer      config.Key `json:"peer"`
-	Host      string     `json:"host"`
-	From      string     `json:"from,omitempty"`
-	To        string     `json:"to"`
-	By        string     `json:"by"` // "hotplug" or "watchdog"
-}
-
-// WatchdogStatus describes the re-resolution of stale peers.
-type WatchdogStatus struct {
-	AgeSeconds int       `json:"age_seconds"` // 0: off
-	LastRun    time.Time `json:"last_run,omitzero"`
-	Stale      int       `json:"stale"` // peers found stale at the last run
-}
-
-func (d *Daemon) hotplugStatus() *HotplugStatus {
+func (d *Daemon) hotplugStatus() *api.HotplugStatus {
 	h := d.hp
-	var last *RefreshStatus
+	var last *api.RefreshStatus
 	if h.lastRefresh != nil { // a copy: the refresh goes on changing its own
 		c := *h.lastRefresh
 		c.Errors = slices.Clone(c.Errors)
 		last = &c
 	}
-	return &HotplugStatus{
+	return &api.HotplugStatus{
 		Reacting: d.cfg.Daemon.Hotplug, WANInterfaces: d.cfg.Daemon.WANInterfaces,
 		Sources: append([]string{}, h.sources...), Events: h.received, Dropped: h.dropped.Load(),
 		LastEvent: h.lastEvent, LastWANEvent: h.lastWAN,
 		Refreshes: h.refreshes, LastRefresh: last,
-		EndpointChanges: append([]EndpointChange(nil), h.changes...),
-		Watchdog:        WatchdogStatus{AgeSeconds: int(d.cfg.Daemon.WatchdogAge / time.Second), LastRun: h.watchdog.LastRun, Stale: h.watchdog.Stale},
+		EndpointChanges: append([]api.EndpointChange(nil), h.changes...),
+		Watchdog:        api.WatchdogStatus{AgeSeconds: int(d.cfg.Daemon.WatchdogAge / time.Second), LastRun: h.watchdog.LastRun, Stale: h.watchdog.Stale},
 	}
-}
-
-// HotplugAnswer answers the control command "hotplug".
-type HotplugAnswer struct {
-	Queued bool `json:"queued"`
 }
 
 // hotplugRequest takes an event from `wgd hotplug` (netifd's hotplug.d).
@@ -153,7 +105,7 @@ func (d *Daemon) hotplugRequest(_ context.Context, args json.RawMessage) (any, e
 	}
 	// What the client cannot know or vouch for is set here.
 	ev.Source, ev.WAN, ev.Time = hotplug.SourceHotplugD, false, time.Now()
-	return HotplugAnswer{Queued: d.hp.emit(ev)}, nil
+	return api.HotplugAnswer{Queued: d.hp.emit(ev)}, nil
 }
 
 // publishWANConfig makes what wanConfig says readable off the daemon
@@ -352,7 +304,8 @@ func (d *Daemon) nameTargets(keep func(iface string, p config.Peer) bool) []targ
 			if !isName(p.EndpointHost) || (keep != nil && !keep(c.Name, p)) {
 				continue
 			}
-			out = append(out, target{iface: c.Name, peer: p.PublicKey, host: p.EndpointHost, port: p.EndpointPort, current: d.endpoints[c.Name][p.PublicKey]})
+			ep, _ := d.endpoints.get(c.Name, p.PublicKey)
+			out = append(out, target{iface: c.Name, peer: p.PublicKey, host: p.EndpointHost, port: p.EndpointPort, current: ep.addr})
 		}
 	}
 	return out
@@ -403,30 +356,21 @@ func (d *Daemon) resolveTargets(ctx context.Context, targets []target) []resolve
 
 // applyResolved sets the endpoints that moved, through the normal path,
 // and records them; on the daemon goroutine. It returns the changes.
-func (d *Daemon) applyResolved(rs []resolved, by string) []EndpointChange {
-	var changes []EndpointChange
+func (d *Daemon) applyResolved(rs []resolved, by string) []api.EndpointChange {
+	var changes []api.EndpointChange
 	for _, r := range rs {
 		if r.err != nil || d.ifaces[r.iface] == nil {
 			continue
 		}
-		c := d.cfg.Interface(r.iface)
-		if c == nil {
-			continue
+		old, _ := d.endpoints.get(r.iface, r.peer)
+		if !d.setEndpoint(r.iface, r.peer, r.host, r.port, r.ap) {
+			continue // not moved, or the configuration changed meanwhile
 		}
-		p := c.Peer(r.peer)
-		if p == nil || p.EndpointHost != r.host || p.EndpointPort != r.port {
-			continue // the configuration changed meanwhile
+		ch := api.EndpointChange{Time: time.Now(), Interface: r.iface, Peer: r.peer, Host: r.host, To: r.ap.String(), By: by}
+		if old.addr.IsValid() {
+			ch.From = old.addr.String()
 		}
-		old := d.endpoints[r.iface][r.peer]
-		if old == r.ap {
-			continue
-		}
-		ch := EndpointChange{Time: time.Now(), Interface: r.iface, Peer: r.peer, Host: r.host, To: r.ap.String(), By: by}
-		if old.IsValid() {
-			ch.From = old.String()
-		}
-		d.log.Info("endpoint moved", "interface", r.iface, "peer", p.Name(), "host", r.host, "from", ch.From, "to", ch.To, "by", by)
-		d.setEndpoint(r.iface, r.peer, r.ap)
+		d.log.Info("endpoint moved", "interface", r.iface, "peer", d.peerName(r.iface, r.peer), "host", r.host, "from", ch.From, "to", ch.To, "by", by)
 		changes = append(changes, ch)
 	}
 	d.hp.changes = append(d.hp.changes, changes...)
@@ -434,6 +378,16 @@ func (d *Daemon) applyResolved(rs []resolved, by string) []EndpointChange {
 		d.hp.changes = slices.Delete(d.hp.changes, 0, n)
 	}
 	return changes
+}
+
+// peerName is how people call a peer of a configured interface.
+func (d *Daemon) peerName(iface string, peer config.Key) string {
+	if c := d.cfg.Interface(iface); c != nil {
+		if p := c.Peer(peer); p != nil {
+			return p.Name()
+		}
+	}
+	return peer.String()
 }
 
 // kickTargets sends a keepalive to the targets' peers, per interface.
@@ -456,7 +410,7 @@ func (d *Daemon) kickTargets(ts []target) int {
 // fresh sockets; peers whose endpoint is a name are kicked once the name
 // is resolved again, so their first packet goes to the right place.
 func (d *Daemon) refresh(ctx context.Context, reason string) {
-	st := &RefreshStatus{Reason: reason, Started: time.Now()}
+	st := &api.RefreshStatus{Reason: reason, Started: time.Now()}
 	var targets []target
 	err := d.do(ctx, func() {
 		d.hp.refreshes++

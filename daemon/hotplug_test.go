@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"wgd/api"
 	"wgd/config"
 	"wgd/hotplug"
 	"wgd/internal/netnstest"
@@ -59,8 +60,8 @@ func startWithDNS(t *testing.T, network, wgd string, dns *fakeDNS) *testDaemon {
 
 func (td *testDaemon) hotplug(t *testing.T, ev hotplug.Event) {
 	t.Helper()
-	var ans HotplugAnswer
-	if err := Call(context.Background(), td.socket, "hotplug", ev, &ans); err != nil {
+	var ans api.HotplugAnswer
+	if err := api.Call(context.Background(), td.socket, "hotplug", ev, &ans); err != nil {
 		t.Fatal(err)
 	}
 	if !ans.Queued {
@@ -69,7 +70,7 @@ func (td *testDaemon) hotplug(t *testing.T, ev hotplug.Event) {
 }
 
 // waitStatus polls status until ok accepts it.
-func (td *testDaemon) waitStatus(t *testing.T, what string, ok func(*Status) bool) *Status {
+func (td *testDaemon) waitStatus(t *testing.T, what string, ok func(*api.Status) bool) *api.Status {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
@@ -84,7 +85,7 @@ func (td *testDaemon) waitStatus(t *testing.T, what string, ok func(*Status) boo
 	}
 }
 
-func engineEndpoint(s *Status, iface string, peer config.Key) string {
+func engineEndpoint(s *api.Status, iface string, peer config.Key) string {
 	for _, i := range s.Interfaces {
 		if i.Name != iface {
 			continue
@@ -108,13 +109,13 @@ func TestHotplugMovesEndpoints(t *testing.T) {
 	dns := &fakeDNS{names: map[string]string{"vpn.example": "192.0.2.7"}}
 	k, p := secretKey(t), secretKey(t).PublicKey()
 	td := startWithDNS(t, iface("wghp", k, "")+peer("wghp", p, "\toption endpoint_host 'vpn.example'\n\tlist allowed_ips '10.66.0.2/32'"), wanWgd, dns)
-	td.waitStatus(t, "the first resolution", func(s *Status) bool { return engineEndpoint(s, "wghp", p) == "192.0.2.7:51820" })
+	td.waitStatus(t, "the first resolution", func(s *api.Status) bool { return engineEndpoint(s, "wghp", p) == "192.0.2.7:51820" })
 
 	dns.set("vpn.example", "192.0.2.8")
 	before := time.Now()
 	td.hotplug(t, wanUpdate)
-	td.waitStatus(t, "the endpoint to move", func(s *Status) bool { return engineEndpoint(s, "wghp", p) == "192.0.2.8:51820" })
-	s := td.waitStatus(t, "the refresh to finish", func(s *Status) bool {
+	td.waitStatus(t, "the endpoint to move", func(s *api.Status) bool { return engineEndpoint(s, "wghp", p) == "192.0.2.8:51820" })
+	s := td.waitStatus(t, "the refresh to finish", func(s *api.Status) bool {
 		return s.Hotplug.LastRefresh != nil && !s.Hotplug.LastRefresh.Finished.IsZero()
 	})
 	h := s.Hotplug
@@ -134,7 +135,7 @@ func TestHotplugMovesEndpoints(t *testing.T) {
 
 	// Same answer again: nothing moves.
 	td.hotplug(t, wanUpdate)
-	s = td.waitStatus(t, "the second refresh", func(s *Status) bool {
+	s = td.waitStatus(t, "the second refresh", func(s *api.Status) bool {
 		return s.Hotplug.Refreshes == 2 && !s.Hotplug.LastRefresh.Finished.IsZero()
 	})
 	if s.Hotplug.LastRefresh.Changed != 0 || len(s.Hotplug.EndpointChanges) != 1 {
@@ -148,14 +149,14 @@ func TestHotplugRecordsWithoutReacting(t *testing.T) {
 	dns := &fakeDNS{names: map[string]string{"vpn.example": "192.0.2.7"}}
 	k, p := secretKey(t), secretKey(t).PublicKey()
 	td := startWithDNS(t, iface("wghq", k, "")+peer("wghq", p, "\toption endpoint_host 'vpn.example'"), wanWgd, dns)
-	td.waitStatus(t, "the first resolution", func(s *Status) bool { return engineEndpoint(s, "wghq", p) == "192.0.2.7:51820" })
+	td.waitStatus(t, "the first resolution", func(s *api.Status) bool { return engineEndpoint(s, "wghq", p) == "192.0.2.7:51820" })
 	dns.set("vpn.example", "192.0.2.9")
 
 	td.hotplug(t, hotplug.Event{Action: hotplug.Down, Interface: "wan"})
 	td.hotplug(t, hotplug.Event{Action: hotplug.Up, Interface: "lan", Device: "br-lan"})
 	td.hotplug(t, hotplug.Event{Action: hotplug.Up, Interface: "wghq", Device: "wghq"}) // our own tunnel
 	td.hotplug(t, hotplug.Event{Action: hotplug.Other, Interface: "wan", Detail: "ifupdate: data"})
-	td.waitStatus(t, "four events", func(s *Status) bool { return s.Hotplug.Events == 4 })
+	td.waitStatus(t, "four events", func(s *api.Status) bool { return s.Hotplug.Events == 4 })
 	time.Sleep(hotplugQuiet + 500*time.Millisecond)
 	s := td.status(t)
 	if s.Hotplug.Refreshes != 0 {
@@ -175,7 +176,7 @@ func TestHotplugRecordsWithoutReacting(t *testing.T) {
 	os.WriteFile(filepath.Join(td.dir, "wgd"), []byte(wanWgd+"\toption hotplug '0'\n"), 0o600)
 	td.reload(t)
 	td.hotplug(t, wanUpdate)
-	td.waitStatus(t, "the event", func(s *Status) bool { return s.Hotplug.Events == 5 })
+	td.waitStatus(t, "the event", func(s *api.Status) bool { return s.Hotplug.Events == 5 })
 	time.Sleep(hotplugQuiet + 500*time.Millisecond)
 	if s := td.status(t); s.Hotplug.Refreshes != 0 || s.Hotplug.Reacting {
 		t.Errorf("option hotplug '0': %d refreshes, reacting %v", s.Hotplug.Refreshes, s.Hotplug.Reacting)
@@ -187,7 +188,7 @@ func TestHotplugStorm(t *testing.T) {
 	dns := &fakeDNS{names: map[string]string{"vpn.example": "192.0.2.7"}}
 	k, p := secretKey(t), secretKey(t).PublicKey()
 	td := startWithDNS(t, iface("wghs", k, "")+peer("wghs", p, "\toption endpoint_host 'vpn.example'\n\toption persistent_keepalive '25'"), wanWgd, dns)
-	td.waitStatus(t, "the first resolution", func(s *Status) bool { return engineEndpoint(s, "wghs", p) == "192.0.2.7:51820" })
+	td.waitStatus(t, "the first resolution", func(s *api.Status) bool { return engineEndpoint(s, "wghs", p) == "192.0.2.7:51820" })
 	dns.mu.Lock()
 	lookupsBefore := dns.lookups
 	dns.mu.Unlock()
@@ -200,7 +201,7 @@ func TestHotplugStorm(t *testing.T) {
 		time.Sleep(time.Until(start.Add(time.Duration(i+1) * 5 * time.Millisecond)))
 	}
 	t.Logf("200 events sent in %v", time.Since(start).Round(time.Millisecond))
-	td.waitStatus(t, "all events", func(s *Status) bool { return s.Hotplug.Events+int(s.Hotplug.Dropped) == 200 })
+	td.waitStatus(t, "all events", func(s *api.Status) bool { return s.Hotplug.Events+int(s.Hotplug.Dropped) == 200 })
 	time.Sleep(hotplugMax + time.Second)
 	s := td.status(t)
 	dns.mu.Lock()
@@ -228,10 +229,10 @@ func TestWatchdogMovesStaleEndpoints(t *testing.T) {
 		peer("wghw", p, "\toption endpoint_host 'vpn.example'")+
 		peer("wghw", q, "\toption endpoint_host '192.0.2.50'"),
 		"config wgd 'main'\n\toption watchdog_age '1'\n", dns)
-	td.waitStatus(t, "the first resolution", func(s *Status) bool { return engineEndpoint(s, "wghw", p) == "192.0.2.7:51820" })
+	td.waitStatus(t, "the first resolution", func(s *api.Status) bool { return engineEndpoint(s, "wghw", p) == "192.0.2.7:51820" })
 	dns.set("vpn.example", "192.0.2.10")
-	td.waitStatus(t, "the watchdog", func(s *Status) bool { return engineEndpoint(s, "wghw", p) == "192.0.2.10:51820" })
-	s := td.waitStatus(t, "the record", func(s *Status) bool { return len(s.Hotplug.EndpointChanges) == 1 })
+	td.waitStatus(t, "the watchdog", func(s *api.Status) bool { return engineEndpoint(s, "wghw", p) == "192.0.2.10:51820" })
+	s := td.waitStatus(t, "the record", func(s *api.Status) bool { return len(s.Hotplug.EndpointChanges) == 1 })
 	ch := s.Hotplug.EndpointChanges[0]
 	if ch.By != "watchdog" || ch.From != "192.0.2.7:51820" || ch.To != "192.0.2.10:51820" {
 		t.Errorf("change %+v", ch)
@@ -255,7 +256,7 @@ func TestWatchdogInterval(t *testing.T) {
 func TestHotplugRefusesBadEvents(t *testing.T) {
 	td := startDaemon(t, "")
 	for _, args := range []any{nil, "x", map[string]string{"action": "explode"}, map[string]string{"action": "up", "interface": "wan\x00"}} {
-		if err := Call(context.Background(), td.socket, "hotplug", args, nil); err == nil || !strings.Contains(err.Error(), "hotplug") {
+		if err := api.Call(context.Background(), td.socket, "hotplug", args, nil); err == nil || !strings.Contains(err.Error(), "hotplug") {
 			t.Errorf("hotplug %v: %v", args, err)
 		}
 	}

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"wgd/api"
 )
 
 // netifd is not told of private_key (a declared option would travel on
@@ -18,7 +20,7 @@ func TestNetifdModeKeyChangeOnReload(t *testing.T) {
 	dir := t.TempDir()
 	writeNetwork(t, dir, iface("wgnk", oldKey, "\toption listen_port '51871'"))
 	td := startDaemonWith(t, dir, Options{Netifd: true}, nil)
-	if err := Call(context.Background(), td.socket, "ifup", map[string]string{"interface": "wgnk"}, nil); err != nil {
+	if err := api.Call(context.Background(), td.socket, "ifup", map[string]string{"interface": "wgnk"}, nil); err != nil {
 		t.Fatal(err)
 	}
 	first := td.running("wgnk")

@@ -6,7 +6,6 @@ import (
 	"wgd/config"
 	"wgd/device"
 	"wgd/hotplug"
-	"wgd/internal/rtnl"
 )
 
 // An interface without an explicit MTU follows the WAN: its link MTU is
@@ -57,23 +56,4 @@ func (d *Daemon) runMTU(ctx context.Context) {
 			d.do(ctx, d.followWAN)
 		}
 	}
-}
-
-// AutoMTU is the automatic MTU of cfg's interfaces for the WAN as the
-// kernel shows it now, for commands that run without the daemon; false
-// when no WAN link is known.
-func AutoMTU(cfg *config.Config) (int, bool) {
-	s, err := rtnl.ReadSnapshot()
-	if err != nil {
-		return 0, false
-	}
-	wc := hotplug.WANConfig{Names: cfg.Daemon.WANInterfaces}
-	for _, i := range cfg.Interfaces {
-		wc.Own = append(wc.Own, i.Name)
-	}
-	fits, ok := hotplug.TunnelMTU(hotplug.WANLinks(s, wc))
-	if !ok {
-		return 0, false
-	}
-	return device.AutoMTU(fits), true
 }

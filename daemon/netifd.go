@@ -11,8 +11,10 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
+	"wgd/api"
 	"wgd/config"
 	"wgd/firewall"
 	"wgd/router"
@@ -33,34 +35,6 @@ import (
 // engine, only without a host dependency.
 const endpointWait = 5 * time.Second
 
-// IfupResult is what the protocol handler reports to netifd.
-type IfupResult struct {
-	Interface   string         `json:"interface"`
-	ListenPort  uint16         `json:"listen_port"`
-	MTU         int            `json:"mtu,omitempty"`
-	Addresses   []netip.Prefix `json:"addresses"`
-	Routes      []Route        `json:"routes"`
-	Endpoints   []netip.Addr   `json:"endpoints"`
-	NoHostRoute bool           `json:"nohostroute"`
-	TunLink     string         `json:"tunlink,omitempty"`
-	// Firewall is the rule opening the listen port, zone included. The
-	// handler records it and /etc/init.d/wgd publishes it to procd as it
-	// is (fw4 reads it there): nothing else renders it.
-	Firewall []firewall.Fw4Rule `json:"firewall,omitempty"`
-	Problems []string           `json:"problems,omitempty"`
-}
-
-// Route is a route the handler hands netifd (proto_add_ipv4_route).
-type Route struct {
-	Target netip.Prefix `json:"target"`
-	// Metric, when not 0, keeps the route beside a route of the same
-	// network that another link has (the WAN's own subnet): netifd adds
-	// routes with NLM_F_REPLACE (system_rt in its system-linux.c), which
-	// with an equal metric would take that route's place, and its ifdown
-	// would then leave neither.
-	Metric uint32 `json:"metric,omitempty"`
-}
-
 // netifdState is what the daemon knows of netifd's view.
 type netifdState struct {
 	// told: the answer (its netifd part, netifdKey) each running
@@ -76,19 +50,15 @@ func newNetifdState() netifdState {
 }
 
 // netifdKey is the part of an answer netifd acts on.
-func netifdKey(r *IfupResult) string {
+func netifdKey(r *api.IfupResult) string {
 	c := *r
 	c.Problems = nil
 	b, _ := json.Marshal(c)
 	return string(b)
 }
 
-type ifArgs struct {
-	Interface string `json:"interface"`
-}
-
 func parseIfArgs(raw json.RawMessage) (string, error) {
-	var a ifArgs
+	var a api.InterfaceArgs
 	if err := json.Unmarshal(raw, &a); err != nil || a.Interface == "" {
 		return "", errors.New("want {\"interface\": NAME}")
 	}
@@ -116,7 +86,7 @@ func (d *Daemon) ifupRequest(ctx context.Context, raw json.RawMessage) (any, err
 	}
 	deadline := time.Now().Add(endpointWait)
 	for {
-		var out *IfupResult
+		var out *api.IfupResult
 		var pending bool
 		final := time.Now().After(deadline)
 		if err := d.do(ctx, func() {
@@ -130,7 +100,7 @@ func (d *Daemon) ifupRequest(ctx context.Context, raw json.RawMessage) (any, err
 		}
 		if upErr != nil {
 			// netifd retries setup itself; until then the interface is not wanted.
-			d.do(ctx, func() { delete(d.requested, name); d.saveRequested(); d.apply(d.cfg, &ReloadResult{}) })
+			d.do(ctx, func() { delete(d.requested, name); d.saveRequested(); d.apply(d.cfg, &api.ReloadResult{}) })
 			return nil, upErr
 		}
 		if !pending || final {
@@ -158,7 +128,7 @@ func (d *Daemon) problemsOf(name string) []string {
 
 // ifupResult describes a running interface; pending tells whether some
 // of its endpoint names are still being resolved.
-func (d *Daemon) ifupResult(name string) (*IfupResult, bool, error) {
+func (d *Daemon) ifupResult(name string) (*api.IfupResult, bool, error) {
 	c := d.cfg.Interface(name)
 	if c == nil {
 		why := d.problemsOf(name)
@@ -172,7 +142,7 @@ func (d *Daemon) ifupResult(name string) (*IfupResult, bool, error) {
 		return nil, false, fmt.Errorf("%s: %s", name, d.ifaceErrs[name])
 	}
 	l3 := d.routers[name].State()
-	out := &IfupResult{
+	out := &api.IfupResult{
 		Interface: name, ListenPort: c.ListenPort, MTU: l3.MTU, Addresses: l3.Addresses,
 		Routes:    netifdRoutes(l3.Routes),
 		Endpoints: append([]netip.Addr{}, l3.Endpoints...), NoHostRoute: c.NoHostRoute, TunLink: c.TunLink,
@@ -182,7 +152,7 @@ func (d *Daemon) ifupResult(name string) (*IfupResult, bool, error) {
 	}
 	pending := false
 	for _, p := range c.Peers {
-		if _, ok := d.endpoints[name][p.PublicKey]; !ok && p.EndpointHost != "" {
+		if ep, ok := d.endpoints.get(name, p.PublicKey); ok && !ep.addr.IsValid() {
 			pending = true
 		}
 	}
@@ -202,10 +172,10 @@ func (d *Daemon) ifupResult(name string) (*IfupResult, bool, error) {
 }
 
 // netifdRoutes are the router's routes as the handler hands them.
-func netifdRoutes(rs []router.Route) []Route {
-	out := make([]Route, 0, len(rs))
+func netifdRoutes(rs []router.Route) []api.Route {
+	out := make([]api.Route, 0, len(rs))
 	for _, r := range rs {
-		out = append(out, Route{Target: r.Dst, Metric: r.Metric})
+		out = append(out, api.Route{Target: r.Dst, Metric: r.Metric})
 	}
 	return out
 }
@@ -230,7 +200,7 @@ func (d *Daemon) renewNetifd() {
 		if k := netifdKey(out); k != told && k != d.netifd.asked[name] {
 			d.netifd.asked[name] = k
 			d.log.Info("asking netifd to renew the interface", "interface", name)
-			d.opts.NetifdCall(name, "renew")
+			d.callNetifd(name, "renew")
 		}
 	}
 }
@@ -251,11 +221,11 @@ func (d *Daemon) restored(name string, reattached bool) {
 	}
 	if reattached {
 		d.log.Info("interface back on its link: asking netifd to renew it", "interface", name)
-		d.opts.NetifdCall(name, "renew")
+		d.callNetifd(name, "renew")
 		return
 	}
 	d.log.Warn("interface restored on a new link: asking netifd to set it up again", "interface", name)
-	d.opts.NetifdCall(name, "down", "up")
+	d.callNetifd(name, "down", "up")
 }
 
 func (d *Daemon) ifdownRequest(ctx context.Context, raw json.RawMessage) (any, error) {
@@ -268,7 +238,7 @@ func (d *Daemon) ifdownRequest(ctx context.Context, raw json.RawMessage) (any, e
 		delete(d.netifd.told, name)
 		delete(d.netifd.asked, name)
 		d.saveRequested()
-		d.apply(d.cfg, &ReloadResult{})
+		d.apply(d.cfg, &api.ReloadResult{})
 	})
 }
 
@@ -320,16 +290,62 @@ func (d *Daemon) saveRequested() {
 	}
 }
 
+// callNetifd queues a call to netifd; on the daemon's goroutine.
+func (d *Daemon) callNetifd(iface string, methods ...string) {
+	call := d.opts.NetifdCall
+	d.netifdQ.push(func(ctx context.Context) { call(ctx, iface, methods...) })
+}
+
+// callQueue runs calls in order, on its own goroutine (run), so that
+// who pushes them never waits.
+type callQueue struct {
+	mu    sync.Mutex
+	calls []func(context.Context)
+	wake  chan struct{}
+}
+
+func newCallQueue() *callQueue { return &callQueue{wake: make(chan struct{}, 1)} }
+
+func (q *callQueue) push(f func(context.Context)) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.calls = append(q.calls, f)
+	select {
+	case q.wake <- struct{}{}:
+	default: // a wake-up is pending
+	}
+}
+
+// run makes the calls until ctx ends; those left then are dropped.
+func (q *callQueue) run(ctx context.Context) {
+	for {
+		q.mu.Lock()
+		calls := q.calls
+		q.calls = nil
+		q.mu.Unlock()
+		for _, f := range calls {
+			if ctx.Err() != nil {
+				return
+			}
+			f(ctx)
+		}
+		select {
+		case <-q.wake:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
 // NetifdUbus is a NetifdCall through the ubus command line (found in
-// PATH), in the background: netifd's renew runs the handler, which calls
-// back into the daemon, so nothing may wait for it. netifd ignores a
-// renew of an interface it has down (interface_renew) and says nothing;
-// so after a renew the interface's status is read, and down (not up, not
-// being set up) is passed to down: netifd took the interface down while
-// no daemon listened (its teardown's `wgd ifdown` failed).
-func NetifdUbus(log *slog.Logger, down func(iface string)) func(iface string, methods ...string) {
-	ubus := func(iface, method string) ([]byte, error) {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+// PATH). netifd ignores a renew of an interface it has down
+// (interface_renew) and says nothing; so after a renew the interface's
+// status is read, and down (not up, not being set up) is passed to down:
+// netifd took the interface down while no daemon listened (its
+// teardown's `wgd ifdown` failed).
+func NetifdUbus(log *slog.Logger, down func(ctx context.Context, iface string)) func(ctx context.Context, iface string, methods ...string) {
+	ubus := func(ctx context.Context, iface, method string) ([]byte, error) {
+		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
 		out, err := exec.CommandContext(ctx, "ubus", "call", "network.interface."+iface, method).Output()
 		if err != nil {
@@ -337,32 +353,30 @@ func NetifdUbus(log *slog.Logger, down func(iface string)) func(iface string, me
 		}
 		return out, err
 	}
-	return func(iface string, methods ...string) {
-		go func() {
-			for _, m := range methods {
-				if _, err := ubus(iface, m); err != nil {
-					return
-				}
-			}
-			if !slices.Contains(methods, "renew") || down == nil {
+	return func(ctx context.Context, iface string, methods ...string) {
+		for _, m := range methods {
+			if _, err := ubus(ctx, iface, m); err != nil {
 				return
 			}
-			out, err := ubus(iface, "status")
-			var st struct {
-				Up      *bool `json:"up"`
-				Pending bool  `json:"pending"`
-			}
-			if err == nil && json.Unmarshal(out, &st) == nil && st.Up != nil && !*st.Up && !st.Pending {
-				log.Info("netifd has the interface down: taking it down", "interface", iface)
-				down(iface)
-			}
-		}()
+		}
+		if !slices.Contains(methods, "renew") || down == nil {
+			return
+		}
+		out, err := ubus(ctx, iface, "status")
+		var st struct {
+			Up      *bool `json:"up"`
+			Pending bool  `json:"pending"`
+		}
+		if err == nil && json.Unmarshal(out, &st) == nil && st.Up != nil && !*st.Up && !st.Pending {
+			log.Info("netifd has the interface down: taking it down", "interface", iface)
+			down(ctx, iface)
+		}
 	}
 }
 
 // IfDown takes an interface down as netifd's `wgd ifdown` does.
 func (d *Daemon) IfDown(ctx context.Context, name string) error {
-	raw, _ := json.Marshal(ifArgs{Interface: name})
+	raw, _ := json.Marshal(api.InterfaceArgs{Interface: name})
 	_, err := d.ifdownRequest(ctx, raw)
 	return err
 }

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"wgd/api"
 	"wgd/internal/netnstest"
 )
 
@@ -37,8 +38,8 @@ func TestNetifdMode(t *testing.T) {
 	if linkExists("wgna") || linkExists("wgnb") {
 		t.Fatal("interfaces came up without netifd asking")
 	}
-	var up IfupResult
-	if err := Call(ctx, td.socket, "ifup", map[string]string{"interface": "wgna"}, &up); err != nil {
+	var up api.IfupResult
+	if err := api.Call(ctx, td.socket, "ifup", map[string]string{"interface": "wgna"}, &up); err != nil {
 		t.Fatal(err)
 	}
 	if up.Interface != "wgna" || up.ListenPort != 51870 || len(up.Addresses) != 1 || up.Addresses[0].String() != "10.66.0.1/24" ||
@@ -52,24 +53,24 @@ func TestNetifdMode(t *testing.T) {
 	if out, _ := exec.Command("ip", "-o", "addr", "show", "dev", "wgna").Output(); strings.Contains(string(out), "10.66.0.1") {
 		t.Errorf("wgd set an address under netifd: %s", out)
 	}
-	var client IfupResult
-	if err := Call(ctx, td.socket, "ifup", map[string]string{"interface": "wgnb"}, &client); err != nil {
+	var client api.IfupResult
+	if err := api.Call(ctx, td.socket, "ifup", map[string]string{"interface": "wgnb"}, &client); err != nil {
 		t.Fatal(err)
 	}
 	if len(client.Firewall) != 0 || client.ListenPort == 0 {
 		t.Errorf("an interface without listen_port opens nothing (its port is random): %+v", client)
 	}
-	if err := Call(ctx, td.socket, "ifdown", map[string]string{"interface": "wgnb"}, nil); err != nil {
+	if err := api.Call(ctx, td.socket, "ifdown", map[string]string{"interface": "wgnb"}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if r := td.reload(t); len(r.Up) != 0 {
 		t.Errorf("reload brought up %v", r.Up)
 	}
-	err := Call(ctx, td.socket, "ifup", map[string]string{"interface": "wgnc"}, nil)
+	err := api.Call(ctx, td.socket, "ifup", map[string]string{"interface": "wgnc"}, nil)
 	if err == nil || !strings.Contains(err.Error(), "not a WireGuard key") {
 		t.Errorf("ifup of a broken interface: %v", err)
 	}
-	if err := Call(ctx, td.socket, "ifup", map[string]string{"interface": "nope"}, nil); err == nil {
+	if err := api.Call(ctx, td.socket, "ifup", map[string]string{"interface": "nope"}, nil); err == nil {
 		t.Errorf("ifup of an unknown interface succeeded")
 	}
 	if b, _ := os.ReadFile(state); strings.TrimSpace(string(b)) != "wgna" {
@@ -87,6 +88,7 @@ func TestNetifdMode(t *testing.T) {
 	}
 	var calls netifdCalls
 	td = runDaemon(t, dir, Options{Netifd: true, NetifdState: state, NetifdCall: calls.record}, nil, nil)
+	calls.td = td
 	if !linkExists("wgna") || linkIndex(t, "wgna") != index {
 		t.Fatal("wgna not restored on its link after a restart")
 	}
@@ -99,13 +101,13 @@ func TestNetifdMode(t *testing.T) {
 	if c := calls.get(); !slices.Equal(c, []string{"wgna renew"}) {
 		t.Errorf("a link that was attached to is only renewed (the configuration may have changed meanwhile); asked %v", c)
 	}
-	if err := Call(ctx, td.socket, "ifdown", map[string]string{"interface": "wgna"}, nil); err != nil {
+	if err := api.Call(ctx, td.socket, "ifdown", map[string]string{"interface": "wgna"}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if linkExists("wgna") {
 		t.Error("wgna still up after ifdown")
 	}
-	if err := Call(ctx, td.socket, "ifdown", map[string]string{"interface": "wgna"}, nil); err != nil {
+	if err := api.Call(ctx, td.socket, "ifdown", map[string]string{"interface": "wgna"}, nil); err != nil {
 		t.Errorf("second ifdown: %v", err)
 	}
 }
@@ -129,17 +131,22 @@ func linkIndex(t *testing.T, name string) int {
 
 // netifdCalls records what the daemon asked of netifd.
 type netifdCalls struct {
+	td    *testDaemon
 	mu    sync.Mutex
 	calls []string
 }
 
-func (c *netifdCalls) record(iface string, methods ...string) {
+func (c *netifdCalls) record(_ context.Context, iface string, methods ...string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.calls = append(c.calls, iface+" "+strings.Join(methods, " "))
 }
 
+// get returns the calls made, once those queued have run.
 func (c *netifdCalls) get() []string {
+	if c.td != nil {
+		c.td.flushNetifd()
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return slices.Clone(c.calls)
@@ -163,6 +170,7 @@ func TestNetifdRestoreOnNewLink(t *testing.T) {
 	mustIP(t, "link", "add", "wgnr", "type", "veth", "peer", "name", "wgnrp")
 	var calls netifdCalls
 	td := runDaemon(t, dir, Options{Netifd: true, NetifdState: state, NetifdCall: calls.record}, nil, nil)
+	calls.td = td
 	if out, _ := exec.Command("ip", "-d", "link", "show", "wgnr").Output(); !strings.Contains(string(out), "tun") {
 		t.Errorf("wgnr is not a TUN now:\n%s", out)
 	}
@@ -172,13 +180,13 @@ func TestNetifdRestoreOnNewLink(t *testing.T) {
 	// netifd's down and up: ifdown removes the link, ifup makes it anew
 	// and asks nothing more.
 	ctx := context.Background()
-	if err := Call(ctx, td.socket, "ifdown", map[string]string{"interface": "wgnr"}, nil); err != nil {
+	if err := api.Call(ctx, td.socket, "ifdown", map[string]string{"interface": "wgnr"}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if linkExists("wgnr") {
 		t.Error("ifdown left the link")
 	}
-	if err := Call(ctx, td.socket, "ifup", map[string]string{"interface": "wgnr"}, &IfupResult{}); err != nil {
+	if err := api.Call(ctx, td.socket, "ifup", map[string]string{"interface": "wgnr"}, &api.IfupResult{}); err != nil {
 		t.Fatal(err)
 	}
 	if c := calls.get(); len(c) != 1 {
@@ -198,16 +206,17 @@ func TestNetifdRenew(t *testing.T) {
 	writeNetwork(t, dir, base)
 	var calls netifdCalls
 	td := startDaemonWith(t, dir, Options{Netifd: true, NetifdCall: calls.record}, nil)
+	calls.td = td
 	ctx := context.Background()
-	ifup := func() *IfupResult {
+	ifup := func() *api.IfupResult {
 		t.Helper()
-		var up IfupResult
-		if err := Call(ctx, td.socket, "ifup", map[string]string{"interface": "wgnw"}, &up); err != nil {
+		var up api.IfupResult
+		if err := api.Call(ctx, td.socket, "ifup", map[string]string{"interface": "wgnw"}, &up); err != nil {
 			t.Fatal(err)
 		}
 		return &up
 	}
-	routes := func(up *IfupResult) string {
+	routes := func(up *api.IfupResult) string {
 		var out []string
 		for _, r := range up.Routes {
 			out = append(out, r.Target.String())
@@ -245,7 +254,7 @@ func TestNetifdRenew(t *testing.T) {
 	}
 	// Down: nothing more to renew.
 	calls.reset()
-	if err := Call(ctx, td.socket, "ifdown", map[string]string{"interface": "wgnw"}, nil); err != nil {
+	if err := api.Call(ctx, td.socket, "ifdown", map[string]string{"interface": "wgnw"}, nil); err != nil {
 		t.Fatal(err)
 	}
 	writeNetwork(t, dir, base+peer("wgnw", phone, "\tlist allowed_ips '10.67.0.3/32'\n\toption route_allowed_ips '1'"))
@@ -270,8 +279,8 @@ func TestNetifdRoutes(t *testing.T) {
 		peer("wgnt", secretKey(t).PublicKey(), "\tlist allowed_ips '0.0.0.0/0'\n\tlist allowed_ips '::/0'\n\tlist allowed_ips '192.0.2.0/24'\n"+
 			"\tlist allowed_ips '198.51.100.0/24'\n\tlist allowed_ips '203.0.113.0/24'\n\toption route_allowed_ips '1'"))
 	td := runDaemon(t, dir, Options{Netifd: true}, nil, nil)
-	var up IfupResult
-	if err := Call(context.Background(), td.socket, "ifup", map[string]string{"interface": "wgnt"}, &up); err != nil {
+	var up api.IfupResult
+	if err := api.Call(context.Background(), td.socket, "ifup", map[string]string{"interface": "wgnt"}, &up); err != nil {
 		t.Fatal(err)
 	}
 	var got []string
@@ -297,14 +306,14 @@ func TestAutoOff(t *testing.T) {
 		if linkExists("wgau") {
 			t.Errorf("netifd %v: auto '0' came up at start", netifd)
 		}
-		var up IfupResult
-		if err := Call(ctx, td.socket, "ifup", map[string]string{"interface": "wgau"}, &up); err != nil || !linkExists("wgau") {
+		var up api.IfupResult
+		if err := api.Call(ctx, td.socket, "ifup", map[string]string{"interface": "wgau"}, &up); err != nil || !linkExists("wgau") {
 			t.Errorf("netifd %v: ifup of auto '0': %v", netifd, err)
 		}
-		if err := Call(ctx, td.socket, "ifup", map[string]string{"interface": "wgdi"}, &up); err == nil || linkExists("wgdi") {
+		if err := api.Call(ctx, td.socket, "ifup", map[string]string{"interface": "wgdi"}, &up); err == nil || linkExists("wgdi") {
 			t.Errorf("netifd %v: ifup of disabled '1' succeeded", netifd)
 		}
-		if err := Call(ctx, td.socket, "ifdown", map[string]string{"interface": "wgau"}, nil); err != nil || linkExists("wgau") {
+		if err := api.Call(ctx, td.socket, "ifdown", map[string]string{"interface": "wgau"}, nil); err != nil || linkExists("wgau") {
 			t.Errorf("netifd %v: ifdown of auto '0': %v", netifd, err)
 		}
 		td.stop(t)
@@ -319,8 +328,8 @@ func TestIfupProblemsOfItsInterface(t *testing.T) {
 		"config wireguard_wgp1\n\toption public_key 'broken'\n\n"+
 		"config wireguard_wgp 'phone'\n\toption public_key '"+secretKey(t).PublicKey().String()+"'\n\tlist allowed_ips 'nonsense'\n")
 	td := startDaemonWith(t, dir, Options{Netifd: true}, nil)
-	var up IfupResult
-	if err := Call(context.Background(), td.socket, "ifup", map[string]string{"interface": "wgp"}, &up); err != nil {
+	var up api.IfupResult
+	if err := api.Call(context.Background(), td.socket, "ifup", map[string]string{"interface": "wgp"}, &up); err != nil {
 		t.Fatal(err)
 	}
 	joined := strings.Join(up.Problems, "\n")
@@ -345,8 +354,8 @@ func TestIfupFirewallZone(t *testing.T) {
 		{"wgz", "wan", ""},
 		{"wgz1", "*", "no firewall zone covers lte: the listen port is opened in every zone"},
 	} {
-		var up IfupResult
-		if err := Call(context.Background(), td.socket, "ifup", map[string]string{"interface": c.name}, &up); err != nil {
+		var up api.IfupResult
+		if err := api.Call(context.Background(), td.socket, "ifup", map[string]string{"interface": c.name}, &up); err != nil {
 			t.Fatal(err)
 		}
 		if len(up.Firewall) != 1 || up.Firewall[0].Src != c.src || up.Firewall[0].Family != "" {
@@ -383,7 +392,7 @@ func TestNetifdUbus(t *testing.T) {
 		os.Remove(log)
 		os.WriteFile(filepath.Join(bin, "status"), []byte(c.status), 0o644)
 		downs := make(chan string, 1)
-		NetifdUbus(slog.New(slog.NewTextHandler(testWriter{t}, nil)), func(iface string) { downs <- iface })("wgu", c.methods...)
+		NetifdUbus(slog.New(slog.NewTextHandler(testWriter{t}, nil)), func(_ context.Context, iface string) { downs <- iface })(context.Background(), "wgu", c.methods...)
 		var want []string
 		for _, m := range strings.Fields(c.calls) {
 			want = append(want, "call network.interface.wgu "+m)

@@ -25,9 +25,11 @@ const (
 // an interface. Its methods run on the daemon's goroutine; results come
 // back through do, onto that goroutine.
 type resolver struct {
-	log   *slog.Logger
-	do    func(context.Context, func()) error
-	found func(iface string, peer config.Key, ap netip.AddrPort)
+	log *slog.Logger
+	do  func(context.Context, func()) error
+	// found takes what host:port resolved to; it drops an answer for a
+	// host the peer no longer names.
+	found func(iface string, peer config.Key, host string, port uint16, ap netip.AddrPort)
 	// lookup resolves host in network "ip", "ip4" or "ip6".
 	lookup func(ctx context.Context, network, host string) ([]netip.Addr, error)
 	// families tells which address families the WAN can reach now.
@@ -51,7 +53,7 @@ type job struct {
 	cancel context.CancelFunc
 }
 
-func newResolver(log *slog.Logger, do func(context.Context, func()) error, found func(string, config.Key, netip.AddrPort)) *resolver {
+func newResolver(log *slog.Logger, do func(context.Context, func()) error, found func(string, config.Key, string, uint16, netip.AddrPort)) *resolver {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &resolver{
 		log: log, do: do, found: found,
@@ -64,24 +66,29 @@ func newResolver(log *slog.Logger, do func(context.Context, func()) error, found
 	}
 }
 
-// track starts resolving the names of c's peers that are new or changed,
-// and stops work for peers that are gone.
-func (r *resolver) track(c config.Interface) {
+// root ties the lookups to ctx (Run's): they end with it.
+func (r *resolver) root(ctx context.Context) {
+	r.cancel()
+	r.ctx, r.cancel = context.WithCancel(ctx)
+}
+
+// track starts resolving the names of iface's peers that are new or
+// changed, and stops work for peers that are gone or name another host.
+func (r *resolver) track(iface string, names map[config.Key]endpoint) {
 	for k, j := range r.jobs {
-		if k.iface != c.Name {
+		if k.iface != iface {
 			continue
 		}
-		if p := c.Peer(k.peer); p == nil || p.EndpointHost != j.host || p.EndpointPort != j.port {
+		if ep, ok := names[k.peer]; !ok || ep.host != j.host || ep.port != j.port {
 			j.cancel()
 			delete(r.jobs, k)
 		}
 	}
-	for _, p := range c.Peers {
-		k := jobKey{c.Name, p.PublicKey}
-		if _, ok := r.jobs[k]; ok || !isName(p.EndpointHost) {
-			continue
+	for peer, ep := range names {
+		k := jobKey{iface, peer}
+		if _, ok := r.jobs[k]; !ok {
+			r.start(k, ep.host, ep.port)
 		}
-		r.start(k, p.EndpointHost, p.EndpointPort)
 	}
 }
 
@@ -104,11 +111,7 @@ func (r *resolver) start(k jobKey, host string, port uint16) {
 		if !ok {
 			return
 		}
-		r.do(ctx, func() {
-			if r.jobs[k] == j { // not replaced or forgotten meanwhile
-				r.found(k.iface, k.peer, ap)
-			}
-		})
+		r.do(ctx, func() { r.found(k.iface, k.peer, host, port, ap) })
 	}()
 }
 

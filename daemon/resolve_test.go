@@ -14,21 +14,25 @@ import (
 )
 
 // A name that fails is retried until it resolves; the result reaches the
-// daemon's side once; a peer whose host changed meanwhile gets the new
-// name's address, never the old one's.
+// endpoints record once; a peer whose host changed meanwhile gets the new
+// name's address, never the old one's, even when the old lookup answers
+// last.
 func TestResolverRetriesAndDropsStaleResults(t *testing.T) {
 	var mu sync.Mutex
 	calls := map[string]int{}
+	release := make(chan struct{})
+	stale := netip.MustParseAddr("203.0.113.9")
 	lookup := func(ctx context.Context, _, host string) ([]netip.Addr, error) {
 		mu.Lock()
-		defer mu.Unlock()
 		calls[host]++
+		n := calls[host]
+		mu.Unlock()
 		switch {
-		case host == "late.example" && calls[host] < 3:
+		case host == "late.example" && n < 3:
 			return nil, errors.New("no such host")
 		case host == "slow.example":
-			<-ctx.Done()
-			return nil, ctx.Err()
+			<-release // answers after the peer moved to another name
+			return []netip.Addr{stale}, nil
 		}
 		return []netip.Addr{netip.MustParseAddr("2001:db8::1"), netip.MustParseAddr("192.0.2.7")}, nil
 	}
@@ -37,9 +41,14 @@ func TestResolverRetriesAndDropsStaleResults(t *testing.T) {
 		ap   netip.AddrPort
 	}
 	results := make(chan result, 10)
+	eps := endpoints{}
 	var loop sync.Mutex // stands for the daemon's goroutine
 	do := func(ctx context.Context, f func()) error { loop.Lock(); defer loop.Unlock(); f(); return nil }
-	r := newResolver(slog.New(slog.DiscardHandler), do, func(_ string, k config.Key, ap netip.AddrPort) { results <- result{k, ap} })
+	r := newResolver(slog.New(slog.DiscardHandler), do, func(iface string, k config.Key, host string, port uint16, ap netip.AddrPort) {
+		if eps.set(iface, k, host, port, ap) {
+			results <- result{k, ap}
+		}
+	})
 	r.lookup = lookup
 	r.families = func() (bool, bool) { return true, true }
 	defer r.stop()
@@ -50,10 +59,11 @@ func TestResolverRetriesAndDropsStaleResults(t *testing.T) {
 		{PublicKey: moved, EndpointHost: "slow.example", EndpointPort: 1},
 		{PublicKey: config.Key{3}, EndpointHost: "192.0.2.9", EndpointPort: 1}, // literal: no lookup
 	}}
+	track := func() { eps.follow(c); r.track(c.Name, eps.names(c.Name)) }
 	loop.Lock()
-	r.track(c)
+	track()
 	c.Peers[1].EndpointHost = "fast.example"
-	r.track(c)
+	track()
 	loop.Unlock()
 
 	got := map[config.Key]netip.AddrPort{}
@@ -69,12 +79,19 @@ func TestResolverRetriesAndDropsStaleResults(t *testing.T) {
 			t.Fatalf("results so far: %v", got)
 		}
 	}
+	close(release)
+	r.stop() // the slow lookup has answered
 	if got[late] != netip.MustParseAddrPort("192.0.2.7:51820") || got[moved] != netip.MustParseAddrPort("192.0.2.7:1") {
 		t.Errorf("results %v (IPv4 is preferred)", got)
 	}
+	loop.Lock()
+	defer loop.Unlock()
+	if a := eps.addrs("wg0"); a[moved] != netip.MustParseAddrPort("192.0.2.7:1") || a[config.Key{3}] != netip.MustParseAddrPort("192.0.2.9:1") {
+		t.Errorf("endpoints after the stale answer: %v", a)
+	}
 	mu.Lock()
 	defer mu.Unlock()
-	if calls["late.example"] != 3 || calls["192.0.2.9"] != 0 {
+	if calls["late.example"] != 3 || calls["192.0.2.9"] != 0 || calls["slow.example"] != 1 {
 		t.Errorf("lookups %v", calls)
 	}
 }

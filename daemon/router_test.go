@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"wgd/api"
 	"wgd/internal/netnstest"
 )
 
@@ -43,7 +44,7 @@ func TestMissingRouteInstalledOncePossible(t *testing.T) {
 			Missing []string `json:"missing"`
 		} `json:"interfaces"`
 	}
-	if err := Call(context.Background(), td.socket, "status", nil, &raw); err != nil {
+	if err := api.Call(context.Background(), td.socket, "status", nil, &raw); err != nil {
 		t.Fatal(err)
 	}
 	if len(raw.Interfaces) != 1 || !raw.Interfaces[0].Up || len(raw.Interfaces[0].Missing) != 1 || !strings.Contains(raw.Interfaces[0].Missing[0], "10.57.0.0/24") {
@@ -59,7 +60,7 @@ func TestMissingRouteInstalledOncePossible(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	raw.Interfaces = nil
-	if err := Call(context.Background(), td.socket, "status", nil, &raw); err != nil {
+	if err := api.Call(context.Background(), td.socket, "status", nil, &raw); err != nil {
 		t.Fatal(err)
 	}
 	if len(raw.Interfaces) != 1 || len(raw.Interfaces[0].Missing) != 0 || td.status(t).Interfaces[0].Error != "" {

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"wgd/api"
 	"wgd/config"
 	"wgd/device"
 	"wgd/totals"
@@ -150,24 +151,13 @@ func (d *Daemon) runTotals(ctx context.Context) {
 	}
 }
 
-// ForgetArgs names a peer whose totals are dropped.
-type ForgetArgs struct {
-	Interface string     `json:"interface"`
-	PublicKey config.Key `json:"public_key"`
-}
-
-// ForgetAnswer says whether there were totals to drop.
-type ForgetAnswer struct {
-	Forgotten bool `json:"forgotten"`
-}
-
 // forgetRequest drops a removed peer's totals (`wgd peer remove`).
 func (d *Daemon) forgetRequest(ctx context.Context, raw json.RawMessage) (any, error) {
-	var a ForgetArgs
+	var a api.ForgetArgs
 	if err := json.Unmarshal(raw, &a); err != nil || a.Interface == "" || a.PublicKey.IsZero() {
 		return nil, errors.New("want {\"interface\": NAME, \"public_key\": KEY}")
 	}
-	var out ForgetAnswer
+	var out api.ForgetAnswer
 	err := d.do(ctx, func() {
 		if d.totals != nil {
 			out.Forgotten = d.totals.Forget(a.Interface, a.PublicKey)

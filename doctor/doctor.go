@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"wgd/api"
 	"wgd/config"
-	"wgd/daemon"
 	"wgd/device"
 	"wgd/firewall"
 	"wgd/hotplug"
@@ -46,7 +46,7 @@ type Facts struct {
 	Problems  []*config.Problem
 	LAN       []netip.Prefix // the router's LAN networks
 
-	Status    *daemon.Status // nil: the daemon did not answer
+	Status    *api.Status // nil: the daemon did not answer
 	StatusErr error
 
 	WAN *rtnl.Snapshot // nil: unreadable
@@ -208,7 +208,7 @@ func checkPublicEndpoint(f *Facts, wan netip.Addr) []Finding {
 
 func checkInterface(f *Facts, c config.Interface) []Finding {
 	var out []Finding
-	var st *daemon.InterfaceStatus
+	var st *api.InterfaceStatus
 	if f.Status != nil {
 		for i := range f.Status.Interfaces {
 			if f.Status.Interfaces[i].Name == c.Name {
@@ -237,7 +237,7 @@ func checkInterface(f *Facts, c config.Interface) []Finding {
 	return out
 }
 
-func checkPort(f *Facts, c config.Interface, st *daemon.InterfaceStatus) []Finding {
+func checkPort(f *Facts, c config.Interface, st *api.InterfaceStatus) []Finding {
 	if c.ListenPort == 0 {
 		return []Finding{{Check: "listen_port", Interface: c.Name, Severity: Info,
 			Message: c.Name + " has no fixed listen_port: it can only call out, devices cannot connect to it",
@@ -288,7 +288,7 @@ func checkPort(f *Facts, c config.Interface, st *daemon.InterfaceStatus) []Findi
 
 // checkMTU compares the tunnel's MTU (the running link's, else what it
 // would be) with what the WAN links carry.
-func checkMTU(f *Facts, c config.Interface, st *daemon.InterfaceStatus) []Finding {
+func checkMTU(f *Facts, c config.Interface, st *api.InterfaceStatus) []Finding {
 	if f.WAN == nil {
 		return nil
 	}
@@ -326,7 +326,7 @@ func checkMTU(f *Facts, c config.Interface, st *daemon.InterfaceStatus) []Findin
 	return []Finding{{Check: "mtu", Interface: c.Name, Severity: OK, Message: fmt.Sprintf("the tunnel's MTU %d%s fits the WAN's %d", mtu, how, wanMTU)}}
 }
 
-func checkPeers(f *Facts, c config.Interface, st *daemon.InterfaceStatus) []Finding {
+func checkPeers(f *Facts, c config.Interface, st *api.InterfaceStatus) []Finding {
 	var out []Finding
 	for _, p := range st.Peers {
 		name := p.Description

@@ -9,8 +9,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"wgd/api"
 	"wgd/config"
-	"wgd/daemon"
 	"wgd/firewall"
 	"wgd/internal/rtnl"
 )
@@ -52,8 +52,8 @@ func healthy(t *testing.T) *Facts {
 	return &Facts{
 		Now: now, ConfigDir: "/etc/config", Config: cfg,
 		LAN: []netip.Prefix{netip.MustParsePrefix("192.168.1.0/24")},
-		Status: &daemon.Status{Interfaces: []daemon.InterfaceStatus{{Name: "wg0", Up: true, ListenPort: 51820,
-			Peers: []daemon.PeerStatus{{Description: "laptop", PublicKey: laptop, LatestHandshake: now.Add(-time.Minute).Unix(), Endpoint: "203.0.113.7:4000"}}}}},
+		Status: &api.Status{Interfaces: []api.InterfaceStatus{{Name: "wg0", Up: true, ListenPort: 51820,
+			Peers: []api.PeerStatus{{Description: "laptop", PublicKey: laptop, LatestHandshake: now.Add(-time.Minute).Unix(), Endpoint: "203.0.113.7:4000"}}}}},
 		WAN:      wan("198.51.100.1/24", 1500),
 		UDPPorts: map[uint16]bool{51820: true},
 		Firewall: map[Probe]firewall.Admission{

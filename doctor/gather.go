@@ -12,8 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"wgd/api"
 	"wgd/config"
-	"wgd/daemon"
 	"wgd/firewall"
 	"wgd/internal/rtnl"
 	"wgd/peers"
@@ -36,8 +36,8 @@ func Gather(ctx context.Context, o Options) *Facts {
 	if network, _ := uci.Load(o.ConfigDir, "network"); network != nil {
 		f.LAN = peers.LANNetworks(network)
 	}
-	var st daemon.Status
-	if err := daemon.Call(ctx, o.Socket, "status", nil, &st); err != nil {
+	var st api.Status
+	if err := api.Call(ctx, o.Socket, "status", nil, &st); err != nil {
 		f.StatusErr = err
 	} else {
 		f.Status = &st

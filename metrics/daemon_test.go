@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"wgd/api"
 	"wgd/config"
 	"wgd/daemon"
 	"wgd/internal/netnstest"
@@ -73,9 +74,9 @@ func (td *testDaemon) write(t *testing.T, spareName string, withSpare bool) {
 	}
 }
 
-func (td *testDaemon) status(ctx context.Context) (*daemon.Status, error) {
-	var s daemon.Status
-	if err := daemon.Call(ctx, td.socket, "status", nil, &s); err != nil {
+func (td *testDaemon) status(ctx context.Context) (*api.Status, error) {
+	var s api.Status
+	if err := api.Call(ctx, td.socket, "status", nil, &s); err != nil {
 		return nil, err
 	}
 	return &s, nil
@@ -129,7 +130,7 @@ func startDaemon(t *testing.T) *testDaemon {
 		}
 	})
 	deadline := time.Now().Add(10 * time.Second)
-	for daemon.Call(context.Background(), td.socket, "ping", nil, nil) != nil {
+	for api.Call(context.Background(), td.socket, "ping", nil, nil) != nil {
 		if time.Now().After(deadline) {
 			t.Fatal("daemon did not start")
 		}
@@ -237,7 +238,7 @@ func TestDaemonNoSecrets(t *testing.T) {
 	}
 	noSecrets(t, td, "scrape", out)
 	var raw json.RawMessage
-	if err := daemon.Call(context.Background(), td.socket, "status", nil, &raw); err != nil {
+	if err := api.Call(context.Background(), td.socket, "status", nil, &raw); err != nil {
 		t.Fatal(err)
 	}
 	noSecrets(t, td, "status", string(raw))
@@ -295,8 +296,8 @@ func TestScrapeDuringReload(t *testing.T) {
 		}
 		td.write(t, fmt.Sprintf("spare %d", n), n%3 != 2)
 		rctx, rcancel := context.WithTimeout(ctx, 20*time.Second)
-		var res daemon.ReloadResult
-		err := daemon.Call(rctx, td.socket, "reload", nil, &res)
+		var res api.ReloadResult
+		err := api.Call(rctx, td.socket, "reload", nil, &res)
 		rcancel()
 		if err != nil {
 			t.Fatalf("reload %d with scrapes running: %v", n, err)

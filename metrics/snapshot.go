@@ -12,7 +12,7 @@ import (
 	"net/netip"
 	"time"
 
-	"wgd/daemon"
+	"wgd/api"
 )
 
 // Source gives the state to export. It is called once per scrape.
@@ -28,7 +28,7 @@ func (f SourceFunc) Snapshot(ctx context.Context) (*Snapshot, error) { return f(
 
 // StatusSource makes a Source of a function returning the daemon's status,
 // such as a daemon's status request.
-func StatusSource(status func(ctx context.Context) (*daemon.Status, error)) Source {
+func StatusSource(status func(ctx context.Context) (*api.Status, error)) Source {
 	return SourceFunc(func(ctx context.Context) (*Snapshot, error) {
 		st, err := status(ctx)
 		if err != nil {
@@ -54,7 +54,7 @@ type Interface struct {
 	// DroppedPackets counts packets the interface dropped; nil: not known.
 	DroppedPackets *uint64
 	// Reason says why the interface is down or not on its configuration
-	// (daemon.InterfaceStatus.Reason); "" when all is well.
+	// (api.InterfaceStatus.Reason); "" when all is well.
 	Reason string
 }
 
@@ -130,7 +130,7 @@ type Pool struct {
 }
 
 // FromStatus takes what the metrics need from the daemon's status.
-func FromStatus(st *daemon.Status) *Snapshot {
+func FromStatus(st *api.Status) *Snapshot {
 	s := &Snapshot{Interfaces: make([]Interface, 0, len(st.Interfaces))}
 	s.Daemon.LastReload, s.Daemon.Problems = st.LastReload, len(st.Problems)
 	c := st.Counters

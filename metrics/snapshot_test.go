@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"wgd/api"
 	"wgd/config"
-	"wgd/daemon"
 	"wgd/firewall"
 )
 
@@ -17,18 +17,18 @@ func TestFromStatus(t *testing.T) {
 	k1, _ := config.ParseKey(keyLaptop)
 	k2, _ := config.ParseKey(keyNever)
 	ips := []netip.Prefix{netip.MustParsePrefix("10.0.0.2/32")}
-	st := &daemon.Status{
+	st := &api.Status{
 		LastReload: time.Unix(1767320000, 0),
 		Problems:   []string{"network:3: a warning"},
-		Interfaces: []daemon.InterfaceStatus{{Name: "wg0", Up: true, ListenPort: 51820, Oversized: &daemon.OversizedStatus{FromLink: 3, FromNetwork: 4, ICMPSent: 3}, Peers: []daemon.PeerStatus{
+		Interfaces: []api.InterfaceStatus{{Name: "wg0", Up: true, ListenPort: 51820, Oversized: &api.OversizedStatus{FromLink: 3, FromNetwork: 4, ICMPSent: 3}, Peers: []api.PeerStatus{
 			{Description: "laptop", PublicKey: k1, Endpoint: "[2001:db8::7]:40000", AllowedIPs: ips, LatestHandshake: 17, RxBytes: 1, TxBytes: 2,
 				TotalRxBytes: 10, TotalTxBytes: 20, Expires: 99},
 			{PublicKey: k2, EndpointHost: "vpn.example.com", Endpoint: "vpn.example.com (unresolved)"},
 		}}},
-		Hotplug:  &daemon.HotplugStatus{Events: 4, Dropped: 1, Refreshes: 2},
-		Counters: daemon.Counters{ReloadsOK: 3, ReloadsPartial: 1, LastReload: "partial", ResolutionsOK: 5, ResolutionsFail: 2},
+		Hotplug:  &api.HotplugStatus{Events: 4, Dropped: 1, Refreshes: 2},
+		Counters: api.Counters{ReloadsOK: 3, ReloadsPartial: 1, LastReload: "partial", ResolutionsOK: 5, ResolutionsFail: 2},
 		Firewall: firewall.Status{Backend: "nftables", Holes: []firewall.Hole{{Interface: "wg0", Port: 51820}}},
-		Pool:     &daemon.PoolStatus{Capacity: 512, InUse: 37},
+		Pool:     &api.PoolStatus{Capacity: 512, InUse: 37},
 	}
 	dropped := uint64(7)
 	want := &Snapshot{

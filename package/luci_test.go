@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"wgd/api"
 	"wgd/config"
-	"wgd/daemon"
 	"wgd/doctor"
 )
 
@@ -302,7 +302,7 @@ func TestLuciFieldLimitsMatchDaemon(t *testing.T) {
 }
 
 // statusJSON is what `wgd status --json` answers: the daemon's own type.
-func statusJSON(t *testing.T, s daemon.Status) map[string]any {
+func statusJSON(t *testing.T, s api.Status) map[string]any {
 	t.Helper()
 	b, err := json.Marshal(s)
 	if err != nil {
@@ -333,13 +333,13 @@ const (
 // running, never handshaken, online, offline.
 func TestLuciStates(t *testing.T) {
 	now := time.Now().Unix()
-	peer := daemon.PeerStatus{PublicKey: mustKey(t, luciPeerKey), Endpoint: "198.51.100.7:51820", RxBytes: 1536, TxBytes: 3 << 20}
+	peer := api.PeerStatus{PublicKey: mustKey(t, luciPeerKey), Endpoint: "198.51.100.7:51820", RxBytes: 1536, TxBytes: 3 << 20}
 	withPeer := func(hs int64) map[string]any {
 		p := peer
 		p.LatestHandshake = hs
-		return statusJSON(t, daemon.Status{Interfaces: []daemon.InterfaceStatus{{Name: "wg0", Up: true, ListenPort: 51820, Peers: []daemon.PeerStatus{p}}}})
+		return statusJSON(t, api.Status{Interfaces: []api.InterfaceStatus{{Name: "wg0", Up: true, ListenPort: 51820, Peers: []api.PeerStatus{p}}}})
 	}
-	down := statusJSON(t, daemon.Status{Interfaces: []daemon.InterfaceStatus{{Name: "wg0", Error: "no TUN device: permission denied", Peers: []daemon.PeerStatus{}}}})
+	down := statusJSON(t, api.Status{Interfaces: []api.InterfaceStatus{{Name: "wg0", Error: "no TUN device: permission denied", Peers: []api.PeerStatus{}}}})
 	stopped := map[string]any{"error": "the wgd service is not running"}
 	enabled := map[string]any{"public_key": luciPeerKey}
 	cases := []struct {
@@ -352,7 +352,7 @@ func TestLuciStates(t *testing.T) {
 		{nil, enabled, "loading", "Collecting", nil},
 		{stopped, enabled, "stopped", "not running", nil},
 		{stopped, map[string]any{"public_key": luciPeerKey, "disabled": "1"}, "disabled", "Peer disabled", nil},
-		{statusJSON(t, daemon.Status{Interfaces: []daemon.InterfaceStatus{}}), enabled, "unapplied", "save and apply", nil},
+		{statusJSON(t, api.Status{Interfaces: []api.InterfaceStatus{}}), enabled, "unapplied", "save and apply", nil},
 		{down, enabled, "down", "no TUN device: permission denied", nil},
 		{withPeer(0), map[string]any{"public_key": luciOtherKey}, "unapplied", "save and apply", nil},
 		{withPeer(0), enabled, "never", "No handshake yet", false},
@@ -433,8 +433,8 @@ func TestLuciInterfaceRow(t *testing.T) {
 // where the client key was kept; "Add device" and "Import" next to "Add".
 func TestLuciPeerTable(t *testing.T) {
 	now := time.Now().Unix()
-	st := statusJSON(t, daemon.Status{Interfaces: []daemon.InterfaceStatus{{Name: "wg0", Up: true, ListenPort: 51820,
-		Peers: []daemon.PeerStatus{{PublicKey: mustKey(t, luciPeerKey), LatestHandshake: now - 42, Endpoint: "[2001:db8::7]:51821", RxBytes: 1536, TxBytes: 3 << 20}}}}})
+	st := statusJSON(t, api.Status{Interfaces: []api.InterfaceStatus{{Name: "wg0", Up: true, ListenPort: 51820,
+		Peers: []api.PeerStatus{{PublicKey: mustKey(t, luciPeerKey), LatestHandshake: now - 42, Endpoint: "[2001:db8::7]:51821", RxBytes: 1536, TxBytes: 3 << 20}}}}})
 	uci := map[string]any{
 		"wg0":   luciUCI["wg0"],
 		"peer1": map[string]any{".type": "wireguard_wg0", "description": "laptop", "public_key": luciPeerKey, "private_key": "KEPT", "allowed_ips": []string{"10.0.0.2/32", "192.168.9.0/24"}, "endpoint_host": "2001:db8::7", "endpoint_port": "51821"},
@@ -578,12 +578,12 @@ func TestLuciImport(t *testing.T) {
 // says so once, on top, and every row follows.
 func TestLuciStatusPage(t *testing.T) {
 	now := time.Now()
-	st := daemon.Status{
+	st := api.Status{
 		Problems: []string{"network:12: wireguard_wg0 'x': option public_key: not a WireGuard key"},
-		Interfaces: []daemon.InterfaceStatus{
+		Interfaces: []api.InterfaceStatus{
 			{Name: "wg0", Up: true, ListenPort: 51820, PublicKey: mustKey(t, luciOtherKey), Addresses: []netip.Prefix{netip.MustParsePrefix("10.0.0.1/24")},
-				Peers: []daemon.PeerStatus{{PublicKey: mustKey(t, luciPeerKey), LatestHandshake: now.Unix() - 30, Endpoint: "198.51.100.7:51820", RxBytes: 2048, TxBytes: 4096}}},
-			{Name: "wg1", Error: "listen port 51820 is in use", Peers: []daemon.PeerStatus{}},
+				Peers: []api.PeerStatus{{PublicKey: mustKey(t, luciPeerKey), LatestHandshake: now.Unix() - 30, Endpoint: "198.51.100.7:51820", RxBytes: 2048, TxBytes: 4096}}},
+			{Name: "wg1", Error: "listen port 51820 is in use", Peers: []api.PeerStatus{}},
 		},
 	}
 	st.Firewall.Backend = "fw4"

@@ -6,18 +6,21 @@ import (
 	"fmt"
 	"net"
 
+	"wgd/api"
 	"wgd/config"
-	"wgd/daemon"
+	"wgd/device"
+	"wgd/hotplug"
+	"wgd/internal/rtnl"
 )
 
 // Daemon is what the peer commands ask of the running wgd. Socket asks
 // it over its control socket; tests answer for it. This is the one file
-// of the package that names the control socket's types (package daemon).
+// of the package that names the control socket's types (package api).
 type Daemon interface {
 	// Status is what the daemon runs; ErrNotRunning when no wgd runs.
-	Status(ctx context.Context) (*daemon.Status, error)
+	Status(ctx context.Context) (*api.Status, error)
 	// Reload applies the configuration files again.
-	Reload(ctx context.Context) (*daemon.ReloadResult, error)
+	Reload(ctx context.Context) (*api.ReloadResult, error)
 	// Forget drops a removed peer's traffic totals and tells whether
 	// there were any.
 	Forget(ctx context.Context, iface string, key config.Key) (bool, error)
@@ -29,16 +32,16 @@ var ErrNotRunning = errors.New("wgd is not running")
 // Socket is the running wgd behind the control socket at this path.
 type Socket string
 
-func (s Socket) Status(ctx context.Context) (*daemon.Status, error) {
-	var st daemon.Status
+func (s Socket) Status(ctx context.Context) (*api.Status, error) {
+	var st api.Status
 	if err := s.call(ctx, "status", nil, &st); err != nil {
 		return nil, err
 	}
 	return &st, nil
 }
 
-func (s Socket) Reload(ctx context.Context) (*daemon.ReloadResult, error) {
-	var res daemon.ReloadResult
+func (s Socket) Reload(ctx context.Context) (*api.ReloadResult, error) {
+	var res api.ReloadResult
 	if err := s.call(ctx, "reload", nil, &res); err != nil {
 		return nil, err
 	}
@@ -46,15 +49,15 @@ func (s Socket) Reload(ctx context.Context) (*daemon.ReloadResult, error) {
 }
 
 func (s Socket) Forget(ctx context.Context, iface string, key config.Key) (bool, error) {
-	var ans daemon.ForgetAnswer
-	err := s.call(ctx, "forget", daemon.ForgetArgs{Interface: iface, PublicKey: key}, &ans)
+	var ans api.ForgetAnswer
+	err := s.call(ctx, "forget", api.ForgetArgs{Interface: iface, PublicKey: key}, &ans)
 	return ans.Forgotten, err
 }
 
 // call tells a daemon that is not there (nothing to dial) from one that
 // failed.
 func (s Socket) call(ctx context.Context, command string, args, result any) error {
-	err := daemon.Call(ctx, string(s), command, args, result)
+	err := api.Call(ctx, string(s), command, args, result)
 	var op *net.OpError
 	if errors.As(err, &op) && op.Op == "dial" {
 		return fmt.Errorf("%w (control socket %s): %v", ErrNotRunning, s, op.Err)
@@ -63,7 +66,7 @@ func (s Socket) call(ctx context.Context, command string, args, result any) erro
 }
 
 // PeerStatus is what the running wgd reports of a peer it runs.
-type PeerStatus = daemon.PeerStatus
+type PeerStatus = api.PeerStatus
 
 // Live are the peers the running wgd runs, by interface and key.
 type Live map[liveKey]PeerStatus
@@ -76,7 +79,7 @@ type liveKey struct {
 // LiveOf reads the peers of the interfaces st has up: the status lists
 // the configured peers of an interface that is down too (netifd did not
 // ask for it, or it failed), and those do not run.
-func LiveOf(st *daemon.Status) Live {
+func LiveOf(st *api.Status) Live {
 	out := Live{}
 	for _, i := range st.Interfaces {
 		if !i.Up {
@@ -100,7 +103,7 @@ func (l Live) Of(p Peer) (PeerStatus, bool) {
 
 // verify reads in st how the peer with key runs on iface after a reload
 // that wanted it running (want) or not.
-func verify(st *daemon.Status, iface string, key config.Key, want bool) (Outcome, error) {
+func verify(st *api.Status, iface string, key config.Key, want bool) (Outcome, error) {
 	running, up := false, false
 	for _, i := range st.Interfaces {
 		if i.Name != iface {
@@ -126,7 +129,7 @@ func verify(st *daemon.Status, iface string, key config.Key, want bool) (Outcome
 
 // runningMTU is the MTU iface runs with in st (0: not running), else
 // the automatic MTU of cfg's interfaces for the WAN as it is now.
-func runningMTU(st *daemon.Status, cfg *config.Config, iface string) int {
+func runningMTU(st *api.Status, cfg *config.Config, iface string) int {
 	if st != nil {
 		for _, i := range st.Interfaces {
 			if i.Name == iface && i.Up {
@@ -137,6 +140,25 @@ func runningMTU(st *daemon.Status, cfg *config.Config, iface string) int {
 	if c := cfg.Interface(iface); c == nil || c.MTU != 0 {
 		return 0 // an explicit MTU goes to the client as it is
 	}
-	m, _ := daemon.AutoMTU(cfg)
+	m, _ := wanAutoMTU(cfg)
 	return m
+}
+
+// wanAutoMTU is the automatic MTU of cfg's interfaces for the WAN as the
+// kernel shows it now, for commands that run without the daemon; false
+// when no WAN link is known.
+func wanAutoMTU(cfg *config.Config) (int, bool) {
+	s, err := rtnl.ReadSnapshot()
+	if err != nil {
+		return 0, false
+	}
+	wc := hotplug.WANConfig{Names: cfg.Daemon.WANInterfaces}
+	for _, i := range cfg.Interfaces {
+		wc.Own = append(wc.Own, i.Name)
+	}
+	fits, ok := hotplug.TunnelMTU(hotplug.WANLinks(s, wc))
+	if !ok {
+		return 0, false
+	}
+	return device.AutoMTU(fits), true
 }

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"wgd/api"
 	"wgd/config"
-	"wgd/daemon"
 )
 
 // fakeDaemon answers for a running wgd: it runs what the directory's
@@ -18,13 +18,13 @@ import (
 type fakeDaemon struct {
 	dir       string
 	up        map[string]bool
-	running   *daemon.Status // nil: not running
-	statusErr error          // the status after a reload fails so
+	running   *api.Status // nil: not running
+	statusErr error       // the status after a reload fails so
 	reloads   int
 	forgotten []config.Key
 }
 
-func (f *fakeDaemon) Status(ctx context.Context) (*daemon.Status, error) {
+func (f *fakeDaemon) Status(ctx context.Context) (*api.Status, error) {
 	if f.running == nil {
 		return nil, ErrNotRunning
 	}
@@ -34,19 +34,19 @@ func (f *fakeDaemon) Status(ctx context.Context) (*daemon.Status, error) {
 	return f.running, nil
 }
 
-func (f *fakeDaemon) Reload(ctx context.Context) (*daemon.ReloadResult, error) {
+func (f *fakeDaemon) Reload(ctx context.Context) (*api.ReloadResult, error) {
 	f.reloads++
 	cfg, problems := config.Load(f.dir)
-	st := &daemon.Status{ConfigDir: f.running.ConfigDir}
+	st := &api.Status{ConfigDir: f.running.ConfigDir}
 	for _, i := range cfg.Interfaces {
-		is := daemon.InterfaceStatus{Name: i.Name, Up: f.up[i.Name], MTU: 1400}
+		is := api.InterfaceStatus{Name: i.Name, Up: f.up[i.Name], MTU: 1400}
 		for _, p := range i.Peers {
-			is.Peers = append(is.Peers, daemon.PeerStatus{PublicKey: p.PublicKey})
+			is.Peers = append(is.Peers, api.PeerStatus{PublicKey: p.PublicKey})
 		}
 		st.Interfaces = append(st.Interfaces, is)
 	}
 	f.running = st
-	res := &daemon.ReloadResult{}
+	res := &api.ReloadResult{}
 	for _, p := range problems {
 		res.Problems = append(res.Problems, p.Error())
 	}
@@ -72,7 +72,7 @@ func managed(t *testing.T, running bool, up ...string) (*Manager, *fakeDaemon) {
 		f.up[i] = true
 	}
 	if running {
-		f.running = &daemon.Status{ConfigDir: dir}
+		f.running = &api.Status{ConfigDir: dir}
 		f.Reload(context.Background())
 		f.reloads = 0
 	}
@@ -167,16 +167,16 @@ func TestManagerFlowDaemon(t *testing.T) {
 // was removed is an error.
 func TestVerify(t *testing.T) {
 	k := config.Key{7}
-	st := func(up bool, ifErr string, keys ...config.Key) *daemon.Status {
-		is := daemon.InterfaceStatus{Name: "wg0", Up: up, Error: ifErr}
+	st := func(up bool, ifErr string, keys ...config.Key) *api.Status {
+		is := api.InterfaceStatus{Name: "wg0", Up: up, Error: ifErr}
 		for _, k := range keys {
-			is.Peers = append(is.Peers, daemon.PeerStatus{PublicKey: k})
+			is.Peers = append(is.Peers, api.PeerStatus{PublicKey: k})
 		}
-		return &daemon.Status{Interfaces: []daemon.InterfaceStatus{is}}
+		return &api.Status{Interfaces: []api.InterfaceStatus{is}}
 	}
 	for _, c := range []struct {
 		name string
-		st   *daemon.Status
+		st   *api.Status
 		want bool
 		out  Outcome
 		err  bool

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"wgd/api"
 	"wgd/config"
-	"wgd/daemon"
 	"wgd/firewall"
 )
 
@@ -77,10 +77,10 @@ func TestClientWithoutDaemon(t *testing.T) {
 func TestStatusTable(t *testing.T) {
 	now := time.Unix(1_700_000_000, 0)
 	k, _ := config.ParseKey("xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=")
-	s := &daemon.Status{Interfaces: []daemon.InterfaceStatus{{
+	s := &api.Status{Interfaces: []api.InterfaceStatus{{
 		Name: "wg0", Up: true, PublicKey: k, ListenPort: 51820,
 		Addresses: []netip.Prefix{netip.MustParsePrefix("10.99.0.1/24")}, MTU: 1412, MTUAuto: true,
-		Peers: []daemon.PeerStatus{
+		Peers: []api.PeerStatus{
 			{Description: "laptop", PublicKey: k, Endpoint: "203.0.113.2:40000", AllowedIPs: []netip.Prefix{netip.MustParsePrefix("10.99.0.2/32")},
 				LatestHandshake: now.Unix() - 12, RxBytes: 1536, TxBytes: 3 << 20, TotalRxBytes: 5 << 30, TotalTxBytes: 2048,
 				Expires: now.Unix() + 47*3600 + 59*60},

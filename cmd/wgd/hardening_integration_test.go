@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"wgd/api"
 	"wgd/internal/lab"
 )
 
@@ -167,7 +168,7 @@ echo opened; sleep 6`, conns, host, port)
 	if grown := peak - before; grown > 6<<10 {
 		t.Errorf("wgd grew by %d KiB under %d half-sent requests (bound 6 MiB)", grown, conns)
 	}
-	if _, err := g.Status(ctx, g.Router, g.RouterSocket); err != nil {
+	if err := g.Status(ctx, g.Router, g.RouterSocket, &api.Status{}); err != nil {
 		t.Errorf("control socket during the flood: %v", err)
 	}
 	flood.Stop(time.Second)

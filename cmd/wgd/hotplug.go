@@ -7,7 +7,7 @@ import (
 	"os"
 	"time"
 
-	"wgd/daemon"
+	"wgd/api"
 	"wgd/hotplug"
 )
 
@@ -30,8 +30,8 @@ func cmdHotplug(args []string, stdout io.Writer) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), hotplugTimeout)
 	defer cancel()
-	var ans daemon.HotplugAnswer
-	if err := daemon.Call(ctx, *socket, "hotplug", ev, &ans); err != nil {
+	var ans api.HotplugAnswer
+	if err := api.Call(ctx, *socket, "hotplug", ev, &ans); err != nil {
 		fmt.Fprintf(stdout, "wgd hotplug: %s not passed on: %v\n", ev, err)
 		return nil
 	}

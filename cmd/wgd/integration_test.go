@@ -6,6 +6,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"wgd/api"
 	"wgd/internal/lab"
 )
 
@@ -111,10 +113,10 @@ func mustReach(t *testing.T, ctx context.Context, lt *lab.Laptop) {
 	}
 }
 
-func status(t *testing.T, ctx context.Context, g *lab.Gateway, h *lab.Host, socket, iface string) *lab.InterfaceStatus {
+func status(t *testing.T, ctx context.Context, g *lab.Gateway, h *lab.Host, socket, iface string) *api.InterfaceStatus {
 	t.Helper()
-	st, err := g.Status(ctx, h, socket)
-	if err != nil {
+	var st api.Status
+	if err := g.Status(ctx, h, socket, &st); err != nil {
 		t.Fatal(err)
 	}
 	is := st.Interface(iface)
@@ -177,13 +179,13 @@ func TestGatewayDemo(t *testing.T) {
 
 	// The router's view (contract: wgd status --json).
 	r := status(t, ctx, g, g.Router, g.RouterSocket, g.RouterIface)
-	if r.PublicKey != g.RouterKey.Public {
+	if r.PublicKey.String() != g.RouterKey.Public {
 		t.Errorf("router public_key = %q, want %q", r.PublicKey, g.RouterKey.Public)
 	}
 	if r.ListenPort != lab.ListenPort {
 		t.Errorf("router listen_port = %d, want %d", r.ListenPort, lab.ListenPort)
 	}
-	if !slices.Contains(r.Addresses, lab.RouterTunIP+"/24") {
+	if !slices.Contains(r.Addresses, netip.MustParsePrefix(lab.RouterTunIP+"/24")) {
 		t.Errorf("router addresses = %q, want %s/24", r.Addresses, lab.RouterTunIP)
 	}
 	p := r.Peer(laptop.Key.Public)
@@ -193,7 +195,7 @@ func TestGatewayDemo(t *testing.T) {
 	if p.Description != "laptop" {
 		t.Errorf("peer description = %q, want %q", p.Description, "laptop")
 	}
-	if !slices.Contains(p.AllowedIPs, laptop.TunnelIP+"/32") {
+	if !slices.Contains(p.AllowedIPs, netip.MustParsePrefix(laptop.TunnelIP+"/32")) {
 		t.Errorf("peer allowed_ips = %q, want %s/32", p.AllowedIPs, laptop.TunnelIP)
 	}
 	if p.LatestHandshake == 0 || p.RxBytes == 0 || p.TxBytes == 0 {

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"wgd/api"
 	"wgd/config"
 	"wgd/daemon"
 	"wgd/device"
@@ -39,7 +40,7 @@ Usage:
   wgd genpsk                                   print a new preshared key
   wgd version                                  print the version
 
-The control socket defaults to $WGD_SOCKET, else ` + daemon.DefaultSocket + `.
+The control socket defaults to $WGD_SOCKET, else ` + api.DefaultSocket + `.
 `
 
 func main() {
@@ -102,7 +103,7 @@ func flags(name string) (*flag.FlagSet, *string) {
 	fs.SetOutput(io.Discard)
 	def := os.Getenv("WGD_SOCKET")
 	if def == "" {
-		def = daemon.DefaultSocket
+		def = api.DefaultSocket
 	}
 	return fs, fs.String("socket", def, "control socket")
 }
@@ -140,11 +141,13 @@ func cmdRun(args []string, stderr io.Writer) error {
 		ConfigDir: *configDir, Socket: *socket, UAPIDir: *uapiDir,
 		Logger: log, Level: level,
 		Settings: func(s config.Daemon) { m.set(s.MetricsListen, s.MetricsEndpointLabels, d.Status) },
-		Applied:  pageoutWhenSettled(ctx, log),
 	}
+	var stopPageout func()
+	opts.Applied, stopPageout = pageoutWhenSettled(ctx, log)
+	opts.Stop = func() { m.stop(); stopPageout() }
 	if *netifd {
 		opts.Netifd, opts.NetifdState = true, *netifdState
-		opts.NetifdCall = daemon.NetifdUbus(log, func(iface string) {
+		opts.NetifdCall = daemon.NetifdUbus(log, func(ctx context.Context, iface string) {
 			ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 			defer cancel()
 			if err := d.IfDown(ctx, iface); err != nil {
@@ -157,14 +160,18 @@ func cmdRun(args []string, stderr io.Writer) error {
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 	go func() {
-		for range hup {
+		for {
+			select {
+			case <-hup:
+			case <-ctx.Done():
+				return
+			}
 			if _, err := d.Reload(ctx); err != nil {
 				log.Error("reload", "error", err)
 			}
 		}
 	}()
 	log.Info("wgd starting", "version", version, "data_plane", dataPlaneProfile(), "config_dir", *configDir, "netifd", *netifd)
-	defer m.stop()
 	return d.Run(ctx)
 }
 
@@ -186,7 +193,7 @@ type metricsServing interface {
 	close() error
 }
 
-func (m *metricsServer) set(addr string, endpointLabels bool, status func(context.Context) (*daemon.Status, error)) {
+func (m *metricsServer) set(addr string, endpointLabels bool, status func(context.Context) (*api.Status, error)) {
 	if m.started && addr == m.addr {
 		if endpointLabels != m.endpointLabels && m.srv != nil {
 			m.srv.setEndpointLabels(endpointLabels)
@@ -229,7 +236,7 @@ func cmdInterface(cmd string, args []string, stdout io.Writer) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var out jsonRaw
-	if err := daemon.Call(ctx, *socket, cmd, map[string]string{"interface": fs.Arg(0)}, &out); err != nil {
+	if err := api.Call(ctx, *socket, cmd, api.InterfaceArgs{Interface: fs.Arg(0)}, &out); err != nil {
 		return err
 	}
 	if cmd == "ifup" {
@@ -244,7 +251,7 @@ func cmdReload(args []string, stdout io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	var res daemon.ReloadResult
+	var res api.ReloadResult
 	if err := call(*socket, "reload", &res); err != nil {
 		return err
 	}
@@ -285,7 +292,7 @@ func cmdStatus(args []string, stdout io.Writer) error {
 		_, err := stdout.Write(append(raw, '\n'))
 		return err
 	}
-	var s daemon.Status
+	var s api.Status
 	if err := call(*socket, "status", &s); err != nil {
 		return err
 	}
@@ -295,7 +302,7 @@ func cmdStatus(args []string, stdout io.Writer) error {
 func call(socket, command string, result any) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	return daemon.Call(ctx, socket, command, nil, result)
+	return api.Call(ctx, socket, command, nil, result)
 }
 
 func printKey(w io.Writer, gen func() (config.Secret, error)) error {

@@ -6,7 +6,7 @@ import (
 	"context"
 	"log/slog"
 
-	"wgd/daemon"
+	"wgd/api"
 	"wgd/metrics"
 )
 
@@ -17,7 +17,7 @@ import (
 // (metrics.Listen); the error says why. endpointLabels adds the peers'
 // endpoints as labels.
 func startMetrics(ctx context.Context, addr string, endpointLabels bool,
-	status func(context.Context) (*daemon.Status, error), log *slog.Logger) (metricsServing, error) {
+	status func(context.Context) (*api.Status, error), log *slog.Logger) (metricsServing, error) {
 	if addr == "" {
 		log.Info("metrics disabled (metrics_listen is empty)")
 		return nil, nil

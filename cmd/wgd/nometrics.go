@@ -6,13 +6,13 @@ import (
 	"context"
 	"log/slog"
 
-	"wgd/daemon"
+	"wgd/api"
 )
 
 // startMetrics: this build leaves metrics (and the Prometheus client
 // library) out, for devices with little flash. It only says so.
 func startMetrics(_ context.Context, addr string, _ bool,
-	_ func(context.Context) (*daemon.Status, error), log *slog.Logger) (metricsServing, error) {
+	_ func(context.Context) (*api.Status, error), log *slog.Logger) (metricsServing, error) {
 	if addr != "" {
 		log.Info("metrics not served: this wgd is built without them (tag nometrics)", "metrics_listen", addr)
 	}

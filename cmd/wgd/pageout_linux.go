@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -38,7 +39,7 @@ const settleTime = 5 * time.Second
 // the running daemon faults back only the pages it uses: measured with
 // `make bench`, about 2 of 9 MiB. Anonymous memory (heap, stacks) is not
 // touched.
-func pageoutWhenSettled(ctx context.Context, log *slog.Logger) func() {
+func pageoutWhenSettled(ctx context.Context, log *slog.Logger) (applied, stop func()) {
 	pageout := func() {
 		if ctx.Err() != nil {
 			return
@@ -51,14 +52,27 @@ func pageoutWhenSettled(ctx context.Context, log *slog.Logger) func() {
 		log.Debug("binary pages paged out", "bytes", n)
 	}
 	var t *time.Timer
-	return func() {
+	var running sync.WaitGroup
+	applied = func() {
 		if t != nil {
-			t.Reset(settleTime)
-			return
+			if t.Stop() {
+				running.Done()
+			}
+		} else {
+			pageout()
 		}
-		pageout()
-		t = time.AfterFunc(settleTime, pageout)
+		running.Add(1)
+		t = time.AfterFunc(settleTime, func() { defer running.Done(); pageout() })
 	}
+	// stop, once the daemon calls applied no more, stops the timer and
+	// waits for a page-out under way.
+	stop = func() {
+		if t != nil && t.Stop() {
+			running.Done()
+		}
+		running.Wait()
+	}
+	return applied, stop
 }
 
 // pageoutBinary pages out the read-only mappings of the running binary

@@ -51,7 +51,7 @@ func TestPageoutAtStartThenWhenSettled(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	applied := pageoutWhenSettled(ctx, log)
+	applied, stop := pageoutWhenSettled(ctx, log)
 	applied() // the start
 	if n := strings.Count(buf.String(), "binary pages paged out"); n != 1 {
 		t.Fatalf("after the start's change: %d pageouts, want 1 at once\n%s", n, buf.String())
@@ -59,6 +59,10 @@ func TestPageoutAtStartThenWhenSettled(t *testing.T) {
 	applied() // a reload: waits for the settle time
 	if n := strings.Count(buf.String(), "binary pages paged out"); n != 1 {
 		t.Errorf("right after a later change: %d pageouts, want still 1", n)
+	}
+	stop() // the daemon stopped: no page-out follows
+	if n := strings.Count(buf.String(), "binary pages paged out"); n != 1 {
+		t.Errorf("after stop: %d pageouts, want still 1", n)
 	}
 }
 

@@ -9,13 +9,13 @@ import (
 	"strings"
 	"testing"
 
+	"wgd/api"
 	"wgd/config"
-	"wgd/daemon"
 )
 
 // fakeDaemon answers `status` on a control socket in dir with st, as a
 // running wgd would; it returns the socket's path.
-func fakeDaemon(t *testing.T, dir string, st *daemon.Status) string {
+func fakeDaemon(t *testing.T, dir string, st *api.Status) string {
 	t.Helper()
 	path := filepath.Join(dir, "fake.sock")
 	l, err := net.Listen("unix", path)
@@ -29,8 +29,8 @@ func fakeDaemon(t *testing.T, dir string, st *daemon.Status) string {
 			if err != nil {
 				return
 			}
-			var req daemon.Request
-			resp := daemon.Response{Version: daemon.ProtocolVersion}
+			var req api.Request
+			resp := api.Response{Version: api.ProtocolVersion}
 			if err := json.NewDecoder(c).Decode(&req); err == nil && req.Command == "status" {
 				resp.OK = true
 				resp.Result, _ = json.Marshal(st)
@@ -65,8 +65,8 @@ func TestPeerListAsTheRouterReadsIt(t *testing.T) {
 		t.Fatalf("the router does not run the peer: %v", problems)
 	}
 	runs := cfg.Interface("wg0").Peers[0]
-	socket := fakeDaemon(t, dir, &daemon.Status{Interfaces: []daemon.InterfaceStatus{
-		{Name: "wg0", Up: true, Peers: []daemon.PeerStatus{{PublicKey: runs.PublicKey, Description: runs.Description}}},
+	socket := fakeDaemon(t, dir, &api.Status{Interfaces: []api.InterfaceStatus{
+		{Name: "wg0", Up: true, Peers: []api.PeerStatus{{PublicKey: runs.PublicKey, Description: runs.Description}}},
 	}})
 
 	var out, errb strings.Builder

@@ -18,8 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"wgd/api"
 	"wgd/config"
-	"wgd/daemon"
 	"wgd/internal/lab"
 )
 
@@ -335,20 +335,20 @@ func firstLine(text, prefix string) string {
 }
 
 // routerStatus is the router daemon's `wgd status --json`.
-func routerStatus(t *testing.T, ctx context.Context, g *lab.Gateway) *daemon.Status {
+func routerStatus(t *testing.T, ctx context.Context, g *lab.Gateway) *api.Status {
 	t.Helper()
 	out, err := g.WGDCmd(ctx, g.Router, "status", "--json", "--socket", g.RouterSocket)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var st daemon.Status
+	var st api.Status
 	if err := json.Unmarshal([]byte(out), &st); err != nil {
 		t.Fatalf("wgd status --json: %v:\n%s", err, out)
 	}
 	return &st
 }
 
-func interfaceUp(st *daemon.Status, name string) (up, listed bool) {
+func interfaceUp(st *api.Status, name string) (up, listed bool) {
 	for _, i := range st.Interfaces {
 		if i.Name == name {
 			return i.Up, true
@@ -360,13 +360,13 @@ func interfaceUp(st *daemon.Status, name string) (up, listed bool) {
 // netifdIfup does what netifd and the wgd protocol handler do for an
 // interface: `wgd ifup`, then the link up with the answer's MTU,
 // addresses and routes (wgd leaves layer 3 to netifd in this mode).
-func netifdIfup(t *testing.T, ctx context.Context, g *lab.Gateway, iface string) *daemon.IfupResult {
+func netifdIfup(t *testing.T, ctx context.Context, g *lab.Gateway, iface string) *api.IfupResult {
 	t.Helper()
 	out, err := g.WGDCmd(ctx, g.Router, "ifup", "--socket", g.RouterSocket, iface)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var up daemon.IfupResult
+	var up api.IfupResult
 	if err := json.Unmarshal([]byte(out), &up); err != nil {
 		t.Fatalf("wgd ifup: %v:\n%s", err, out)
 	}

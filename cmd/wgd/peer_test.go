@@ -16,8 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"wgd/api"
 	"wgd/config"
-	"wgd/daemon"
 	"wgd/internal/lab"
 	"wgd/peers"
 	"wgd/uci"
@@ -507,12 +507,12 @@ func TestPeerListJSONFromFile(t *testing.T) {
 // did not ask for it) is configured, not running.
 func TestPeerJSONLive(t *testing.T) {
 	k1, k2, k3 := mustSecretKey(t, peerRouterKey).PublicKey(), config.Key{1}, config.Key{2}
-	st := &daemon.Status{Interfaces: []daemon.InterfaceStatus{
-		{Name: "wg0", Up: true, Peers: []daemon.PeerStatus{
+	st := &api.Status{Interfaces: []api.InterfaceStatus{
+		{Name: "wg0", Up: true, Peers: []api.PeerStatus{
 			{PublicKey: k1, LatestHandshake: 1700000000, RxBytes: 1234, TxBytes: 5678, Endpoint: "198.51.100.7:40000", EndpointHost: "vpn.example.com:51820"},
 			{PublicKey: k2},
 		}},
-		{Name: "wg1", Up: false, Peers: []daemon.PeerStatus{{PublicKey: k3}}},
+		{Name: "wg1", Up: false, Peers: []api.PeerStatus{{PublicKey: k3}}},
 	}}
 	state := peers.LiveOf(st)
 	peer := func(iface, name string, key config.Key, disabled bool) peers.Peer {

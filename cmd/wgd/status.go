@@ -8,7 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"wgd/daemon"
+	"wgd/api"
 )
 
 // jsonRaw keeps the daemon's JSON as it came, indented for people.
@@ -29,7 +29,7 @@ func (r *jsonRaw) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-func printStatus(w io.Writer, s *daemon.Status, now time.Time) error {
+func printStatus(w io.Writer, s *api.Status, now time.Time) error {
 	if len(s.Interfaces) == 0 {
 		fmt.Fprintf(w, "no interfaces with proto 'wgd' in %s/network\n", s.ConfigDir)
 	}
@@ -96,7 +96,7 @@ func printStatus(w io.Writer, s *daemon.Status, now time.Time) error {
 	return nil
 }
 
-func printFirewall(w io.Writer, s *daemon.Status) {
+func printFirewall(w io.Writer, s *api.Status) {
 	f := s.Firewall
 	if f.Backend == "" {
 		return

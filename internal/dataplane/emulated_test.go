@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"wgd/api"
 	"wgd/internal/lab"
 )
 
@@ -62,8 +63,8 @@ func emulatedRouter(t *testing.T, ctx context.Context, l *lab.Lab, native string
 		if p.Exited() {
 			return lab.GiveUp(fmt.Errorf("emulated wgd exited (%s)", p.ExitStatus()))
 		}
-		st, err := g.Status(ctx, g.Router, g.RouterSocket)
-		if err != nil {
+		var st api.Status
+		if err := g.Status(ctx, g.Router, g.RouterSocket, &st); err != nil {
 			return err
 		}
 		if st.Interface(g.RouterIface) == nil {
@@ -107,8 +108,8 @@ func emulatedRouter(t *testing.T, ctx context.Context, l *lab.Lab, native string
 	}
 
 	// The emulated daemon's own view: a handshake and bytes both ways.
-	st, err := g.Status(ctx, g.Router, g.RouterSocket)
-	if err != nil {
+	var st api.Status
+	if err := g.Status(ctx, g.Router, g.RouterSocket, &st); err != nil {
 		t.Fatal(err)
 	}
 	peer := st.Interface(g.RouterIface).Peer(laptop.Key.Public)

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"wgd/api"
 	"wgd/internal/lab"
 )
 
@@ -223,7 +224,7 @@ func (e *End) startWGD(ctx context.Context, peer *End, extra []string) error {
 		if err != nil {
 			return err
 		}
-		var st lab.Status
+		var st api.Status
 		if err := json.Unmarshal(out, &st); err != nil {
 			return err
 		}
