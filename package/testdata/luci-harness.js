@@ -8,7 +8,8 @@
 // input: {"validate": {"mtu": [...], "fwmark": [...], "key": [...]},
 //         "peerStates": [{"status", "ifname", "peer", "now"}],
 //         "ifaceStates": [{"status", "ifname"}], "errors": [[...]],
-//         "wgQuick": ["text"], "statusPage": STATUS, "rpc": {METHOD: ANSWER}}
+//         "wgQuick": ["text"], "statusPage": STATUS, "rpc": {METHOD: ANSWER},
+//         "expiry": [{"value", "now"}]}
 'use strict';
 
 const fs = require('fs');
@@ -265,6 +266,7 @@ res.validate = {
 	formMtu: out.options.find((o) => o.name === 'mtu').validate === wgd.validateMtu,
 	formFwmark: out.options.find((o) => o.name === 'fwmark').validate === wgd.validateFwmark
 };
+res.expiry = (input.expiry || []).map((c) => ({ parsed: wgd.parseExpiry(c.value, c.now), valid: wgd.validateExpiry(c.value, c.now) === true }));
 res.peerStates = (input.peerStates || []).map((c) => wgd.peerState(c.status, c.ifname, c.peer, c.now));
 res.ifaceStates = (input.ifaceStates || []).map((c) => wgd.interfaceState(c.status, c.ifname));
 res.errorTexts = (input.errors || []).map((e) => proto.errorsText(e));
@@ -317,7 +319,8 @@ if (input.addDevice) {
 	inputs[0].value = input.addDevice.name;
 	select.value = input.addDevice.mode;
 	inputs[1].value = input.addDevice.dns;
-	inputs[2].checked = !!input.addDevice.keep;
+	find(dlg, (n) => n.tag === 'input' && n.attrs.type === 'checkbox')[0].checked = !!input.addDevice.keep;
+	find(dlg, (n) => n.tag === 'input' && /\bwgd-expires\b/.test(n.attrs['class']))[0].value = input.addDevice.expires || '';
 	const add = find(dlg, (n) => n.tag === 'button' && text(n) === 'Add device')[0];
 	tasks.push(Promise.resolve(add.attrs.click()).then(() => {
 		const shown = out.modals.slice(1).filter((m) => !m.hidden).map((m) => ({

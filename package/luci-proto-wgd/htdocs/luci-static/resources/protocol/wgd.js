@@ -62,7 +62,7 @@ function now() {
 	return Math.floor(Date.now() / 1000);
 }
 
-// The text and class of a live field: what (state, transfer, endpoint),
+// The text and class of a live field: what (state, transfer, total, endpoint),
 // for interface ifname and the peer section sid.
 function liveField(what, ifname, sid) {
 	var peer = { public_key: uci.get('network', sid, 'public_key'), disabled: uci.get('network', sid, 'disabled') },
@@ -74,6 +74,8 @@ function liveField(what, ifname, sid) {
 		return { text: st.text, cls: 'wgd-peer-' + st.kind, mark: st.online };
 	case 'transfer':
 		return { text: (st.kind == 'online' || st.kind == 'offline' || st.kind == 'never') ? live.transfer : null };
+	case 'total':
+		return { text: live.total };
 	case 'endpoint':
 		return { text: (st.kind == 'online' || st.kind == 'offline' || st.kind == 'never') ? live.endpoint : null };
 	}
@@ -546,6 +548,13 @@ return network.registerProtocol('wgd', {
 		o.modalonly = false;
 		o.textvalue = function(section_id) {
 			return renderLive('transfer', ifname, section_id);
+		};
+
+		o = ss.option(form.DummyValue, '_total', _('Total received / sent'),
+			_('Over all sessions of the peer, kept across restarts of wgd.'));
+		o.modalonly = false;
+		o.textvalue = function(section_id) {
+			return renderLive('total', ifname, section_id);
 		};
 
 		o = ss.option(form.Flag, 'disabled', _('Peer disabled'),

@@ -44,7 +44,7 @@ var callPublicKey = rpc.declare({
 var callAddPeer = rpc.declare({
 	object: 'luci.wgd',
 	method: 'addPeer',
-	params: [ 'interface', 'name', 'full_tunnel', 'dns', 'keep_key' ],
+	params: [ 'interface', 'name', 'full_tunnel', 'dns', 'keep_key', 'expires' ],
 	expect: { '': {} }
 });
 
@@ -180,6 +180,107 @@ function parseEndpoint(s) {
 	return { host: m[1], port: m[2] };
 }
 
+// Go's time.ParseDuration in seconds (null: not a duration): a sign,
+// then decimal numbers each with a unit (ns, us, µs, ms, s, m, h); "0"
+// alone is zero. Go refuses more than 2^63-1 nanoseconds.
+var durationUnits = { ns: 1e-9, us: 1e-6, 'µs': 1e-6, 'μs': 1e-6, ms: 1e-3, s: 1, m: 60, h: 3600 };
+
+function parseGoDuration(s) {
+	var m = /^([-+]?)(.*)$/.exec(s), sign = (m[1] == '-') ? -1 : 1, rest = m[2], total = 0, part;
+
+	if (rest == '0')
+		return 0;
+	if (rest == '')
+		return null;
+
+	var re = /^([0-9]*(?:\.[0-9]*)?)(ns|us|µs|μs|ms|s|m|h)/;
+
+	while (rest.length) {
+		if ((part = re.exec(rest)) == null || part[1] == '' || part[1] == '.')
+			return null;
+		total += parseFloat(part[1]) * durationUnits[part[2]];
+		rest = rest.substring(part[0].length);
+	}
+
+	if (total > 9223372036.854775807)
+		return null;
+
+	return sign * total;
+}
+
+// The UNIX time of an RFC 3339 time or a date YYYY-MM-DD (00:00 UTC), as
+// the daemon reads `option expires`; null when it is neither.
+function parseExpiryTime(s) {
+	var m = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2}):(\d{2})([.,]\d+)?(Z|[+-]\d{2}:\d{2}))?$/.exec(s);
+
+	if (m == null)
+		return null;
+
+	var y = +m[1], mo = +m[2], d = +m[3], h = +(m[4] || 0), mi = +(m[5] || 0), sec = +(m[6] || 0);
+
+	if (mo < 1 || mo > 12 || d < 1 || d > new Date(Date.UTC(y, mo, 0)).getUTCDate() || h > 23 || mi > 59 || sec > 59)
+		return null;
+
+	var t = Date.UTC(y, mo - 1, d, h, mi, sec) / 1000;
+
+	if (m[8] && m[8] != 'Z') {
+		var oh = +m[8].substring(1, 3), om = +m[8].substring(4, 6);
+		if (oh > 23 || om > 59)
+			return null;
+		t -= (m[8][0] == '-' ? -1 : 1) * (oh * 3600 + om * 60);
+	}
+	if (m[7])
+		t += parseFloat('0.' + m[7].substring(1));
+
+	return Math.floor(t);
+}
+
+// parseExpiry reads when a device added with "Add device" stops working,
+// as `wgd peer add --expires` does: a duration from now (30m, 48h, 7d,
+// 1d12h) or a time (RFC 3339, or YYYY-MM-DD for 00:00 UTC that day).
+// {time} (UNIX seconds, after now) or {error}.
+function parseExpiry(value, now) {
+	var s = String(value).trim(), t = parseExpiryTime(s);
+
+	if (t == null) {
+		var d, i = s.indexOf('d');
+
+		if (i < 0) {
+			d = parseGoDuration(s);
+		}
+		else {
+			var days = s.substring(0, i), rest = s.substring(i + 1), more = 0;
+
+			d = (/^[0-9]+$/.test(days) && +days <= 65535) ? +days * 86400 : null;
+			if (d != null && rest != '')
+				d = ((more = parseGoDuration(rest)) != null) ? d + more : null;
+		}
+
+		if (d == null)
+			return { error: _('"%s": want a duration such as 30m, 48h or 7d, an RFC 3339 time or a date YYYY-MM-DD').format(s) };
+		if (!(d > 0))
+			return { error: _('"%s": the duration must be positive').format(s) };
+
+		t = Math.floor(now + d);
+	}
+
+	if (!(t > now))
+		return { error: _('%s is not in the future').format(new Date(t * 1000).toISOString().replace(/\.000Z$/, 'Z')) };
+
+	return { time: t };
+}
+
+// The expiry field of "Add device": empty (never) or what parseExpiry
+// takes, at the browser's clock.
+function validateExpiry(value, now) {
+	if (value == null || String(value).trim() == '')
+		return true;
+
+	var e = parseExpiry(value, now != null ? now : Math.floor(Date.now() / 1000));
+
+	return e.error || true;
+}
+
 function formatBytes(n) {
 	var units = [ 'B', 'KiB', 'MiB', 'GiB', 'TiB' ], i = 0;
 
@@ -265,6 +366,9 @@ function peerState(status, ifname, peer, now) {
 	if (!p)
 		return { kind: 'unapplied', text: _('Not running: save and apply, or see the system log'), online: null };
 
+	if (p.expired)
+		return { kind: 'expired', text: _('Expired on %s').format(new Date(p.expires * 1000).toISOString().replace(/\.000Z$/, 'Z')), online: null };
+
 	if (!(p.latest_handshake > 0))
 		return { kind: 'never', text: _('No handshake yet'), online: false };
 
@@ -276,16 +380,18 @@ function peerState(status, ifname, peer, now) {
 	return { kind: 'online', text: _('Latest handshake %s').format(formatAge(age)), online: true };
 }
 
-// The live fields of a peer for a table: transfer (received / sent) and
-// the endpoint in use.
+// The live fields of a peer for a table: transfer (received / sent) in
+// the current session, total (received / sent over all sessions, kept
+// across restarts) and the endpoint in use.
 function peerTraffic(status, ifname, publicKey) {
 	var p = findPeer(findInterface(status, ifname), publicKey);
 
 	if (!p)
-		return { transfer: null, endpoint: null };
+		return { transfer: null, total: null, endpoint: null };
 
 	return {
 		transfer: '%s / %s'.format(formatBytes(p.rx_bytes), formatBytes(p.tx_bytes)),
+		total: '%s / %s'.format(formatBytes(p.total_rx_bytes), formatBytes(p.total_tx_bytes)),
 		endpoint: p.endpoint || null
 	};
 }
@@ -502,6 +608,7 @@ function addDeviceDialog(ifname, done) {
 	    	E('option', { 'value': 'full' }, [ _('Full tunnel') ])
 	    ]),
 	    dns = E('input', { 'type': 'text', 'class': 'cbi-input-text', 'placeholder': _('default (the router)') }),
+	    expires = E('input', { 'type': 'text', 'class': 'cbi-input-text wgd-expires', 'placeholder': _('never') }),
 	    keep = E('input', { 'type': 'checkbox' }),
 	    err = E('div', { 'class': 'wgd-add-error' });
 
@@ -515,12 +622,15 @@ function addDeviceDialog(ifname, done) {
 	function submit() {
 		var check = validateDeviceName(name.value);
 
+		if (check === true)
+			check = validateExpiry(expires.value);
+
 		if (check !== true) {
 			dom.content(err, E('div', { 'class': 'alert-message error' }, [ check ]));
 			return;
 		}
 
-		return callAddPeer(ifname, name.value, mode.value == 'full', dns.value.trim(), keep.checked).then(function(res) {
+		return callAddPeer(ifname, name.value, mode.value == 'full', dns.value.trim(), keep.checked, expires.value.trim()).then(function(res) {
 			if (res.error || !res.client) {
 				dom.content(err, E('div', { 'class': 'alert-message error', 'style': 'white-space:pre-wrap' }, [ res.error || _('No answer from wgd') ]));
 				return;
@@ -539,6 +649,7 @@ function addDeviceDialog(ifname, done) {
 		row(_('Name'), name, _('Letters, digits and _; the peer\'s section name.')),
 		row(_('Traffic'), mode, _('Split: only the tunnel\'s and the LAN\'s networks go through this router. Full: all of the device\'s traffic does.')),
 		row(_('DNS'), dns, _('Servers for the device, comma-separated, or none.')),
+		row(_('Expires'), expires, _('Optional. The device stops working after a time such as 30m, 48h or 7d, or at a date (2026-12-31, 00:00 UTC) or time (2026-12-31T18:00:00Z). Empty: never.')),
 		row(_('Keep the key'), keep, _('Keeps the device\'s private key in the configuration, so that its configuration can be shown again.')),
 		err,
 		E('div', { 'class': 'right' }, [
@@ -579,6 +690,8 @@ return baseclass.extend({
 	validateMtu: validateMtu,
 	validateFwmark: validateFwmark,
 	validateDeviceName: validateDeviceName,
+	validateExpiry: validateExpiry,
+	parseExpiry: parseExpiry,
 	parseFwmark: parseFwmark,
 	isCIDR: isCIDR,
 	parseEndpoint: parseEndpoint,

@@ -52,6 +52,7 @@ function peerRows(status, ifname) {
 			]),
 			E('td', { 'class': 'td', 'data-title': _('Endpoint') }, [ (running && live.endpoint) || '-' ]),
 			E('td', { 'class': 'td', 'data-title': _('Received / sent') }, [ (running && live.transfer) || '-' ]),
+			E('td', { 'class': 'td', 'data-title': _('Total received / sent') }, [ live.total || '-' ]),
 			E('td', { 'class': 'td', 'data-title': '' }, [
 				p.kept ? E('button', {
 					'class': 'btn cbi-button cbi-button-neutral',
@@ -80,6 +81,7 @@ function renderInterface(status, ifname) {
 				E('th', { 'class': 'th' }, [ _('State') ]),
 				E('th', { 'class': 'th' }, [ _('Current endpoint') ]),
 				E('th', { 'class': 'th' }, [ _('Received / sent') ]),
+				E('th', { 'class': 'th', 'title': _('Over all sessions of the peer, kept across restarts of wgd') }, [ _('Total received / sent') ]),
 				E('th', { 'class': 'th' }, [ ' ' ])
 			])
 		].concat(rows.length ? rows : [
