@@ -337,7 +337,8 @@ const (
 // Every state a peer and an interface can be in gets its own text: the
 // daemon stopped (the backend's {"error"} answer is inspected), the
 // interface not applied, down with its reason, a peer disabled, not
-// running, never handshaken, online, offline, a guest past its expiry.
+// running, never handshaken, online, offline, a guest past its expiry
+// (and until when one runs).
 func TestLuciStates(t *testing.T) {
 	now := time.Now().Unix()
 	peer := daemon.PeerStatus{PublicKey: mustKey(t, luciPeerKey), Endpoint: "198.51.100.7:51820", RxBytes: 1536, TxBytes: 3 << 20}
@@ -351,6 +352,8 @@ func TestLuciStates(t *testing.T) {
 	guest := peer
 	guest.LatestHandshake, guest.Expires, guest.Expired = now-42, time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC).Unix(), true
 	expired := statusJSON(t, daemon.Status{Interfaces: []daemon.InterfaceStatus{{Name: "wg0", Up: true, ListenPort: 51820, Peers: []daemon.PeerStatus{guest}}}})
+	guest.Expires, guest.Expired = time.Date(2036, 1, 2, 3, 4, 5, 0, time.UTC).Unix(), false
+	expiring := statusJSON(t, daemon.Status{Interfaces: []daemon.InterfaceStatus{{Name: "wg0", Up: true, ListenPort: 51820, Peers: []daemon.PeerStatus{guest}}}})
 	enabled := map[string]any{"public_key": luciPeerKey}
 	cases := []struct {
 		status any
@@ -370,6 +373,7 @@ func TestLuciStates(t *testing.T) {
 		{withPeer(now - 600), enabled, "offline", "10 min ago", false},
 		{withPeer(now - 42), map[string]any{"public_key": luciPeerKey, "disabled": "1"}, "disabled", "Peer disabled", nil},
 		{expired, enabled, "expired", "Expired on 2026-01-02T03:04:05Z", nil},
+		{expiring, enabled, "online", "42 s ago · expires 2036-01-02T03:04:05Z", true},
 	}
 	var peerStates, ifaceStates []map[string]any
 	for _, c := range cases {
@@ -392,7 +396,7 @@ func TestLuciStates(t *testing.T) {
 			t.Errorf("case %d: %+v (online %v), want kind %s, text with %q, online %v", i, got, online, c.kind, c.text, c.online)
 		}
 	}
-	for i, want := range []string{"loading", "stopped", "stopped", "unapplied", "down", "up", "up", "up", "up", "up", "up"} {
+	for i, want := range []string{"loading", "stopped", "stopped", "unapplied", "down", "up", "up", "up", "up", "up", "up", "up"} {
 		if r.IfaceStates[i].Kind != want {
 			t.Errorf("interface case %d: %+v, want %s", i, r.IfaceStates[i], want)
 		}

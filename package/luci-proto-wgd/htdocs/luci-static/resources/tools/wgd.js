@@ -265,7 +265,7 @@ function parseExpiry(value, now) {
 	}
 
 	if (!(t > now))
-		return { error: _('%s is not in the future').format(new Date(t * 1000).toISOString().replace(/\.000Z$/, 'Z')) };
+		return { error: _('%s is not in the future').format(formatTime(t)) };
 
 	return { time: t };
 }
@@ -279,6 +279,11 @@ function validateExpiry(value, now) {
 	var e = parseExpiry(value, now != null ? now : Math.floor(Date.now() / 1000));
 
 	return e.error || true;
+}
+
+// A UNIX time as the daemon writes it (RFC 3339, UTC).
+function formatTime(t) {
+	return new Date(t * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
 }
 
 function formatBytes(n) {
@@ -367,17 +372,20 @@ function peerState(status, ifname, peer, now) {
 		return { kind: 'unapplied', text: _('Not running: save and apply, or see the system log'), online: null };
 
 	if (p.expired)
-		return { kind: 'expired', text: _('Expired on %s').format(new Date(p.expires * 1000).toISOString().replace(/\.000Z$/, 'Z')), online: null };
+		return { kind: 'expired', text: _('Expired on %s').format(formatTime(p.expires)), online: null };
+
+	// A guest says until when it runs.
+	var until = (p.expires > 0) ? ' · ' + _('expires %s').format(formatTime(p.expires)) : '';
 
 	if (!(p.latest_handshake > 0))
-		return { kind: 'never', text: _('No handshake yet'), online: false };
+		return { kind: 'never', text: _('No handshake yet') + until, online: false };
 
 	var age = Math.max(0, now - p.latest_handshake);
 
 	if (age > ONLINE_SECONDS)
-		return { kind: 'offline', text: _('Latest handshake %s').format(formatAge(age)), online: false };
+		return { kind: 'offline', text: _('Latest handshake %s').format(formatAge(age)) + until, online: false };
 
-	return { kind: 'online', text: _('Latest handshake %s').format(formatAge(age)), online: true };
+	return { kind: 'online', text: _('Latest handshake %s').format(formatAge(age)) + until, online: true };
 }
 
 // The live fields of a peer for a table: transfer (received / sent) in
@@ -607,7 +615,7 @@ function addDeviceDialog(ifname, done) {
 	    	E('option', { 'value': 'split' }, [ _('Split tunnel') ]),
 	    	E('option', { 'value': 'full' }, [ _('Full tunnel') ])
 	    ]),
-	    dns = E('input', { 'type': 'text', 'class': 'cbi-input-text', 'placeholder': _('default (the router)') }),
+	    dns = E('input', { 'type': 'text', 'class': 'cbi-input-text', 'placeholder': _('default') }),
 	    expires = E('input', { 'type': 'text', 'class': 'cbi-input-text wgd-expires', 'placeholder': _('never') }),
 	    keep = E('input', { 'type': 'checkbox' }),
 	    err = E('div', { 'class': 'wgd-add-error' });
@@ -648,7 +656,7 @@ function addDeviceDialog(ifname, done) {
 		E('p', {}, [ _('Makes keys and an address for a new device, adds it as a peer and shows its configuration once.') ]),
 		row(_('Name'), name, _('Letters, digits and _; the peer\'s section name.')),
 		row(_('Traffic'), mode, _('Split: only the tunnel\'s and the LAN\'s networks go through this router. Full: all of the device\'s traffic does.')),
-		row(_('DNS'), dns, _('Servers for the device, comma-separated, or none.')),
+		row(_('DNS'), dns, _('Servers for the device, comma-separated, or none. Default: this router for a full tunnel, none for a split tunnel.')),
 		row(_('Expires'), expires, _('Optional. The device stops working after a time such as 30m, 48h or 7d, or at a date (2026-12-31, 00:00 UTC) or time (2026-12-31T18:00:00Z). Empty: never.')),
 		row(_('Keep the key'), keep, _('Keeps the device\'s private key in the configuration, so that its configuration can be shown again.')),
 		err,
