@@ -236,7 +236,7 @@ func TestLuciViewFields(t *testing.T) {
 		"_state":               {"DummyValue", "", false},
 		"allowed_ips":          {"DynamicList", "ipaddr", nil},
 		"_endpoint":            {"DummyValue", "", false},
-		"_current_endpoint":    {"DummyValue", "", false},
+		"_total":               {"DummyValue", "", false},
 		"_transfer":            {"DummyValue", "", false},
 		"disabled":             {"Flag", "", true},
 		"public_key":           {"Value", "", true},
@@ -449,7 +449,7 @@ func TestLuciInterfaceRow(t *testing.T) {
 func TestLuciPeerTable(t *testing.T) {
 	now := time.Now().Unix()
 	st := statusJSON(t, daemon.Status{Interfaces: []daemon.InterfaceStatus{{Name: "wg0", Up: true, ListenPort: 51820,
-		Peers: []daemon.PeerStatus{{PublicKey: mustKey(t, luciPeerKey), LatestHandshake: now - 42, Endpoint: "[2001:db8::7]:51821", RxBytes: 1536, TxBytes: 3 << 20,
+		Peers: []daemon.PeerStatus{{PublicKey: mustKey(t, luciPeerKey), LatestHandshake: now - 42, Endpoint: "[2001:db8::7]:40000", RxBytes: 1536, TxBytes: 3 << 20,
 			TotalRxBytes: 7 << 30, TotalTxBytes: 1536 << 10}}}}})
 	uci := map[string]any{
 		"wg0":   luciUCI["wg0"],
@@ -460,10 +460,24 @@ func TestLuciPeerTable(t *testing.T) {
 	if got := r.RowsBefore["peer1"]["_state"]; !strings.Contains(got, "Collecting") {
 		t.Errorf("state before the first poll: %q", got)
 	}
+	// One endpoint column (the table must fit LuCI's dialog): the one in
+	// use shows under the configured one only where they differ.
+	if got := r.RowsBefore["peer1"]["_endpoint"]; got != "[2001:db8::7]:51821" {
+		t.Errorf("endpoint before the first poll: %q", got)
+	}
+	var cols []string
+	for _, o := range r.Peers {
+		if o.Textvalue && (o.Modalonly == nil || !*o.Modalonly) {
+			cols = append(cols, o.Name)
+		}
+	}
+	if want := []string{"description", "_state", "allowed_ips", "_endpoint", "_transfer", "_total"}; !reflect.DeepEqual(cols, want) {
+		t.Errorf("columns %v, want %v", cols, want)
+	}
 	p1 := r.Rows["peer1"]
 	for col, want := range map[string]string{
-		"description": "laptop", "allowed_ips": "10.0.0.2/32, 192.168.9.0/24", "_endpoint": "[2001:db8::7]:51821",
-		"_state": "online", "_current_endpoint": "[2001:db8::7]:51821", "_transfer": "1.5 KiB / 3.0 MiB",
+		"description": "laptop", "allowed_ips": "10.0.0.2/32, 192.168.9.0/24", "_endpoint": "[2001:db8::7]:51821in use: [2001:db8::7]:40000",
+		"_state": "online", "_transfer": "1.5 KiB / 3.0 MiB",
 		"_total": "7.0 GiB / 1.5 MiB",
 	} {
 		if !strings.Contains(p1[col], want) {
@@ -474,7 +488,7 @@ func TestLuciPeerTable(t *testing.T) {
 		t.Errorf("peer1 state %q lacks the handshake age", p1["_state"])
 	}
 	p2 := r.Rows["peer2"]
-	if p2["_state"] != "Peer disabled" || p2["_transfer"] != "-" || p2["_total"] != "-" || !strings.Contains(p2["description"], "unnamed") {
+	if p2["_state"] != "Peer disabled" || p2["_transfer"] != "-" || p2["_total"] != "-" || p2["_endpoint"] != "none" || !strings.Contains(p2["description"], "unnamed") {
 		t.Errorf("peer2: %v", p2)
 	}
 	if !reflect.DeepEqual(r.RowActions, []string{"Configuration", "Edit"}) || !reflect.DeepEqual(r.RowNoKey, []string{"Edit"}) {

@@ -62,22 +62,36 @@ function now() {
 	return Math.floor(Date.now() / 1000);
 }
 
-// The text and class of a live field: what (state, transfer, total, endpoint),
-// for interface ifname and the peer section sid.
+// The endpoint configured for the peer section sid, as HOST:PORT; null
+// for none.
+function configuredEndpoint(sid) {
+	var host = uci.get('network', sid, 'endpoint_host'),
+	    port = uci.get('network', sid, 'endpoint_port') || '51820';
+
+	if (!host)
+		return null;
+
+	return (host.indexOf(':') > -1 ? '[%s]:%s' : '%s:%s').format(host, port);
+}
+
+// The text and class of a live field: what (state, transfer, total,
+// inuse: the endpoint in use where it is not the configured one), for
+// interface ifname and the peer section sid.
 function liveField(what, ifname, sid) {
 	var peer = { public_key: uci.get('network', sid, 'public_key'), disabled: uci.get('network', sid, 'disabled') },
 	    st = wgd.peerState(lastStatus, ifname, peer, now()),
-	    live = wgd.peerTraffic(lastStatus, ifname, peer.public_key);
+	    live = wgd.peerTraffic(lastStatus, ifname, peer.public_key),
+	    running = (st.kind == 'online' || st.kind == 'offline' || st.kind == 'never');
 
 	switch (what) {
 	case 'state':
 		return { text: st.text, cls: 'wgd-peer-' + st.kind, mark: st.online };
 	case 'transfer':
-		return { text: (st.kind == 'online' || st.kind == 'offline' || st.kind == 'never') ? live.transfer : null };
+		return { text: running ? live.transfer : null };
 	case 'total':
 		return { text: live.total };
-	case 'endpoint':
-		return { text: (st.kind == 'online' || st.kind == 'offline' || st.kind == 'never') ? live.endpoint : null };
+	case 'inuse':
+		return { text: (running && live.endpoint && live.endpoint != configuredEndpoint(sid)) ? _('in use: %s').format(live.endpoint) : '' };
 	}
 }
 
@@ -526,22 +540,18 @@ return network.registerProtocol('wgd', {
 			return ips.length ? ips.join(', ') : E('em', [ _('none') ]);
 		};
 
+		// The configured endpoint, and under it the one in use when the
+		// peer roamed or connects here (one column: the table must fit
+		// LuCI's dialog).
 		o = ss.option(form.DummyValue, '_endpoint', _('Endpoint'));
 		o.modalonly = false;
 		o.textvalue = function(section_id) {
-			var host = uci.get('network', section_id, 'endpoint_host'),
-			    port = uci.get('network', section_id, 'endpoint_port') || '51820';
+			var ep = configuredEndpoint(section_id);
 
-			if (!host)
-				return E('em', { 'title': _('The peer connects here') }, [ _('none') ]);
-
-			return (host.indexOf(':') > -1 ? '[%s]:%s' : '%s:%s').format(host, port);
-		};
-
-		o = ss.option(form.DummyValue, '_current_endpoint', _('Current endpoint'));
-		o.modalonly = false;
-		o.textvalue = function(section_id) {
-			return renderLive('endpoint', ifname, section_id);
+			return E('span', {}, [
+				ep || E('em', { 'title': _('The peer connects here') }, [ _('none') ]),
+				E('div', { 'style': 'font-size:90%' }, [ renderLive('inuse', ifname, section_id) ])
+			]);
 		};
 
 		o = ss.option(form.DummyValue, '_transfer', _('Received / sent'));
