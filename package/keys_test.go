@@ -119,6 +119,7 @@ func TestProtoFailedSetupRetriedOnCommit(t *testing.T) {
 	}
 	r.ClearRecords()
 	r.Answer("reload", "", "", 0)
+	serviceKnown(r) // a reload trigger runs for a service procd knows
 	r.MustRun("/etc/init.d/wgd reload")
 	var ifCalls [][]string
 	for _, c := range r.Calls("ubus") {
