@@ -9,7 +9,7 @@
 //         "peerStates": [{"status", "ifname", "peer", "now"}],
 //         "ifaceStates": [{"status", "ifname"}], "errors": [[...]],
 //         "wgQuick": ["text"], "statusPage": STATUS, "rpc": {METHOD: ANSWER},
-//         "expiry": [{"value", "now"}]}
+//         "expiry": [{"value", "now"}], "netifd": [netifd's interface dump]}
 'use strict';
 
 const fs = require('fs');
@@ -268,7 +268,7 @@ res.validate = {
 };
 res.expiry = (input.expiry || []).map((c) => ({ parsed: wgd.parseExpiry(c.value, c.now), valid: wgd.validateExpiry(c.value, c.now) === true }));
 res.peerStates = (input.peerStates || []).map((c) => wgd.peerState(c.status, c.ifname, c.peer, c.now));
-res.ifaceStates = (input.ifaceStates || []).map((c) => wgd.interfaceState(c.status, c.ifname));
+res.ifaceStates = (input.ifaceStates || []).map((c) => wgd.interfaceState(c.status, c.ifname, c.errors));
 res.errorTexts = (input.errors || []).map((e) => proto.errorsText(e));
 res.wgQuick = (input.wgQuick || []).map((t) => wgd.parseWgQuick(t));
 const dev = proto.getDevice.call({ getIfname: () => 'wg0' });
@@ -296,7 +296,7 @@ const tasks = [proto.refreshStatus().then(() => { res.rows = rows(); })];
 // The status page.
 if (input.statusPage !== undefined) {
 	const page = load('view.wgd.status');
-	const node = page.renderAll(input.statusPage);
+	const node = page.renderAll(input.statusPage, input.netifd);
 	const doctor = page.renderDoctor(input.doctor);
 	res.statusPage = {
 		text: text(node),

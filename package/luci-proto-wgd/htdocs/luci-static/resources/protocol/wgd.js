@@ -12,34 +12,8 @@
 // and importing a wg-quick file. Live state comes from one `wgd status`
 // poll for the whole page.
 
-var errorTexts = {
-	WGD_NOT_RUNNING: _('The wgd service is not running'),
-	WGD_IFUP_FAILED: _('wgd could not bring the interface up'),
-	WGD_BAD_ANSWER: _('wgd answered the protocol handler with something it could not read')
-};
-
-for (var code in errorTexts)
-	network.registerErrorCode(code, errorTexts[code]);
-
-// netifd's errors of an interface ({code, data}) as text: the handler
-// puts the daemon's reason in data.
-function errorsText(errors) {
-	var rv = null;
-
-	(Array.isArray(errors) ? errors : []).forEach(function(e) {
-		if (e == null || typeof(e.code) != 'string')
-			return;
-
-		var text = errorTexts[e.code] || _('Unknown error (%s)').format(e.code);
-
-		if (Array.isArray(e.data) && e.data.length)
-			text = '%s: %s'.format(text, e.data.join(' '));
-
-		(rv = rv || []).push(text);
-	});
-
-	return rv;
-}
+for (var code in wgd.errorTexts)
+	network.registerErrorCode(code, wgd.errorTexts[code]);
 
 // The device of a wgd interface is a TUN device LuCI would call an
 // Ethernet adapter: it is a tunnel.
@@ -306,10 +280,10 @@ return network.registerProtocol('wgd', {
 	},
 
 	getErrors: function() {
-		return errorsText(this._ubus('errors'));
+		return wgd.errorsText(this._ubus('errors'));
 	},
 
-	errorsText: errorsText,
+	errorsText: wgd.errorsText,
 	refreshStatus: refreshStatus,
 	liveField: liveField,
 	peersFromImport: peersFromImport,

@@ -55,6 +55,33 @@ var callShowPeer = rpc.declare({
 	expect: { '': {} }
 });
 
+// The error codes the protocol handler gives netifd, and their texts.
+var errorTexts = {
+	WGD_NOT_RUNNING: _('The wgd service is not running'),
+	WGD_IFUP_FAILED: _('wgd could not bring the interface up'),
+	WGD_BAD_ANSWER: _('wgd answered the protocol handler with something it could not read')
+};
+
+// netifd's errors of an interface ({code, data}) as texts (null for
+// none): the handler puts the daemon's reason in data.
+function errorsText(errors) {
+	var rv = null;
+
+	(Array.isArray(errors) ? errors : []).forEach(function(e) {
+		if (e == null || typeof(e.code) != 'string')
+			return;
+
+		var text = errorTexts[e.code] || _('Unknown error (%s)').format(e.code);
+
+		if (Array.isArray(e.data) && e.data.length)
+			text = '%s: %s'.format(text, e.data.join(' '));
+
+		(rv = rv || []).push(text);
+	});
+
+	return rv;
+}
+
 // A handshake older than this (WireGuard's Reject-After-Time) means the
 // peer is offline: an active session renews its handshake every two
 // minutes.
@@ -335,21 +362,27 @@ function findPeer(iface, publicKey) {
 }
 
 // The state of interface ifname: {kind, text}. status is the last answer
-// of the status call, undefined before the first.
-function interfaceState(status, ifname) {
+// of the status call, undefined before the first; errors, optional, what
+// netifd keeps of the interface's last failed setup (errorsText): the
+// reason when the daemon has none, as after a refused `wgd ifup`.
+function interfaceState(status, ifname, errors) {
 	if (status === undefined)
 		return { kind: 'loading', text: _('Collecting data...') };
 
 	if (daemonStopped(status))
 		return { kind: 'stopped', text: _('The wgd service is not running') };
 
-	var iface = findInterface(status, ifname);
+	var iface = findInterface(status, ifname),
+	    netifd = (Array.isArray(errors) && errors.length) ? errors.join('; ') : null;
 
 	if (!iface)
-		return { kind: 'unapplied', text: _('Not running: save and apply, or see the system log') };
+		return netifd ? { kind: 'down', text: _('Down: %s').format(netifd) }
+			: { kind: 'unapplied', text: _('Not running: save and apply, or see the system log') };
 
-	if (!iface.up || iface.error)
-		return { kind: 'down', text: iface.error ? _('Down: %s').format(iface.error) : _('Down') };
+	if (!iface.up || iface.error) {
+		var why = iface.error || (!iface.up && netifd);
+		return { kind: 'down', text: why ? _('Down: %s').format(why) : _('Down') };
+	}
 
 	return { kind: 'up', text: _('Up, listening on UDP port %d').format(iface.listen_port) };
 }
@@ -687,6 +720,8 @@ function showPeerConfig(ifname, name) {
 }
 
 return baseclass.extend({
+	errorTexts: errorTexts,
+	errorsText: errorsText,
 	callStatus: callStatus,
 	callDoctor: callDoctor,
 	callGenerateKeyPair: callGenerateKeyPair,
