@@ -89,6 +89,8 @@ type luciResult struct {
 	RowActions  []string                     `json:"rowActions"`
 	RowNoKey    []string                     `json:"rowActionsNoKey"`
 	AddButtons  []string                     `json:"addButtons"`
+	WriteButton [][2]any                     `json:"writeButtons"`
+	Notes       []string                     `json:"notifications"`
 	StatusPage  *struct {
 		Text     string      `json:"text"`
 		Ifaces   [][2]string `json:"ifaces"`
@@ -96,6 +98,7 @@ type luciResult struct {
 		Daemon   []string    `json:"daemon"`
 		Doctor   string      `json:"doctor"`
 		Findings []string    `json:"findings"`
+		WriteBtn [][2]any    `json:"writeButtons"`
 	} `json:"statusPage"`
 	AddDevice *struct {
 		Calls []struct {
@@ -771,5 +774,39 @@ func TestLuciExpiryMatchesDaemon(t *testing.T) {
 		if err != nil && got.Parsed.Error == "" {
 			t.Errorf("expires %q: no message", s)
 		}
+	}
+}
+
+// A user whose ACL lets it read the network configuration only: the
+// buttons that need write access (adding a device, importing, showing a
+// kept client key) are disabled in the form and on Status > wgd, and a
+// call the ACL refuses anyway says so in one line.
+func TestLuciReadOnly(t *testing.T) {
+	st := statusJSON(t, daemon.Status{Interfaces: []daemon.InterfaceStatus{{Name: "wg0", Up: true, ListenPort: 51820, Peers: []daemon.PeerStatus{}}}})
+	uci := map[string]any{
+		"wg0":   luciUCI["wg0"],
+		"peer1": map[string]any{".type": "wireguard_wg0", "description": "laptop", "public_key": luciPeerKey, "private_key": "KEPT"},
+	}
+	for _, ro := range []bool{false, true} {
+		r := runLuci(t, luciInput{"uci": uci, "readonly": ro, "statusPage": st})
+		want := [][2]any{{"Configuration", ro}, {"Add device...", ro}, {"Import peer...", ro}}
+		if !reflect.DeepEqual(r.WriteButton, want) {
+			t.Errorf("read-only %v: form buttons %v, want %v", ro, r.WriteButton, want)
+		}
+		if want := [][2]any{{"Configuration", ro}, {"Add device...", ro}}; !reflect.DeepEqual(r.StatusPage.WriteBtn, want) {
+			t.Errorf("read-only %v: status page buttons %v, want %v", ro, r.StatusPage.WriteBtn, want)
+		}
+	}
+	denied := "RPC call to luci.wgd/addPeer failed with error -32002: Access denied\n    at ClassConstructor.handleCallReply (rpc.js:82:7)"
+	r := runLuci(t, luciInput{
+		"addDevice": map[string]any{"name": "phone", "mode": "split", "dns": "", "keep": false},
+		"rpc":       map[string]any{"addPeer": map[string]any{"reject": denied}},
+	})
+	if a := r.AddDevice; a.Error != "RPC call to luci.wgd/addPeer failed with error -32002: Access denied" || len(a.Shown) != 0 {
+		t.Errorf("refused add: %+v", a)
+	}
+	r = runLuci(t, luciInput{"showPeer": true, "rpc": map[string]any{"showPeer": map[string]any{"reject": denied}}})
+	if len(r.Notes) != 1 || strings.Contains(r.Notes[0], "unhandled") || !strings.HasSuffix(r.Notes[0], "Access denied") {
+		t.Errorf("refused showPeer: notifications %q", r.Notes)
 	}
 }

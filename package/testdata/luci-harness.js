@@ -106,6 +106,7 @@ global.document = {
 };
 global._ = (s) => s;
 global.L = {
+	hasViewPermission: () => !input.readonly,
 	bind: (fn, ctx) => fn.bind(ctx),
 	toArray: (v) => (v == null ? [] : Array.isArray(v) ? v : String(v).split(/\s+/).filter(Boolean))
 };
@@ -219,7 +220,7 @@ const section = {
 		setValue: (v) => { setValues[name] = v; },
 		triggerValidation: () => {}
 	}),
-	map: { save: () => { out.mapSaved = true; return Promise.resolve(); } },
+	map: { readonly: input.readonly || undefined, save: () => { out.mapSaved = true; return Promise.resolve(); } },
 	// For a SectionValue the arguments after the name are the class and
 	// the type of the section it holds, as in LuCI's form.js.
 	taboption: function(tab, cls, name, title, descr) {
@@ -277,6 +278,10 @@ res.device = { name: dev.name, type: dev.getType(), typeI18n: dev.getTypeI18n() 
 res.rowActions = find(peers.renderRowActions('peer1'), (n) => n.tag === 'button').map(text);
 res.rowActionsNoKey = find(peers.renderRowActions('peer2'), (n) => n.tag === 'button').map(text);
 res.addButtons = find(peers.renderSectionAdd(), (n) => n.tag === 'button').map(text);
+// The buttons that need write access, and whether each is disabled.
+const disabled = (nodes) => nodes.filter((n) => n.tag === 'button' && text(n) !== 'Add peer' && text(n) !== 'Edit')
+	.map((n) => [text(n), !!n.attrs.disabled]);
+res.writeButtons = disabled(find(peers.renderRowActions('peer1'), () => true).concat(find(peers.renderSectionAdd(), () => true)));
 
 // The peers table: the rows of the uci peer sections, once the status
 // (rpc answer "status") is in.
@@ -304,7 +309,8 @@ if (input.statusPage !== undefined) {
 		findings: find(doctor, (n) => n.attrs['data-wgd-finding']).map((n) => n.attrs['data-wgd-finding']),
 		ifaces: find(node, (n) => n.attrs['data-wgd-iface']).map((n) => [n.attrs['data-wgd-iface'], n.attrs['data-wgd-state']]),
 		peers: find(node, (n) => n.attrs['data-wgd-peer-state']).map((n) => n.attrs['data-wgd-peer-state']),
-		daemon: find(node, (n) => n.attrs['data-wgd-daemon']).map((n) => n.attrs['data-wgd-daemon'])
+		daemon: find(node, (n) => n.attrs['data-wgd-daemon']).map((n) => n.attrs['data-wgd-daemon']),
+		writeButtons: disabled(find(node, () => true))
 	};
 }
 
@@ -336,6 +342,11 @@ if (input.addDevice) {
 			done: done
 		};
 	}));
+}
+
+if (input.showPeer) {
+	tasks.push(Promise.resolve(wgd.showPeerConfig('wg0', 'laptop')).then(() => { res.notifications = out.notifications; },
+		(e) => { res.notifications = ['unhandled: ' + e.message]; }));
 }
 
 // A dialog opened while LuCI's modal (the interface editor) is open

@@ -435,8 +435,11 @@ return network.registerProtocol('wgd', {
 			var el = form.GridSection.prototype.renderSectionAdd.call(this, extra_class),
 			    map = this.map;
 
+			// A user who may only read the configuration may not add
+			// peers either (the backend's addPeer needs write access).
 			el.appendChild(E('button', {
 				'class': 'cbi-button cbi-button-add',
+				'disabled': map.readonly || null,
 				'title': _('Add a device: keys, an address and its configuration as a QR code'),
 				'click': ui.createHandlerFn(this, function() {
 					wgd.addDeviceDialog(ifname, function() {
@@ -448,6 +451,7 @@ return network.registerProtocol('wgd', {
 
 			el.appendChild(E('button', {
 				'class': 'cbi-button cbi-button-action',
+				'disabled': map.readonly || null,
 				'click': ui.createHandlerFn(this, function() {
 					importDialog(_('Import a configuration as a peer'),
 						_('A device\'s own wg-quick file (its [Interface] gives the peer\'s key and addresses), or [Peer] sections.'),
@@ -481,6 +485,7 @@ return network.registerProtocol('wgd', {
 			if (sec.private_key && name && td.lastElementChild) {
 				td.lastElementChild.insertBefore(E('button', {
 					'class': 'btn cbi-button cbi-button-neutral',
+					'disabled': this.map.readonly || null,
 					'title': _('Show the configuration and QR code of this device'),
 					'click': ui.createHandlerFn(this, function() {
 						return wgd.showPeerConfig(ifname, name);

@@ -681,7 +681,7 @@ function addDeviceDialog(ifname, done) {
 			if (typeof(done) == 'function')
 				return done(res.client);
 		}).catch(function(e) {
-			dom.content(err, E('div', { 'class': 'alert-message error' }, [ e.message ]));
+			dom.content(err, E('div', { 'class': 'alert-message error' }, [ errorMessage(e) ]));
 		});
 	}
 
@@ -701,6 +701,12 @@ function addDeviceDialog(ifname, done) {
 	]);
 }
 
+// The message of a failed call, without the stack LuCI's errors carry
+// after it.
+function errorMessage(e) {
+	return String((e && e.message) || e).split('\n')[0];
+}
+
 // A peer name for `wgd peer add`: a UCI section name.
 function validateDeviceName(value) {
 	if (!/^[A-Za-z0-9_]+$/.test(value || ''))
@@ -716,6 +722,8 @@ function showPeerConfig(ifname, name) {
 			return ui.addNotification(null, E('p', {}, [ res.error || _('No answer from wgd') ]), 'error');
 
 		showClientDialog(res.client, null);
+	}).catch(function(e) {
+		ui.addNotification(null, E('p', {}, [ errorMessage(e) ]), 'error');
 	});
 }
 

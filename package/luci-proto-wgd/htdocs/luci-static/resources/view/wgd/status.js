@@ -65,6 +65,7 @@ function peerRows(status, ifname) {
 			E('td', { 'class': 'td', 'data-title': '' }, [
 				p.kept ? E('button', {
 					'class': 'btn cbi-button cbi-button-neutral',
+					'disabled': L.hasViewPermission() ? null : true,
 					'click': function() { return wgd.showPeerConfig(ifname, p.ref); }
 				}, [ _('Configuration') ]) : ''
 			])
@@ -99,6 +100,9 @@ function renderInterface(status, ifname, errors) {
 		E('div', { 'class': 'right' }, [
 			E('button', {
 				'class': 'btn cbi-button cbi-button-add',
+				// Read-only users (the page's ACL for reading only) may
+				// not add devices nor see a kept client key.
+				'disabled': L.hasViewPermission() ? null : true,
 				'click': function() { wgd.addDeviceDialog(ifname, function() { uci.unload('network'); return uci.load('network'); }); }
 			}, [ _('Add device...') ])
 		])
