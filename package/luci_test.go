@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -105,9 +106,11 @@ type luciResult struct {
 			Method string `json:"method"`
 			Args   []any  `json:"args"`
 		} `json:"calls"`
-		Error string       `json:"error"`
-		Shown []shownModal `json:"shown"`
-		Done  *string      `json:"done"`
+		Error        string       `json:"error"`
+		Dialog       string       `json:"dialog"`
+		Placeholders []string     `json:"placeholders"`
+		Shown        []shownModal `json:"shown"`
+		Done         *string      `json:"done"`
 	} `json:"addDevice"`
 	ImportPeer any `json:"importPeer"`
 	Stacked    *struct {
@@ -538,6 +541,11 @@ func TestLuciAddDevice(t *testing.T) {
 	}
 	if a.Error != "" || len(a.Shown) != 1 || a.Done == nil || *a.Done != "phone" {
 		t.Fatalf("add device: %+v", a)
+	}
+	// wgd peer add gives the router as DNS to a full tunnel only.
+	if !strings.Contains(a.Dialog, "this router for a full tunnel, none for a split tunnel") ||
+		slices.ContainsFunc(a.Placeholders, func(p string) bool { return strings.Contains(p, "router") }) {
+		t.Errorf("the DNS field misstates the default: %q %q", a.Placeholders, a.Dialog)
 	}
 	s := a.Shown[0]
 	if !strings.Contains(s.Text, conf) || !strings.Contains(s.Text, "wgd is not running") || !reflect.DeepEqual(s.Downloads, []string{"phone.conf"}) {

@@ -338,6 +338,8 @@ if (input.addDevice) {
 		res.addDevice = {
 			calls: rpcCalls.filter((c) => c.method === 'addPeer'),
 			error: text(find(dlg, (n) => n.attrs['class'] === 'wgd-add-error')[0]),
+			dialog: text(dlg),
+			placeholders: find(dlg, (n) => n.tag === 'input' && n.attrs.placeholder).map((n) => n.attrs.placeholder),
 			shown: shown,
 			done: done
 		};
