@@ -59,13 +59,15 @@ func TestInitStartService(t *testing.T) {
 // reload is a live reload (`wgd reload`), not a restart: the service is
 // then sent again (its firewall data may have changed) with the instance
 // exactly as start sends it, which procd keeps running. A daemon that
-// does not answer gets started by the same message.
+// does not answer gets started by the same message, unless the service
+// was stopped.
 func TestInitReload(t *testing.T) {
 	r := NewRoot(t)
 	r.InstallWGD()
 	r.FakeWGD()
 	r.MustRun("/etc/init.d/wgd start")
 	started := r.UbusCalls("service", "set")[0]["instances"]
+	serviceKnown(r)
 
 	r.ClearRecords()
 	r.Answer("reload", "reloaded: none up, none down, wg0 updated\n", "", 0)
@@ -86,6 +88,16 @@ func TestInitReload(t *testing.T) {
 	r.MustRun("/etc/init.d/wgd reload")
 	if sets := r.UbusCalls("service", "set"); len(sets) != 1 {
 		t.Errorf("reload without a daemon: want the service started, got %v", r.Records())
+	}
+
+	// stop tells the firewall (config.change), which queues this very
+	// reload trigger; procd runs it once the service is gone.
+	r.MustRun("/etc/init.d/wgd stop")
+	os.Remove(r.Path("tmp/standin-ubus/service.list"))
+	r.ClearRecords()
+	r.MustRun("/etc/init.d/wgd reload")
+	if calls, sets := r.Calls("wgd"), r.UbusCalls("service", "set"); len(calls) != 0 || len(sets) != 0 {
+		t.Errorf("reload after stop: wgd calls %v, service sets %v; want the service to stay stopped", calls, sets)
 	}
 }
 

@@ -187,26 +187,31 @@ func TestLuciIPKLayout(t *testing.T) {
 		t.Fatalf("ACL: %v", err)
 	}
 	granted := map[string]bool{}
-	for _, m := range acl["luci-proto-wgd"].Read.Ubus["luci.wgd"] {
-		granted[m] = true
-	}
-	for _, m := range acl["luci-proto-wgd"].Write.Ubus["luci.wgd"] {
-		granted[m] = true
+	for _, g := range []grant{acl["luci-proto-wgd"].Read, acl["luci-proto-wgd"].Write} {
+		for obj, ms := range g.Ubus {
+			for _, m := range ms {
+				granted[obj+" "+m] = true
+			}
+		}
 	}
 	for _, m := range []string{"addPeer", "showPeer"} {
 		if slices.Contains(acl["luci-proto-wgd"].Read.Ubus["luci.wgd"], m) {
 			t.Errorf("luci.wgd %s is granted for reading", m)
 		}
 	}
-	js := string(p.Data["/www/luci-static/resources/tools/wgd.js"])
-	methods := regexp.MustCompile(`object: 'luci\.wgd',\s*method: '(\w+)'`).FindAllStringSubmatch(js, -1)
-	if len(methods) == 0 {
-		t.Fatal("no rpc.declare of luci.wgd found in tools/wgd.js")
-	}
-	for _, m := range methods {
-		if !granted[m[1]] {
-			t.Errorf("wgd.js calls luci.wgd %s, which the ACL does not grant", m[1])
+	declare := regexp.MustCompile(`rpc\.declare\(\{\s*object: '([\w.]+)',\s*method: '(\w+)'`)
+	n := 0
+	for _, f := range luciFiles {
+		js := string(p.Data["/www/luci-static/resources/"+f])
+		for _, m := range declare.FindAllStringSubmatch(js, -1) {
+			n++
+			if !granted[m[1]+" "+m[2]] {
+				t.Errorf("%s calls %s %s, which the ACL does not grant", f, m[1], m[2])
+			}
 		}
+	}
+	if n == 0 {
+		t.Fatal("no rpc.declare found in the views")
 	}
 }
 

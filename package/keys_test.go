@@ -108,7 +108,8 @@ func TestProtoNoKeyOnCommandLine(t *testing.T) {
 // An interface whose setup failed on its configuration is marked; the
 // service's reload (each commit of network) sets it down and up again,
 // since netifd does not when only the undeclared private_key changed. A
-// successful setup or a teardown clears the mark.
+// successful setup or a teardown clears the mark, but not the teardown
+// netifd runs right after the failed setup.
 func TestProtoFailedSetupRetriedOnCommit(t *testing.T) {
 	r := protoRoot(t)
 	answer, _ := os.ReadFile("testdata/ifup-wg0.json")
@@ -117,8 +118,18 @@ func TestProtoFailedSetupRetriedOnCommit(t *testing.T) {
 	if !r.Exists("var/run/wgd-failed/wg0") {
 		t.Fatal("a failed setup is not marked")
 	}
+	// netifd runs the teardown after proto_setup_failed, with the error
+	// kept on the interface (proto_ext_setup_failed).
+	r.WriteFile("tmp/standin-ubus/network.interface.wg0.status",
+		`{"up": false, "autostart": false, "errors": [{"subsystem": "wgd", "code": "WGD_IFUP_FAILED", "data": ["wgd ifup: wg0: option private_key: not a key"]}]}`, 0o644)
+	proto(r, "teardown", luciData)
+	if !r.Exists("var/run/wgd-failed/wg0") {
+		t.Fatal("the teardown after a failed setup drops its mark")
+	}
+	os.Remove(r.Path("tmp/standin-ubus/network.interface.wg0.status"))
 	r.ClearRecords()
 	r.Answer("reload", "", "", 0)
+	serviceKnown(r) // a reload trigger runs for a service procd knows
 	r.MustRun("/etc/init.d/wgd reload")
 	var ifCalls [][]string
 	for _, c := range r.Calls("ubus") {

@@ -2,9 +2,12 @@ package pkgtest
 
 import (
 	"encoding/json"
+	"fmt"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"wgd/config"
 )
@@ -29,7 +32,7 @@ func TestRPCDPlugin(t *testing.T) {
 	list := call("", "list")
 	want := map[string]any{"status": map[string]any{}, "doctor": map[string]any{}, "generateKeyPair": map[string]any{},
 		"generatePsk": map[string]any{}, "getPublicKey": map[string]any{"private_key": "str"},
-		"addPeer":  map[string]any{"interface": "str", "name": "str", "full_tunnel": false, "dns": "str", "keep_key": false},
+		"addPeer":  map[string]any{"interface": "str", "name": "str", "full_tunnel": false, "dns": "str", "keep_key": false, "expires": "str"},
 		"showPeer": map[string]any{"interface": "str", "name": "str"}}
 	if !reflect.DeepEqual(list, want) {
 		t.Errorf("list: %v, want %v", list, want)
@@ -158,5 +161,76 @@ func TestRPCDAddPeer(t *testing.T) {
 		if strings.Contains(l, phoneKey) || strings.Contains(l, tabletKey) || strings.Contains(l, testKey) {
 			t.Errorf("a key is on a command line: %s", l)
 		}
+	}
+}
+
+// addPeer through LuCI: the caller's session (uhttpd and rpcd add
+// ubus_rpc_session to every call) decides whose uncommitted changes
+// block it: its own and the shell's do, another session's do not. An
+// expiry reaches `wgd peer add --expires`, which takes or refuses it.
+func TestRPCDAddPeerSessionAndExpiry(t *testing.T) {
+	r := NewRoot(t)
+	r.InstallWGD()
+	r.Install(getTools(t).luciIPK)
+	r.WriteFile("etc/config/network", luciNetwork, 0o644)
+	const mine, other = "0123456789abcdef0123456789abcdef", "fedcba9876543210fedcba9876543210"
+	call := func(in string) map[string]any {
+		t.Helper()
+		r.WriteFile("tmp/in", in, 0o600)
+		r.MustRun(`/usr/libexec/rpcd/luci.wgd call addPeer </tmp/in >/tmp/answer`)
+		var a map[string]any
+		if err := json.Unmarshal([]byte(r.ReadFile("tmp/answer")), &a); err != nil {
+			t.Fatalf("not JSON: %v\n%s", err, r.ReadFile("tmp/answer"))
+		}
+		return a
+	}
+	// A browser closed before Save & Apply left this staged change.
+	r.WriteFile("var/run/rpcd/uci-"+other+"/network", "network.wg0.mtu='1280'\n", 0o600)
+	if a := call(`{"interface":"wg0","name":"phone","ubus_rpc_session":"` + mine + `"}`); a["error"] != nil || a["client"] == nil {
+		t.Fatalf("another session's staged change blocks adding a device: %v", a)
+	}
+	// Without a session (ubus call from a shell) every session counts.
+	if a := call(`{"interface":"wg0","name":"tablet"}`); !strings.Contains(fmt.Sprint(a["error"]), "uncommitted") {
+		t.Errorf("without a session: %v", a)
+	}
+	// The caller's own staged changes do block it.
+	r.WriteFile("var/run/rpcd/uci-"+mine+"/network", "network.wg0.mtu='1280'\n", 0o600)
+	if a := call(`{"interface":"wg0","name":"tablet","ubus_rpc_session":"` + mine + `"}`); !strings.Contains(fmt.Sprint(a["error"]), "uncommitted") {
+		t.Errorf("the caller's own staged change: %v", a)
+	}
+	// A session id that is not one is ignored: every session counts.
+	if a := call(`{"interface":"wg0","name":"tablet","ubus_rpc_session":"../../x"}`); !strings.Contains(fmt.Sprint(a["error"]), "uncommitted") {
+		t.Errorf("a bad session id: %v", a)
+	}
+	os.RemoveAll(r.Path("var/run/rpcd"))
+
+	before := time.Now()
+	if a := call(`{"interface":"wg0","name":"guest","expires":"2d"}`); a["error"] != nil {
+		t.Fatalf("expires 2d: %v", a)
+	}
+	cfg, problems := config.Load(r.Path("etc/config"))
+	if len(problems) != 0 {
+		t.Fatalf("problems: %v", problems)
+	}
+	var guest *config.Peer
+	for i, p := range cfg.Interface("wg0").Peers {
+		if !p.Expires.IsZero() {
+			guest = &cfg.Interface("wg0").Peers[i]
+		}
+	}
+	if guest == nil || !strings.Contains(r.ReadFile("etc/config/network"), "config wireguard_wg0 'guest'") {
+		t.Fatalf("no peer guest with an expiry in\n%s", r.ReadFile("etc/config/network"))
+	}
+	if d := guest.Expires.Sub(before); d < 48*time.Hour-time.Second || d > 48*time.Hour+time.Minute {
+		t.Errorf("guest expires %v, %v after the call", guest.Expires, d)
+	}
+	for _, bad := range []string{"5x", "-1h", "2001-01-01"} {
+		a := call(`{"interface":"wg0","name":"late","expires":"` + bad + `"}`)
+		if e := fmt.Sprint(a["error"]); !strings.Contains(e, "--expires") {
+			t.Errorf("expires %q: %v", bad, a)
+		}
+	}
+	if strings.Contains(r.ReadFile("etc/config/network"), "'late'") {
+		t.Error("a refused expiry added the peer")
 	}
 }

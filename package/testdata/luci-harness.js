@@ -8,7 +8,8 @@
 // input: {"validate": {"mtu": [...], "fwmark": [...], "key": [...]},
 //         "peerStates": [{"status", "ifname", "peer", "now"}],
 //         "ifaceStates": [{"status", "ifname"}], "errors": [[...]],
-//         "wgQuick": ["text"], "statusPage": STATUS, "rpc": {METHOD: ANSWER}}
+//         "wgQuick": ["text"], "statusPage": STATUS, "rpc": {METHOD: ANSWER},
+//         "expiry": [{"value", "now"}], "netifd": [netifd's interface dump]}
 'use strict';
 
 const fs = require('fs');
@@ -105,6 +106,7 @@ global.document = {
 };
 global._ = (s) => s;
 global.L = {
+	hasViewPermission: () => !input.readonly,
 	bind: (fn, ctx) => fn.bind(ctx),
 	toArray: (v) => (v == null ? [] : Array.isArray(v) ? v : String(v).split(/\s+/).filter(Boolean))
 };
@@ -218,7 +220,7 @@ const section = {
 		setValue: (v) => { setValues[name] = v; },
 		triggerValidation: () => {}
 	}),
-	map: { save: () => { out.mapSaved = true; return Promise.resolve(); } },
+	map: { readonly: input.readonly || undefined, save: () => { out.mapSaved = true; return Promise.resolve(); } },
 	// For a SectionValue the arguments after the name are the class and
 	// the type of the section it holds, as in LuCI's form.js.
 	taboption: function(tab, cls, name, title, descr) {
@@ -265,8 +267,9 @@ res.validate = {
 	formMtu: out.options.find((o) => o.name === 'mtu').validate === wgd.validateMtu,
 	formFwmark: out.options.find((o) => o.name === 'fwmark').validate === wgd.validateFwmark
 };
+res.expiry = (input.expiry || []).map((c) => ({ parsed: wgd.parseExpiry(c.value, c.now), valid: wgd.validateExpiry(c.value, c.now) === true }));
 res.peerStates = (input.peerStates || []).map((c) => wgd.peerState(c.status, c.ifname, c.peer, c.now));
-res.ifaceStates = (input.ifaceStates || []).map((c) => wgd.interfaceState(c.status, c.ifname));
+res.ifaceStates = (input.ifaceStates || []).map((c) => wgd.interfaceState(c.status, c.ifname, c.errors));
 res.errorTexts = (input.errors || []).map((e) => proto.errorsText(e));
 res.wgQuick = (input.wgQuick || []).map((t) => wgd.parseWgQuick(t));
 const dev = proto.getDevice.call({ getIfname: () => 'wg0' });
@@ -275,6 +278,10 @@ res.device = { name: dev.name, type: dev.getType(), typeI18n: dev.getTypeI18n() 
 res.rowActions = find(peers.renderRowActions('peer1'), (n) => n.tag === 'button').map(text);
 res.rowActionsNoKey = find(peers.renderRowActions('peer2'), (n) => n.tag === 'button').map(text);
 res.addButtons = find(peers.renderSectionAdd(), (n) => n.tag === 'button').map(text);
+// The buttons that need write access, and whether each is disabled.
+const disabled = (nodes) => nodes.filter((n) => n.tag === 'button' && text(n) !== 'Add peer' && text(n) !== 'Edit')
+	.map((n) => [text(n), !!n.attrs.disabled]);
+res.writeButtons = disabled(find(peers.renderRowActions('peer1'), () => true).concat(find(peers.renderSectionAdd(), () => true)));
 
 // The peers table: the rows of the uci peer sections, once the status
 // (rpc answer "status") is in.
@@ -294,7 +301,7 @@ const tasks = [proto.refreshStatus().then(() => { res.rows = rows(); })];
 // The status page.
 if (input.statusPage !== undefined) {
 	const page = load('view.wgd.status');
-	const node = page.renderAll(input.statusPage);
+	const node = page.renderAll(input.statusPage, input.netifd);
 	const doctor = page.renderDoctor(input.doctor);
 	res.statusPage = {
 		text: text(node),
@@ -302,7 +309,8 @@ if (input.statusPage !== undefined) {
 		findings: find(doctor, (n) => n.attrs['data-wgd-finding']).map((n) => n.attrs['data-wgd-finding']),
 		ifaces: find(node, (n) => n.attrs['data-wgd-iface']).map((n) => [n.attrs['data-wgd-iface'], n.attrs['data-wgd-state']]),
 		peers: find(node, (n) => n.attrs['data-wgd-peer-state']).map((n) => n.attrs['data-wgd-peer-state']),
-		daemon: find(node, (n) => n.attrs['data-wgd-daemon']).map((n) => n.attrs['data-wgd-daemon'])
+		daemon: find(node, (n) => n.attrs['data-wgd-daemon']).map((n) => n.attrs['data-wgd-daemon']),
+		writeButtons: disabled(find(node, () => true))
 	};
 }
 
@@ -317,7 +325,8 @@ if (input.addDevice) {
 	inputs[0].value = input.addDevice.name;
 	select.value = input.addDevice.mode;
 	inputs[1].value = input.addDevice.dns;
-	inputs[2].checked = !!input.addDevice.keep;
+	find(dlg, (n) => n.tag === 'input' && n.attrs.type === 'checkbox')[0].checked = !!input.addDevice.keep;
+	find(dlg, (n) => n.tag === 'input' && /\bwgd-expires\b/.test(n.attrs['class']))[0].value = input.addDevice.expires || '';
 	const add = find(dlg, (n) => n.tag === 'button' && text(n) === 'Add device')[0];
 	tasks.push(Promise.resolve(add.attrs.click()).then(() => {
 		const shown = out.modals.slice(1).filter((m) => !m.hidden).map((m) => ({
@@ -329,10 +338,17 @@ if (input.addDevice) {
 		res.addDevice = {
 			calls: rpcCalls.filter((c) => c.method === 'addPeer'),
 			error: text(find(dlg, (n) => n.attrs['class'] === 'wgd-add-error')[0]),
+			dialog: text(dlg),
+			placeholders: find(dlg, (n) => n.tag === 'input' && n.attrs.placeholder).map((n) => n.attrs.placeholder),
 			shown: shown,
 			done: done
 		};
 	}));
+}
+
+if (input.showPeer) {
+	tasks.push(Promise.resolve(wgd.showPeerConfig('wg0', 'laptop')).then(() => { res.notifications = out.notifications; },
+		(e) => { res.notifications = ['unhandled: ' + e.message]; }));
 }
 
 // A dialog opened while LuCI's modal (the interface editor) is open

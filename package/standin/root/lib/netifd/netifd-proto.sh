@@ -194,10 +194,14 @@ proto_add_host_dependency() {
 	)
 }
 
+# netifd answers it by tearing the interface down, and a setup script
+# still running is killed first (proto_ext_handler, PROTO_CMD_TEARDOWN
+# in S_SETUP: SIGTERM): nothing after this call runs.
 proto_setup_failed() {
 	json_init
 	json_add_int action 7
 	_proto_notify "$1"
+	kill -TERM $$
 }
 
 # The handler calls the add_protocol defined here.

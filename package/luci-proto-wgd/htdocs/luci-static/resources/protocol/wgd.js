@@ -12,34 +12,8 @@
 // and importing a wg-quick file. Live state comes from one `wgd status`
 // poll for the whole page.
 
-var errorTexts = {
-	WGD_NOT_RUNNING: _('The wgd service is not running'),
-	WGD_IFUP_FAILED: _('wgd could not bring the interface up'),
-	WGD_BAD_ANSWER: _('wgd answered the protocol handler with something it could not read')
-};
-
-for (var code in errorTexts)
-	network.registerErrorCode(code, errorTexts[code]);
-
-// netifd's errors of an interface ({code, data}) as text: the handler
-// puts the daemon's reason in data.
-function errorsText(errors) {
-	var rv = null;
-
-	(Array.isArray(errors) ? errors : []).forEach(function(e) {
-		if (e == null || typeof(e.code) != 'string')
-			return;
-
-		var text = errorTexts[e.code] || _('Unknown error (%s)').format(e.code);
-
-		if (Array.isArray(e.data) && e.data.length)
-			text = '%s: %s'.format(text, e.data.join(' '));
-
-		(rv = rv || []).push(text);
-	});
-
-	return rv;
-}
+for (var code in wgd.errorTexts)
+	network.registerErrorCode(code, wgd.errorTexts[code]);
 
 // The device of a wgd interface is a TUN device LuCI would call an
 // Ethernet adapter: it is a tunnel.
@@ -62,20 +36,36 @@ function now() {
 	return Math.floor(Date.now() / 1000);
 }
 
-// The text and class of a live field: what (state, transfer, endpoint),
-// for interface ifname and the peer section sid.
+// The endpoint configured for the peer section sid, as HOST:PORT; null
+// for none.
+function configuredEndpoint(sid) {
+	var host = uci.get('network', sid, 'endpoint_host'),
+	    port = uci.get('network', sid, 'endpoint_port') || '51820';
+
+	if (!host)
+		return null;
+
+	return (host.indexOf(':') > -1 ? '[%s]:%s' : '%s:%s').format(host, port);
+}
+
+// The text and class of a live field: what (state, transfer, total,
+// inuse: the endpoint in use where it is not the configured one), for
+// interface ifname and the peer section sid.
 function liveField(what, ifname, sid) {
 	var peer = { public_key: uci.get('network', sid, 'public_key'), disabled: uci.get('network', sid, 'disabled') },
 	    st = wgd.peerState(lastStatus, ifname, peer, now()),
-	    live = wgd.peerTraffic(lastStatus, ifname, peer.public_key);
+	    live = wgd.peerTraffic(lastStatus, ifname, peer.public_key),
+	    running = (st.kind == 'online' || st.kind == 'offline' || st.kind == 'never');
 
 	switch (what) {
 	case 'state':
 		return { text: st.text, cls: 'wgd-peer-' + st.kind, mark: st.online };
 	case 'transfer':
-		return { text: (st.kind == 'online' || st.kind == 'offline' || st.kind == 'never') ? live.transfer : null };
-	case 'endpoint':
-		return { text: (st.kind == 'online' || st.kind == 'offline' || st.kind == 'never') ? live.endpoint : null };
+		return { text: running ? live.transfer : null };
+	case 'total':
+		return { text: live.total };
+	case 'inuse':
+		return { text: (running && live.endpoint && live.endpoint != configuredEndpoint(sid)) ? _('in use: %s').format(live.endpoint) : '' };
 	}
 }
 
@@ -290,10 +280,10 @@ return network.registerProtocol('wgd', {
 	},
 
 	getErrors: function() {
-		return errorsText(this._ubus('errors'));
+		return wgd.errorsText(this._ubus('errors'));
 	},
 
-	errorsText: errorsText,
+	errorsText: wgd.errorsText,
 	refreshStatus: refreshStatus,
 	liveField: liveField,
 	peersFromImport: peersFromImport,
@@ -445,8 +435,11 @@ return network.registerProtocol('wgd', {
 			var el = form.GridSection.prototype.renderSectionAdd.call(this, extra_class),
 			    map = this.map;
 
+			// A user who may only read the configuration may not add
+			// peers either (the backend's addPeer needs write access).
 			el.appendChild(E('button', {
 				'class': 'cbi-button cbi-button-add',
+				'disabled': map.readonly || null,
 				'title': _('Add a device: keys, an address and its configuration as a QR code'),
 				'click': ui.createHandlerFn(this, function() {
 					wgd.addDeviceDialog(ifname, function() {
@@ -458,6 +451,7 @@ return network.registerProtocol('wgd', {
 
 			el.appendChild(E('button', {
 				'class': 'cbi-button cbi-button-action',
+				'disabled': map.readonly || null,
 				'click': ui.createHandlerFn(this, function() {
 					importDialog(_('Import a configuration as a peer'),
 						_('A device\'s own wg-quick file (its [Interface] gives the peer\'s key and addresses), or [Peer] sections.'),
@@ -491,6 +485,7 @@ return network.registerProtocol('wgd', {
 			if (sec.private_key && name && td.lastElementChild) {
 				td.lastElementChild.insertBefore(E('button', {
 					'class': 'btn cbi-button cbi-button-neutral',
+					'disabled': this.map.readonly || null,
 					'title': _('Show the configuration and QR code of this device'),
 					'click': ui.createHandlerFn(this, function() {
 						return wgd.showPeerConfig(ifname, name);
@@ -524,28 +519,31 @@ return network.registerProtocol('wgd', {
 			return ips.length ? ips.join(', ') : E('em', [ _('none') ]);
 		};
 
+		// The configured endpoint, and under it the one in use when the
+		// peer roamed or connects here (one column: the table must fit
+		// LuCI's dialog).
 		o = ss.option(form.DummyValue, '_endpoint', _('Endpoint'));
 		o.modalonly = false;
 		o.textvalue = function(section_id) {
-			var host = uci.get('network', section_id, 'endpoint_host'),
-			    port = uci.get('network', section_id, 'endpoint_port') || '51820';
+			var ep = configuredEndpoint(section_id);
 
-			if (!host)
-				return E('em', { 'title': _('The peer connects here') }, [ _('none') ]);
-
-			return (host.indexOf(':') > -1 ? '[%s]:%s' : '%s:%s').format(host, port);
-		};
-
-		o = ss.option(form.DummyValue, '_current_endpoint', _('Current endpoint'));
-		o.modalonly = false;
-		o.textvalue = function(section_id) {
-			return renderLive('endpoint', ifname, section_id);
+			return E('span', {}, [
+				ep || E('em', { 'title': _('The peer connects here') }, [ _('none') ]),
+				E('div', { 'style': 'font-size:90%' }, [ renderLive('inuse', ifname, section_id) ])
+			]);
 		};
 
 		o = ss.option(form.DummyValue, '_transfer', _('Received / sent'));
 		o.modalonly = false;
 		o.textvalue = function(section_id) {
 			return renderLive('transfer', ifname, section_id);
+		};
+
+		o = ss.option(form.DummyValue, '_total', _('Total received / sent'),
+			_('Over all sessions of the peer, kept across restarts of wgd.'));
+		o.modalonly = false;
+		o.textvalue = function(section_id) {
+			return renderLive('total', ifname, section_id);
 		};
 
 		o = ss.option(form.Flag, 'disabled', _('Peer disabled'),

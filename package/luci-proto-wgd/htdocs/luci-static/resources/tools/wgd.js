@@ -44,7 +44,7 @@ var callPublicKey = rpc.declare({
 var callAddPeer = rpc.declare({
 	object: 'luci.wgd',
 	method: 'addPeer',
-	params: [ 'interface', 'name', 'full_tunnel', 'dns', 'keep_key' ],
+	params: [ 'interface', 'name', 'full_tunnel', 'dns', 'keep_key', 'expires' ],
 	expect: { '': {} }
 });
 
@@ -54,6 +54,33 @@ var callShowPeer = rpc.declare({
 	params: [ 'interface', 'name' ],
 	expect: { '': {} }
 });
+
+// The error codes the protocol handler gives netifd, and their texts.
+var errorTexts = {
+	WGD_NOT_RUNNING: _('The wgd service is not running'),
+	WGD_IFUP_FAILED: _('wgd could not bring the interface up'),
+	WGD_BAD_ANSWER: _('wgd answered the protocol handler with something it could not read')
+};
+
+// netifd's errors of an interface ({code, data}) as texts (null for
+// none): the handler puts the daemon's reason in data.
+function errorsText(errors) {
+	var rv = null;
+
+	(Array.isArray(errors) ? errors : []).forEach(function(e) {
+		if (e == null || typeof(e.code) != 'string')
+			return;
+
+		var text = errorTexts[e.code] || _('Unknown error (%s)').format(e.code);
+
+		if (Array.isArray(e.data) && e.data.length)
+			text = '%s: %s'.format(text, e.data.join(' '));
+
+		(rv = rv || []).push(text);
+	});
+
+	return rv;
+}
 
 // A handshake older than this (WireGuard's Reject-After-Time) means the
 // peer is offline: an active session renews its handshake every two
@@ -180,6 +207,112 @@ function parseEndpoint(s) {
 	return { host: m[1], port: m[2] };
 }
 
+// Go's time.ParseDuration in seconds (null: not a duration): a sign,
+// then decimal numbers each with a unit (ns, us, µs, ms, s, m, h); "0"
+// alone is zero. Go refuses more than 2^63-1 nanoseconds.
+var durationUnits = { ns: 1e-9, us: 1e-6, 'µs': 1e-6, 'μs': 1e-6, ms: 1e-3, s: 1, m: 60, h: 3600 };
+
+function parseGoDuration(s) {
+	var m = /^([-+]?)(.*)$/.exec(s), sign = (m[1] == '-') ? -1 : 1, rest = m[2], total = 0, part;
+
+	if (rest == '0')
+		return 0;
+	if (rest == '')
+		return null;
+
+	var re = /^([0-9]*(?:\.[0-9]*)?)(ns|us|µs|μs|ms|s|m|h)/;
+
+	while (rest.length) {
+		if ((part = re.exec(rest)) == null || part[1] == '' || part[1] == '.')
+			return null;
+		total += parseFloat(part[1]) * durationUnits[part[2]];
+		rest = rest.substring(part[0].length);
+	}
+
+	if (total > 9223372036.854775807)
+		return null;
+
+	return sign * total;
+}
+
+// The UNIX time of an RFC 3339 time or a date YYYY-MM-DD (00:00 UTC), as
+// the daemon reads `option expires`; null when it is neither.
+function parseExpiryTime(s) {
+	var m = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2}):(\d{2})([.,]\d+)?(Z|[+-]\d{2}:\d{2}))?$/.exec(s);
+
+	if (m == null)
+		return null;
+
+	var y = +m[1], mo = +m[2], d = +m[3], h = +(m[4] || 0), mi = +(m[5] || 0), sec = +(m[6] || 0);
+
+	if (mo < 1 || mo > 12 || d < 1 || d > new Date(Date.UTC(y, mo, 0)).getUTCDate() || h > 23 || mi > 59 || sec > 59)
+		return null;
+
+	var t = Date.UTC(y, mo - 1, d, h, mi, sec) / 1000;
+
+	if (m[8] && m[8] != 'Z') {
+		var oh = +m[8].substring(1, 3), om = +m[8].substring(4, 6);
+		if (oh > 23 || om > 59)
+			return null;
+		t -= (m[8][0] == '-' ? -1 : 1) * (oh * 3600 + om * 60);
+	}
+	if (m[7])
+		t += parseFloat('0.' + m[7].substring(1));
+
+	return Math.floor(t);
+}
+
+// parseExpiry reads when a device added with "Add device" stops working,
+// as `wgd peer add --expires` does: a duration from now (30m, 48h, 7d,
+// 1d12h) or a time (RFC 3339, or YYYY-MM-DD for 00:00 UTC that day).
+// {time} (UNIX seconds, after now) or {error}.
+function parseExpiry(value, now) {
+	var s = String(value).trim(), t = parseExpiryTime(s);
+
+	if (t == null) {
+		var d, i = s.indexOf('d');
+
+		if (i < 0) {
+			d = parseGoDuration(s);
+		}
+		else {
+			var days = s.substring(0, i), rest = s.substring(i + 1), more = 0;
+
+			d = (/^[0-9]+$/.test(days) && +days <= 65535) ? +days * 86400 : null;
+			if (d != null && rest != '')
+				d = ((more = parseGoDuration(rest)) != null) ? d + more : null;
+		}
+
+		if (d == null)
+			return { error: _('"%s": want a duration such as 30m, 48h or 7d, an RFC 3339 time or a date YYYY-MM-DD').format(s) };
+		if (!(d > 0))
+			return { error: _('"%s": the duration must be positive').format(s) };
+
+		t = Math.floor(now + d);
+	}
+
+	if (!(t > now))
+		return { error: _('%s is not in the future').format(formatTime(t)) };
+
+	return { time: t };
+}
+
+// The expiry field of "Add device": empty (never) or what parseExpiry
+// takes, at the browser's clock.
+function validateExpiry(value, now) {
+	if (value == null || String(value).trim() == '')
+		return true;
+
+	var e = parseExpiry(value, now != null ? now : Math.floor(Date.now() / 1000));
+
+	return e.error || true;
+}
+
+// A UNIX time as the daemon writes it (RFC 3339, UTC).
+function formatTime(t) {
+	return new Date(t * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
+}
+
 function formatBytes(n) {
 	var units = [ 'B', 'KiB', 'MiB', 'GiB', 'TiB' ], i = 0;
 
@@ -229,21 +362,27 @@ function findPeer(iface, publicKey) {
 }
 
 // The state of interface ifname: {kind, text}. status is the last answer
-// of the status call, undefined before the first.
-function interfaceState(status, ifname) {
+// of the status call, undefined before the first; errors, optional, what
+// netifd keeps of the interface's last failed setup (errorsText): the
+// reason when the daemon has none, as after a refused `wgd ifup`.
+function interfaceState(status, ifname, errors) {
 	if (status === undefined)
 		return { kind: 'loading', text: _('Collecting data...') };
 
 	if (daemonStopped(status))
 		return { kind: 'stopped', text: _('The wgd service is not running') };
 
-	var iface = findInterface(status, ifname);
+	var iface = findInterface(status, ifname),
+	    netifd = (Array.isArray(errors) && errors.length) ? errors.join('; ') : null;
 
 	if (!iface)
-		return { kind: 'unapplied', text: _('Not running: save and apply, or see the system log') };
+		return netifd ? { kind: 'down', text: _('Down: %s').format(netifd) }
+			: { kind: 'unapplied', text: _('Not running: save and apply, or see the system log') };
 
-	if (!iface.up || iface.error)
-		return { kind: 'down', text: iface.error ? _('Down: %s').format(iface.error) : _('Down') };
+	if (!iface.up || iface.error) {
+		var why = iface.error || (!iface.up && netifd);
+		return { kind: 'down', text: why ? _('Down: %s').format(why) : _('Down') };
+	}
 
 	return { kind: 'up', text: _('Up, listening on UDP port %d').format(iface.listen_port) };
 }
@@ -265,27 +404,35 @@ function peerState(status, ifname, peer, now) {
 	if (!p)
 		return { kind: 'unapplied', text: _('Not running: save and apply, or see the system log'), online: null };
 
+	if (p.expired)
+		return { kind: 'expired', text: _('Expired on %s').format(formatTime(p.expires)), online: null };
+
+	// A guest says until when it runs.
+	var until = (p.expires > 0) ? ' · ' + _('expires %s').format(formatTime(p.expires)) : '';
+
 	if (!(p.latest_handshake > 0))
-		return { kind: 'never', text: _('No handshake yet'), online: false };
+		return { kind: 'never', text: _('No handshake yet') + until, online: false };
 
 	var age = Math.max(0, now - p.latest_handshake);
 
 	if (age > ONLINE_SECONDS)
-		return { kind: 'offline', text: _('Latest handshake %s').format(formatAge(age)), online: false };
+		return { kind: 'offline', text: _('Latest handshake %s').format(formatAge(age)) + until, online: false };
 
-	return { kind: 'online', text: _('Latest handshake %s').format(formatAge(age)), online: true };
+	return { kind: 'online', text: _('Latest handshake %s').format(formatAge(age)) + until, online: true };
 }
 
-// The live fields of a peer for a table: transfer (received / sent) and
-// the endpoint in use.
+// The live fields of a peer for a table: transfer (received / sent) in
+// the current session, total (received / sent over all sessions, kept
+// across restarts) and the endpoint in use.
 function peerTraffic(status, ifname, publicKey) {
 	var p = findPeer(findInterface(status, ifname), publicKey);
 
 	if (!p)
-		return { transfer: null, endpoint: null };
+		return { transfer: null, total: null, endpoint: null };
 
 	return {
 		transfer: '%s / %s'.format(formatBytes(p.rx_bytes), formatBytes(p.tx_bytes)),
+		total: '%s / %s'.format(formatBytes(p.total_rx_bytes), formatBytes(p.total_tx_bytes)),
 		endpoint: p.endpoint || null
 	};
 }
@@ -501,7 +648,8 @@ function addDeviceDialog(ifname, done) {
 	    	E('option', { 'value': 'split' }, [ _('Split tunnel') ]),
 	    	E('option', { 'value': 'full' }, [ _('Full tunnel') ])
 	    ]),
-	    dns = E('input', { 'type': 'text', 'class': 'cbi-input-text', 'placeholder': _('default (the router)') }),
+	    dns = E('input', { 'type': 'text', 'class': 'cbi-input-text', 'placeholder': _('default') }),
+	    expires = E('input', { 'type': 'text', 'class': 'cbi-input-text wgd-expires', 'placeholder': _('never') }),
 	    keep = E('input', { 'type': 'checkbox' }),
 	    err = E('div', { 'class': 'wgd-add-error' });
 
@@ -515,12 +663,15 @@ function addDeviceDialog(ifname, done) {
 	function submit() {
 		var check = validateDeviceName(name.value);
 
+		if (check === true)
+			check = validateExpiry(expires.value);
+
 		if (check !== true) {
 			dom.content(err, E('div', { 'class': 'alert-message error' }, [ check ]));
 			return;
 		}
 
-		return callAddPeer(ifname, name.value, mode.value == 'full', dns.value.trim(), keep.checked).then(function(res) {
+		return callAddPeer(ifname, name.value, mode.value == 'full', dns.value.trim(), keep.checked, expires.value.trim()).then(function(res) {
 			if (res.error || !res.client) {
 				dom.content(err, E('div', { 'class': 'alert-message error', 'style': 'white-space:pre-wrap' }, [ res.error || _('No answer from wgd') ]));
 				return;
@@ -530,7 +681,7 @@ function addDeviceDialog(ifname, done) {
 			if (typeof(done) == 'function')
 				return done(res.client);
 		}).catch(function(e) {
-			dom.content(err, E('div', { 'class': 'alert-message error' }, [ e.message ]));
+			dom.content(err, E('div', { 'class': 'alert-message error' }, [ errorMessage(e) ]));
 		});
 	}
 
@@ -538,7 +689,8 @@ function addDeviceDialog(ifname, done) {
 		E('p', {}, [ _('Makes keys and an address for a new device, adds it as a peer and shows its configuration once.') ]),
 		row(_('Name'), name, _('Letters, digits and _; the peer\'s section name.')),
 		row(_('Traffic'), mode, _('Split: only the tunnel\'s and the LAN\'s networks go through this router. Full: all of the device\'s traffic does.')),
-		row(_('DNS'), dns, _('Servers for the device, comma-separated, or none.')),
+		row(_('DNS'), dns, _('Servers for the device, comma-separated, or none. Default: this router for a full tunnel, none for a split tunnel.')),
+		row(_('Expires'), expires, _('Optional. The device stops working after a time such as 30m, 48h or 7d, or at a date (2026-12-31, 00:00 UTC) or time (2026-12-31T18:00:00Z). Empty: never.')),
 		row(_('Keep the key'), keep, _('Keeps the device\'s private key in the configuration, so that its configuration can be shown again.')),
 		err,
 		E('div', { 'class': 'right' }, [
@@ -547,6 +699,12 @@ function addDeviceDialog(ifname, done) {
 			E('button', { 'class': 'btn cbi-button cbi-button-positive', 'click': ui.createHandlerFn(null, submit) }, [ _('Add device') ])
 		])
 	]);
+}
+
+// The message of a failed call, without the stack LuCI's errors carry
+// after it.
+function errorMessage(e) {
+	return String((e && e.message) || e).split('\n')[0];
 }
 
 // A peer name for `wgd peer add`: a UCI section name.
@@ -564,10 +722,14 @@ function showPeerConfig(ifname, name) {
 			return ui.addNotification(null, E('p', {}, [ res.error || _('No answer from wgd') ]), 'error');
 
 		showClientDialog(res.client, null);
+	}).catch(function(e) {
+		ui.addNotification(null, E('p', {}, [ errorMessage(e) ]), 'error');
 	});
 }
 
 return baseclass.extend({
+	errorTexts: errorTexts,
+	errorsText: errorsText,
 	callStatus: callStatus,
 	callDoctor: callDoctor,
 	callGenerateKeyPair: callGenerateKeyPair,
@@ -579,6 +741,8 @@ return baseclass.extend({
 	validateMtu: validateMtu,
 	validateFwmark: validateFwmark,
 	validateDeviceName: validateDeviceName,
+	validateExpiry: validateExpiry,
+	parseExpiry: parseExpiry,
 	parseFwmark: parseFwmark,
 	isCIDR: isCIDR,
 	parseEndpoint: parseEndpoint,

@@ -3,12 +3,21 @@
 'require poll';
 'require dom';
 'require uci';
+'require rpc';
 'require tools.wgd as wgd';
 
 // Status > wgd: every wgd tunnel and its peers at a glance (state,
 // handshake age, traffic, endpoints), the firewall's state, the last WAN
 // event and the daemon's configuration problems; refreshed every 5 s.
 // Below, what `wgd doctor` finds, checked again every 30 s.
+
+// netifd's interfaces: what it keeps of a failed setup (the handler's
+// reason) is shown where the daemon has none.
+var callInterfaceDump = rpc.declare({
+	object: 'network.interface',
+	method: 'dump',
+	expect: { 'interface': [] }
+});
 
 function now() {
 	return Math.floor(Date.now() / 1000);
@@ -52,9 +61,11 @@ function peerRows(status, ifname) {
 			]),
 			E('td', { 'class': 'td', 'data-title': _('Endpoint') }, [ (running && live.endpoint) || '-' ]),
 			E('td', { 'class': 'td', 'data-title': _('Received / sent') }, [ (running && live.transfer) || '-' ]),
+			E('td', { 'class': 'td', 'data-title': _('Total received / sent') }, [ live.total || '-' ]),
 			E('td', { 'class': 'td', 'data-title': '' }, [
 				p.kept ? E('button', {
 					'class': 'btn cbi-button cbi-button-neutral',
+					'disabled': L.hasViewPermission() ? null : true,
 					'click': function() { return wgd.showPeerConfig(ifname, p.ref); }
 				}, [ _('Configuration') ]) : ''
 			])
@@ -62,8 +73,8 @@ function peerRows(status, ifname) {
 	});
 }
 
-function renderInterface(status, ifname) {
-	var st = wgd.interfaceState(status, ifname),
+function renderInterface(status, ifname, errors) {
+	var st = wgd.interfaceState(status, ifname, errors),
 	    iface = wgd.findInterface(status, ifname),
 	    rows = peerRows(status, ifname);
 
@@ -80,6 +91,7 @@ function renderInterface(status, ifname) {
 				E('th', { 'class': 'th' }, [ _('State') ]),
 				E('th', { 'class': 'th' }, [ _('Current endpoint') ]),
 				E('th', { 'class': 'th' }, [ _('Received / sent') ]),
+				E('th', { 'class': 'th', 'title': _('Over all sessions of the peer, kept across restarts of wgd') }, [ _('Total received / sent') ]),
 				E('th', { 'class': 'th' }, [ ' ' ])
 			])
 		].concat(rows.length ? rows : [
@@ -88,6 +100,9 @@ function renderInterface(status, ifname) {
 		E('div', { 'class': 'right' }, [
 			E('button', {
 				'class': 'btn cbi-button cbi-button-add',
+				// Read-only users (the page's ACL for reading only) may
+				// not add devices nor see a kept client key.
+				'disabled': L.hasViewPermission() ? null : true,
 				'click': function() { wgd.addDeviceDialog(ifname, function() { uci.unload('network'); return uci.load('network'); }); }
 			}, [ _('Add device...') ])
 		])
@@ -177,19 +192,27 @@ function interfaceNames(status) {
 	return names;
 }
 
-function renderAll(status) {
-	var names = interfaceNames(status);
+// status: the answer of `wgd status`; ifaces: netifd's interface dump.
+function renderAll(status, ifaces) {
+	var names = interfaceNames(status), errors = {};
+
+	(Array.isArray(ifaces) ? ifaces : []).forEach(function(i) {
+		if (i && i.proto == 'wgd')
+			errors[i['interface']] = wgd.errorsText(i.errors);
+	});
 
 	return E('div', { 'id': 'wgd-status' }, [ renderDaemon(status) ].concat(names.length ? names.map(function(n) {
-		return renderInterface(status, n);
+		return renderInterface(status, n, errors[n]);
 	}) : [ E('p', {}, [ E('em', [ _('No interface uses the protocol WireGuard (wgd) yet: add one in Network > Interfaces.') ]) ]) ]));
 }
 
+// [status, netifd's interfaces]
 function load() {
 	return Promise.all([
 		wgd.callStatus().catch(function(e) { return { error: e.message }; }),
+		callInterfaceDump().catch(function() { return []; }),
 		uci.load('network')
-	]).then(function(r) { return r[0]; });
+	]).then(function(r) { return [ r[0], r[1] ]; });
 }
 
 function loadDoctor() {
@@ -202,11 +225,11 @@ return view.extend({
 	},
 
 	render: function(data) {
-		var status = data[0], report = data[1];
+		var live = data[0], report = data[1];
 		var root = E('div', {}, [
 			E('h2', {}, [ _('wgd') ]),
 			E('p', { 'class': 'cbi-map-descr' }, [ _('The WireGuard tunnels of wgd and their peers, refreshed every 5 seconds.') ]),
-			renderAll(status),
+			renderAll(live[0], live[1]),
 			renderDoctor(report)
 		]);
 
@@ -222,7 +245,7 @@ return view.extend({
 			return load().then(function(st) {
 				var old = root.querySelector('#wgd-status');
 				if (old)
-					old.parentNode.replaceChild(renderAll(st), old);
+					old.parentNode.replaceChild(renderAll(st[0], st[1]), old);
 			});
 		}, 5);
 
