@@ -377,16 +377,24 @@ func (d *Daemon) apply(cfg *config.Config, res *api.ReloadResult) {
 			d.resolver.forget(name)
 		}
 	}
+	for name := range d.expired {
+		if !d.wanted(cfg.Interface(name)) {
+			delete(d.expired, name)
+		}
+	}
 	old := d.cfg
 	d.cfg = cfg
+	d.seeWAN()
+	now := d.clock()
 	for _, c := range cfg.Interfaces {
 		if !d.wanted(&c) {
 			continue
 		}
 		d.endpoints.follow(c)
 		d.resolver.track(c.Name, d.endpoints.names(c.Name))
+		expiryChanged := d.noteExpiry(c, now)
 		if _, running := d.ifaces[c.Name]; running {
-			if was := old.Interface(c.Name); was == nil || !reflect.DeepEqual(*was, c) {
+			if was := old.Interface(c.Name); was == nil || !reflect.DeepEqual(*was, c) || expiryChanged {
 				if err := d.update(c.Name); err != nil {
 					res.Failed = append(res.Failed, c.Name+": "+err.Error())
 				} else {
@@ -475,11 +483,14 @@ func (d *Daemon) clearIfaceErr(name string) {
 }
 
 // desired is what c's interface should run: a function of the
-// configuration, the endpoints record (an endpoint whose peer is gone, or
-// now names another host or none, is not in it: its host route and
-// netifd's host dependency go), the WAN's MTU and the clock.
+// configuration, the peers recorded as expired (expiry.go), the endpoints
+// record (an endpoint whose peer is gone, or now names another host or
+// none, is not in it: its host route and netifd's host dependency go) and
+// the WAN as last seen (mtu.go). It reads that state and changes none of
+// it: what changes it is a reload, the expiry timer, the WAN monitor and
+// the resolver.
 func (d *Daemon) desired(c config.Interface) device.Desired {
-	return device.Desired{Config: d.active(c, d.clock()), Endpoints: d.endpoints.addrs(c.Name), MTU: d.mtuOf(c)}
+	return device.Desired{Config: d.active(c), Endpoints: d.endpoints.addrs(c.Name), MTU: d.mtuOf(c)}
 }
 
 // routerConfig is the layer 3 of c running as des. Standalone routes
