@@ -129,6 +129,13 @@ type Daemon struct {
 	expiryRearm chan struct{}
 	totals      *totals.Store // per-peer traffic across sessions: totals.go
 	clock       func() time.Time
+
+	// dead are the interfaces whose device the engine closed by itself,
+	// told by their watchers (which must not wait); Run's loop takes them
+	// down and has the retries bring them back.
+	deadMu   sync.Mutex
+	dead     []*device.Interface
+	deadWake chan struct{}
 }
 
 // New makes a daemon; Run starts it.
@@ -151,7 +158,7 @@ func New(opts Options) *Daemon {
 		netifd:    newNetifdState(),
 		netifdQ:   newCallQueue(),
 	}
-	d.wanChanged = make(chan struct{}, 1)
+	d.wanChanged, d.deadWake = make(chan struct{}, 1), make(chan struct{}, 1)
 	d.expired, d.expiryRearm, d.clock = map[string][]config.Key{}, make(chan struct{}, 1), time.Now
 	d.wan = &hotplug.Monitor{Log: d.log, Changed: func() {
 		select {
@@ -198,6 +205,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 		select {
 		case f := <-d.requests:
 			f()
+		case <-d.deadWake:
+			d.bringBack()
 		case <-ctx.Done():
 			if d.retryTimer != nil && d.retryTimer.Stop() {
 				d.tasks.Done() // it will not run
@@ -573,24 +582,39 @@ func (d *Daemon) update(name string) error {
 	return nil
 }
 
-// died takes an interface whose device the engine closed by itself
-// down, and has it brought up again by the retries (at most one a
-// second, should it keep dying).
+// died is told, by the interface's watcher, that the engine closed its
+// device by itself; Run's loop takes it from there (bringBack). It does
+// not wait: the watcher ends at once, and Close, which waits for it, may
+// be running on the daemon's goroutine.
 func (d *Daemon) died(iface *device.Interface) {
-	if d.runCtx == nil {
-		return
+	d.deadMu.Lock()
+	d.dead = append(d.dead, iface)
+	d.deadMu.Unlock()
+	select {
+	case d.deadWake <- struct{}{}:
+	default: // a wake-up is pending already
 	}
-	d.do(d.runCtx, func() {
+}
+
+// bringBack takes the interfaces whose device died down, and has the
+// retries bring them up again (at most one a second, should they keep
+// dying); on the daemon's goroutine.
+func (d *Daemon) bringBack() {
+	d.deadMu.Lock()
+	dead := d.dead
+	d.dead = nil
+	d.deadMu.Unlock()
+	for _, iface := range dead {
 		name := iface.Name()
 		if d.ifaces[name] != iface {
-			return // taken down meanwhile
+			continue // taken down meanwhile
 		}
 		d.log.Error("interface device closed unexpectedly: bringing it back", "interface", name)
 		d.down(iface)
 		d.setIfaceErr(name, errors.New("device closed unexpectedly; being brought back"))
 		d.counters.DeviceRestarts++
-		d.scheduleRetry()
-	})
+	}
+	d.scheduleRetry()
 }
 
 func (d *Daemon) down(iface *device.Interface) {

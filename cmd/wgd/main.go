@@ -159,7 +159,9 @@ func cmdRun(args []string, stderr io.Writer) error {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	reloads := make(chan struct{}) // closed when SIGHUP is no longer followed
 	go func() {
+		defer close(reloads)
 		for {
 			select {
 			case <-hup:
@@ -172,7 +174,10 @@ func cmdRun(args []string, stderr io.Writer) error {
 		}
 	}()
 	log.Info("wgd starting", "version", version, "data_plane", dataPlaneProfile(), "config_dir", *configDir, "netifd", *netifd)
-	return d.Run(ctx)
+	err := d.Run(ctx)
+	stop() // Run may also end by itself (its socket taken)
+	<-reloads
+	return err
 }
 
 // metricsServer starts the metrics endpoint, and applies changes of its
