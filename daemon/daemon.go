@@ -306,7 +306,7 @@ func (d *Daemon) reload() (*api.ReloadResult, error) {
 func (d *Daemon) load() (*api.ReloadResult, error) {
 	cfg, problems := config.Load(d.opts.ConfigDir)
 	for _, p := range problems {
-		if p.Unreadable() {
+		if p.Unreadable {
 			// The file itself could not be read: keep what runs.
 			return nil, fmt.Errorf("configuration not applied: %s", p.Error())
 		}
