@@ -67,9 +67,6 @@ func TestGuestExpiresLive(t *testing.T) {
 		}
 		mustReach(t, ctx, lt)
 	}
-	if time.Now().After(expires.Add(-3 * time.Second)) {
-		t.Fatal("the laptops took too long to come up: the scenario proves nothing")
-	}
 	peers := routerPeers(t, ctx, g)
 	if p := peers["guest"]; p.Expires != expires.Unix() || p.Expired || p.State != "live" || p.Live == nil {
 		t.Fatalf("guest before expiry: %+v", p)
@@ -83,12 +80,15 @@ func TestGuestExpiresLive(t *testing.T) {
 		t.Fatalf("friend's traffic before the expiry: %v", err)
 	}
 	before := status(t, ctx, g, g.Router, g.RouterSocket, g.RouterIface).Peer(friend.Key.Public)
-	if before == nil || before.RxBytes < 20*1200 || before.TxBytes < 20*1200 {
+	if before == nil || before.RxBytes < 10*1200 || before.TxBytes < 10*1200 {
 		t.Fatalf("friend's session before the expiry: %+v", before)
 	}
 	index, err := lab.LinkIndex(ctx, g.Router, g.RouterIface)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if time.Now().After(expires.Add(-3 * time.Second)) {
+		t.Fatal("the laptops took too long to come up: the scenario proves nothing")
 	}
 
 	time.Sleep(time.Until(expires))
