@@ -137,7 +137,7 @@ func cmdRun(args []string, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	var d *daemon.Daemon
-	m := &metricsServer{ctx: ctx, log: log}
+	m := &metricsServer{ctx: ctx, log: log, start: startMetrics}
 	opts := daemon.Options{
 		ConfigDir: *configDir, Socket: *socket, UAPIDir: *uapiDir,
 		Logger: log, Level: level,
@@ -193,6 +193,8 @@ type metricsServer struct {
 	endpointLabels bool
 	started        bool
 	srv            metricsServing // nil: none
+	start          func(ctx context.Context, addr string, wan []string, endpointLabels bool,
+		status func(context.Context) (*api.Status, error), log *slog.Logger) (metricsServing, error) // startMetrics
 }
 
 // metricsServing is a running metrics endpoint.
@@ -211,7 +213,7 @@ func (m *metricsServer) set(addr string, wan []string, endpointLabels bool, stat
 	}
 	m.stop()
 	m.addr, m.wan, m.endpointLabels, m.started = addr, slices.Clone(wan), endpointLabels, true
-	srv, err := startMetrics(m.ctx, addr, wan, endpointLabels, status, m.log)
+	srv, err := m.start(m.ctx, addr, wan, endpointLabels, status, m.log)
 	if err != nil {
 		m.log.Error("metrics not served", "metrics_listen", addr, "error", err)
 		m.started = false // try again on the next reload
