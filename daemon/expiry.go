@@ -20,22 +20,11 @@ import (
 // the clock is set (NTP at boot, by hand).
 var expiryCheck = 30 * time.Second
 
-// expiredKeys are the peers of c expired at now, in order.
-func expiredKeys(c config.Interface, now time.Time) []config.Key {
-	var out []config.Key
-	for _, p := range c.Peers {
-		if p.Expired(now) {
-			out = append(out, p.PublicKey)
-		}
-	}
-	return out
-}
-
 // noteExpiry records which peers of c are expired at now, logging those
 // whose expiry changed since the last look; it reports whether they
 // changed. The desired state leaves the recorded ones out.
 func (d *Daemon) noteExpiry(c config.Interface, now time.Time) bool {
-	keys := expiredKeys(c, now)
+	keys := c.Expired(now)
 	was := d.expired[c.Name]
 	if slices.Equal(keys, was) {
 		return false
@@ -58,14 +47,7 @@ func (d *Daemon) noteExpiry(c config.Interface, now time.Time) bool {
 }
 
 // active is c without the peers recorded as expired.
-func (d *Daemon) active(c config.Interface) config.Interface {
-	gone := d.expired[c.Name]
-	if len(gone) == 0 {
-		return c
-	}
-	c.Peers = slices.DeleteFunc(slices.Clone(c.Peers), func(p config.Peer) bool { return slices.Contains(gone, p.PublicKey) })
-	return c
-}
+func (d *Daemon) active(c config.Interface) config.Interface { return c.Without(d.expired[c.Name]) }
 
 // expire updates the running interfaces whose expired peers are no
 // longer those they run without; on the daemon goroutine. It returns
