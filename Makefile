@@ -1,7 +1,8 @@
 # wgd: build, test, demo.
 #   make        bin/wgd for this machine (static)
 #   make test   dependencies, gofmt, go vet, all tests with -race (root runs
-#               the namespace integration tests too)
+#               the namespace integration tests too); then the daemon's
+#               tests as user nobody: only its root-only ones may skip
 #   make demo   the home-gateway demo in network namespaces (root)
 #   make cross  static router binaries bin/wgd-linux-* and their sizes
 #   make bench  lean vs throughput vs upstream wireguard-go (root)
@@ -91,6 +92,7 @@ vet: wireguard
 # cache cannot see, so results are never reused.
 test: deps fmt-check vet patches-check
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+	GO=$(GO) ./scripts/rootless-test
 
 demo: deps build
 	$(GO) run ./scripts/demo -wgd bin/wgd

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -72,22 +73,23 @@ func (p *Peer) Expired(now time.Time) bool {
 	return !p.Expires.IsZero() && !now.Before(p.Expires)
 }
 
-// Active is the interface as it runs at now: without its expired peers.
-func (i Interface) Active(now time.Time) Interface {
-	expired := false
+// Expired are the interface's peers whose time ran out at now, in order.
+func (i *Interface) Expired(now time.Time) []Key {
+	var out []Key
 	for _, p := range i.Peers {
-		expired = expired || p.Expired(now)
-	}
-	if !expired {
-		return i
-	}
-	peers := make([]Peer, 0, len(i.Peers))
-	for _, p := range i.Peers {
-		if !p.Expired(now) {
-			peers = append(peers, p)
+		if p.Expired(now) {
+			out = append(out, p.PublicKey)
 		}
 	}
-	i.Peers = peers
+	return out
+}
+
+// Without is the interface without the peers of keys; i keeps them.
+func (i Interface) Without(keys []Key) Interface {
+	if len(keys) == 0 {
+		return i
+	}
+	i.Peers = slices.DeleteFunc(slices.Clone(i.Peers), func(p Peer) bool { return slices.Contains(keys, p.PublicKey) })
 	return i
 }
 

@@ -50,11 +50,14 @@ func TestExpires(t *testing.T) {
 
 	before := time.Date(2026, 12, 4, 16, 59, 59, 0, time.UTC)
 	at := time.Date(2026, 12, 4, 17, 0, 0, 0, time.UTC)
-	if a := wg0.Active(before); len(a.Peers) != 2 {
-		t.Errorf("a second before: %d peers", len(a.Peers))
+	if k := wg0.Expired(before); len(k) != 0 {
+		t.Errorf("a second before: expired %v", k)
 	}
-	if a := wg0.Active(at); len(a.Peers) != 1 || a.Peers[0].Description != "dated" || len(wg0.Peers) != 2 {
-		t.Errorf("at expiry: %+v (the configuration itself keeps both: %d)", a.Peers, len(wg0.Peers))
+	if k := wg0.Expired(at); len(k) != 1 || k[0] != wg0.Peers[0].PublicKey {
+		t.Errorf("at expiry: expired %v, want the guest's key", k)
+	}
+	if a := wg0.Without(wg0.Expired(at)); len(a.Peers) != 1 || a.Peers[0].Description != "dated" || len(wg0.Peers) != 2 {
+		t.Errorf("without the expired: %+v (the configuration itself keeps both: %d)", a.Peers, len(wg0.Peers))
 	}
 	if n := cfg.NextExpiry(before); !n.Equal(at) {
 		t.Errorf("next expiry %v, want %v", n, at)

@@ -26,6 +26,9 @@ type Problem struct {
 	Msg       string
 	Warning   bool
 	Interface string
+	// Unreadable: the file could not be read at all, so nothing of it
+	// applies (a missing or unreadable network file keeps what runs).
+	Unreadable bool
 }
 
 // Error formats p as "FILE:LINE: section X, option Y: MSG".
@@ -34,16 +37,12 @@ func (p *Problem) Error() string {
 	return e.Error()
 }
 
-// Unreadable tells whether the problem is that a file could not be read
-// at all (nothing of it was applied).
-func (p *Problem) Unreadable() bool {
-	return p.Line == 0 && p.Option == "" && p.Section == "" && !p.Warning
-}
-
-func problemsOf(errs []*uci.Error) []*Problem {
+// problemsOf are uci's errors of a file as problems; unread: uci could
+// not read the file (it returned no package).
+func problemsOf(errs []*uci.Error, unread bool) []*Problem {
 	out := make([]*Problem, 0, len(errs))
 	for _, e := range errs {
-		out = append(out, &Problem{File: e.File, Line: e.Line, Section: e.Section, Option: e.Option, Msg: e.Msg, Warning: e.Warning})
+		out = append(out, &Problem{File: e.File, Line: e.Line, Section: e.Section, Option: e.Option, Msg: e.Msg, Warning: e.Warning, Unreadable: unread})
 	}
 	return out
 }
@@ -53,23 +52,24 @@ func problemsOf(errs []*uci.Error) []*Problem {
 // a broken peer or interface is left out, everything else is kept.
 func Load(dir string) (*Config, []*Problem) {
 	network, errs := uci.Load(dir, "network")
-	problems := problemsOf(errs)
+	problems := problemsOf(errs, network == nil)
 	for _, p := range problems {
 		p.Interface = interfaceOf(network, p.Section)
 	}
 	var wgd *uci.Package
 	if _, err := os.Stat(filepath.Join(dir, "wgd")); err == nil {
 		wgd, errs = uci.Load(dir, "wgd")
-		problems = append(problems, problemsOf(errs)...)
+		problems = append(problems, problemsOf(errs, wgd == nil)...)
 	} // else: no /etc/config/wgd, defaults
 	cfg, rest := FromUCI(network, wgd)
 	cfg.noteBroken(problems) // syntax errors inside an interface's sections
 	problems = append(problems, rest...)
 	if _, err := os.Stat(filepath.Join(dir, "firewall")); err == nil {
 		fw, errs := uci.Load(dir, "firewall")
-		for _, p := range problemsOf(errs) {
+		for _, p := range problemsOf(errs, false) {
 			// The firewall's own file: wgd reads only its zones, and a
-			// mistake there leaves nothing of wgd's out.
+			// mistake there (even an unreadable file) leaves nothing of
+			// wgd's out.
 			p.Warning = true
 			problems = append(problems, p)
 		}

@@ -410,3 +410,40 @@ func TestListenZones(t *testing.T) {
 		t.Errorf("problems %v zones %v", problems, cfg.Zones)
 	}
 }
+
+// A file that cannot be read at all is said so (nothing of it applies);
+// a file that reads with errors is not, nor is an unreadable firewall
+// file, of which wgd only reads the zones.
+func TestUnreadableFile(t *testing.T) {
+	unreadable := func(dir string) []bool {
+		_, problems := Load(dir)
+		var out []bool
+		for _, p := range problems {
+			out = append(out, p.Unreadable)
+		}
+		return out
+	}
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "network"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if got := unreadable(dir); len(got) != 1 || !got[0] {
+		t.Errorf("network is a directory: unreadable %v, want [true]", got)
+	}
+	dir = t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "network"), []byte("option x 'y'\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "firewall"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if got := unreadable(dir); len(got) != 2 || got[0] || got[1] {
+		t.Errorf("a syntax error and an unreadable firewall file: unreadable %v, want [false false]", got)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "wgd"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if got := unreadable(dir); len(got) != 3 || !got[1] {
+		t.Errorf("wgd is a directory: unreadable %v, want [false true false]", got)
+	}
+}

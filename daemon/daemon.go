@@ -129,6 +129,13 @@ type Daemon struct {
 	expiryRearm chan struct{}
 	totals      *totals.Store // per-peer traffic across sessions: totals.go
 	clock       func() time.Time
+
+	// dead are the interfaces whose device the engine closed by itself,
+	// told by their watchers (which must not wait); Run's loop takes them
+	// down and has the retries bring them back.
+	deadMu   sync.Mutex
+	dead     []*device.Interface
+	deadWake chan struct{}
 }
 
 // New makes a daemon; Run starts it.
@@ -151,7 +158,7 @@ func New(opts Options) *Daemon {
 		netifd:    newNetifdState(),
 		netifdQ:   newCallQueue(),
 	}
-	d.wanChanged = make(chan struct{}, 1)
+	d.wanChanged, d.deadWake = make(chan struct{}, 1), make(chan struct{}, 1)
 	d.expired, d.expiryRearm, d.clock = map[string][]config.Key{}, make(chan struct{}, 1), time.Now
 	d.wan = &hotplug.Monitor{Log: d.log, Changed: func() {
 		select {
@@ -198,6 +205,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 		select {
 		case f := <-d.requests:
 			f()
+		case <-d.deadWake:
+			d.bringBack()
 		case <-ctx.Done():
 			if d.retryTimer != nil && d.retryTimer.Stop() {
 				d.tasks.Done() // it will not run
@@ -297,7 +306,7 @@ func (d *Daemon) reload() (*api.ReloadResult, error) {
 func (d *Daemon) load() (*api.ReloadResult, error) {
 	cfg, problems := config.Load(d.opts.ConfigDir)
 	for _, p := range problems {
-		if p.Unreadable() {
+		if p.Unreadable {
 			// The file itself could not be read: keep what runs.
 			return nil, fmt.Errorf("configuration not applied: %s", p.Error())
 		}
@@ -377,16 +386,24 @@ func (d *Daemon) apply(cfg *config.Config, res *api.ReloadResult) {
 			d.resolver.forget(name)
 		}
 	}
+	for name := range d.expired {
+		if !d.wanted(cfg.Interface(name)) {
+			delete(d.expired, name)
+		}
+	}
 	old := d.cfg
 	d.cfg = cfg
+	d.seeWAN()
+	now := d.clock()
 	for _, c := range cfg.Interfaces {
 		if !d.wanted(&c) {
 			continue
 		}
 		d.endpoints.follow(c)
 		d.resolver.track(c.Name, d.endpoints.names(c.Name))
+		expiryChanged := d.noteExpiry(c, now)
 		if _, running := d.ifaces[c.Name]; running {
-			if was := old.Interface(c.Name); was == nil || !reflect.DeepEqual(*was, c) {
+			if was := old.Interface(c.Name); was == nil || !reflect.DeepEqual(*was, c) || expiryChanged {
 				if err := d.update(c.Name); err != nil {
 					res.Failed = append(res.Failed, c.Name+": "+err.Error())
 				} else {
@@ -475,11 +492,14 @@ func (d *Daemon) clearIfaceErr(name string) {
 }
 
 // desired is what c's interface should run: a function of the
-// configuration, the endpoints record (an endpoint whose peer is gone, or
-// now names another host or none, is not in it: its host route and
-// netifd's host dependency go), the WAN's MTU and the clock.
+// configuration, the peers recorded as expired (expiry.go), the endpoints
+// record (an endpoint whose peer is gone, or now names another host or
+// none, is not in it: its host route and netifd's host dependency go) and
+// the WAN as last seen (mtu.go). It reads that state and changes none of
+// it: what changes it is a reload, the expiry timer, the WAN monitor and
+// the resolver.
 func (d *Daemon) desired(c config.Interface) device.Desired {
-	return device.Desired{Config: d.active(c, d.clock()), Endpoints: d.endpoints.addrs(c.Name), MTU: d.mtuOf(c)}
+	return device.Desired{Config: d.active(c), Endpoints: d.endpoints.addrs(c.Name), MTU: d.mtuOf(c)}
 }
 
 // routerConfig is the layer 3 of c running as des. Standalone routes
@@ -562,24 +582,39 @@ func (d *Daemon) update(name string) error {
 	return nil
 }
 
-// died takes an interface whose device the engine closed by itself
-// down, and has it brought up again by the retries (at most one a
-// second, should it keep dying).
+// died is told, by the interface's watcher, that the engine closed its
+// device by itself; Run's loop takes it from there (bringBack). It does
+// not wait: the watcher ends at once, and Close, which waits for it, may
+// be running on the daemon's goroutine.
 func (d *Daemon) died(iface *device.Interface) {
-	if d.runCtx == nil {
-		return
+	d.deadMu.Lock()
+	d.dead = append(d.dead, iface)
+	d.deadMu.Unlock()
+	select {
+	case d.deadWake <- struct{}{}:
+	default: // a wake-up is pending already
 	}
-	d.do(d.runCtx, func() {
+}
+
+// bringBack takes the interfaces whose device died down, and has the
+// retries bring them up again (at most one a second, should they keep
+// dying); on the daemon's goroutine.
+func (d *Daemon) bringBack() {
+	d.deadMu.Lock()
+	dead := d.dead
+	d.dead = nil
+	d.deadMu.Unlock()
+	for _, iface := range dead {
 		name := iface.Name()
 		if d.ifaces[name] != iface {
-			return // taken down meanwhile
+			continue // taken down meanwhile
 		}
 		d.log.Error("interface device closed unexpectedly: bringing it back", "interface", name)
 		d.down(iface)
 		d.setIfaceErr(name, errors.New("device closed unexpectedly; being brought back"))
 		d.counters.DeviceRestarts++
-		d.scheduleRetry()
-	})
+	}
+	d.scheduleRetry()
 }
 
 func (d *Daemon) down(iface *device.Interface) {

@@ -1,11 +1,16 @@
 package daemon
 
 import (
+	"bytes"
+	"log/slog"
 	"maps"
 	"net/netip"
+	"reflect"
 	"testing"
+	"time"
 
 	"wgd/config"
+	"wgd/device"
 )
 
 // The record follows the configuration: an address is used as it is, a
@@ -74,22 +79,64 @@ func TestEndpointsFollowConfiguration(t *testing.T) {
 	}
 }
 
-// desired reads the record and changes nothing: an interface the record
-// has never seen gets no endpoints and stays unseen.
+// desired reads the endpoints record, the peers recorded as expired and
+// the WAN as last seen, and changes none of them: asked twice, at a time
+// a guest has expired and with a WAN (here lo, whose MTU is like no
+// other) the daemon has not looked at yet, it answers the same, logs
+// nothing, and leaves the record, the expired peers and the WAN's MTU as
+// they were. An interface the record has never seen gets no endpoints.
 func TestDesiredChangesNothing(t *testing.T) {
-	d := New(Options{})
-	c := config.Interface{Name: "wg0", Peers: []config.Peer{{PublicKey: config.Key{1}, EndpointHost: "192.0.2.1", EndpointPort: 1}}}
-	d.wanFits = 1420
-	if got := d.desired(c).Endpoints; len(got) != 0 {
-		t.Errorf("endpoints of an interface the record has not followed: %v", got)
+	var log bytes.Buffer
+	d := New(Options{Logger: slog.New(slog.NewTextHandler(&log, nil))})
+	guest, friend := config.Key{1}, config.Key{2}
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	c := config.Interface{Name: "wg0", Peers: []config.Peer{
+		{PublicKey: guest, EndpointHost: "192.0.2.1", EndpointPort: 1, Expires: start.Add(time.Hour)},
+		{PublicKey: friend},
+	}}
+	d.cfg = &config.Config{Interfaces: []config.Interface{c}, Daemon: config.Daemon{WANInterfaces: []string{"lo"}}}
+	d.wanFits = 1000
+	d.clock = func() time.Time { return start.Add(2 * time.Hour) }
+
+	first := d.desired(c)
+	if len(first.Endpoints) != 0 {
+		t.Errorf("endpoints of an interface the record has not followed: %v", first.Endpoints)
+	}
+	if again := d.desired(c); !reflect.DeepEqual(first, again) {
+		t.Errorf("desired answered %+v, then %+v", first, again)
 	}
 	if len(d.endpoints) != 0 {
 		t.Errorf("desired changed the record: %v", d.endpoints)
 	}
+	if len(d.expired) != 0 {
+		t.Errorf("desired recorded expired peers: %v", d.expired)
+	}
+	if d.wanFits != 1000 || first.MTU != device.AutoMTU(1000) {
+		t.Errorf("desired looked at the WAN: it now carries %d, MTU %d", d.wanFits, first.MTU)
+	}
+	if log.Len() != 0 {
+		t.Errorf("desired logged:\n%s", log.String())
+	}
+	if len(first.Config.Peers) != 2 {
+		t.Errorf("peers before the expiry was noted: %d, want 2", len(first.Config.Peers))
+	}
+
+	// What changes that state: a reload's steps, the expiry timer, the
+	// WAN monitor.
 	d.endpoints.follow(c)
-	got := d.desired(c).Endpoints
-	got[config.Key{1}] = netip.AddrPort{}
-	if a := d.endpoints.addrs("wg0"); !a[config.Key{1}].IsValid() {
+	if !d.noteExpiry(c, d.clock()) || d.noteExpiry(c, d.clock()) {
+		t.Error("the expiry noted no change, or a change twice")
+	}
+	d.seeWAN()
+	got := d.desired(c)
+	if len(got.Config.Peers) != 1 || got.Config.Peers[0].PublicKey != friend || len(c.Peers) != 2 {
+		t.Errorf("after the expiry: peers %+v (configuration %d peers)", got.Config.Peers, len(c.Peers))
+	}
+	if d.wanFits == 1000 {
+		t.Errorf("the WAN as seen did not change: lo is the WAN")
+	}
+	got.Endpoints[guest] = netip.AddrPort{}
+	if a := d.endpoints.addrs("wg0"); !a[guest].IsValid() {
 		t.Error("desired's endpoints share the record's map")
 	}
 }

@@ -8,34 +8,27 @@ import (
 	"wgd/config"
 )
 
-// Guest peers: a peer with `option expires` runs until then. The desired
-// state leaves out the peers expired at the time it is computed (a pure
-// function of the configuration and the clock: config.Interface.Active),
-// so a restart or reload after the expiry never brings one back. While
-// the daemon runs, runExpiry disables each peer live at its time through
-// the normal update path: the other peers keep their sessions.
+// Guest peers: a peer with `option expires` runs until then. Each load
+// of the configuration and each expiry look records the peers expired by
+// the clock (noteExpiry), and the desired state leaves those out, so a
+// restart or reload after the expiry never brings one back. While the
+// daemon runs, runExpiry disables each peer live at its time through the
+// normal update path: the other peers keep their sessions.
 
 // expiryCheck bounds each wait for the next expiry: the timers follow a
 // monotonic clock, the expiry is wall-clock time, and the two part when
 // the clock is set (NTP at boot, by hand).
 var expiryCheck = 30 * time.Second
 
-// expiredKeys are the peers of c expired at now, in order.
-func expiredKeys(c config.Interface, now time.Time) []config.Key {
-	var out []config.Key
-	for _, p := range c.Peers {
-		if p.Expired(now) {
-			out = append(out, p.PublicKey)
-		}
-	}
-	return out
-}
-
-// active is what interface c runs at now; it logs the peers whose expiry
-// changed since the interface's last update.
-func (d *Daemon) active(c config.Interface, now time.Time) config.Interface {
-	keys := expiredKeys(c, now)
+// noteExpiry records which peers of c are expired at now, logging those
+// whose expiry changed since the last look; it reports whether they
+// changed. The desired state leaves the recorded ones out.
+func (d *Daemon) noteExpiry(c config.Interface, now time.Time) bool {
+	keys := c.Expired(now)
 	was := d.expired[c.Name]
+	if slices.Equal(keys, was) {
+		return false
+	}
 	for _, p := range c.Peers {
 		in, before := slices.Contains(keys, p.PublicKey), slices.Contains(was, p.PublicKey)
 		switch {
@@ -50,8 +43,11 @@ func (d *Daemon) active(c config.Interface, now time.Time) config.Interface {
 	} else {
 		d.expired[c.Name] = keys
 	}
-	return c.Active(now)
+	return true
 }
+
+// active is c without the peers recorded as expired.
+func (d *Daemon) active(c config.Interface) config.Interface { return c.Without(d.expired[c.Name]) }
 
 // expire updates the running interfaces whose expired peers are no
 // longer those they run without; on the daemon goroutine. It returns
@@ -62,7 +58,7 @@ func (d *Daemon) expire(now time.Time) (next time.Time) {
 		for _, p := range c.Peers {
 			some = some || !p.Expires.IsZero()
 		}
-		if d.ifaces[c.Name] != nil && !slices.Equal(expiredKeys(c, now), d.expired[c.Name]) {
+		if d.wanted(&c) && d.noteExpiry(c, now) && d.ifaces[c.Name] != nil {
 			d.update(c.Name)
 		}
 	}

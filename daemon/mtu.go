@@ -13,26 +13,27 @@ import (
 // within device.AutoMTU's bounds. A change of the WAN (a PPPoE re-dial,
 // DS-Lite coming up) is applied live to the running links.
 
-// autoMTU is the automatic MTU for the WAN as the monitor sees it now.
-// While no WAN link is known (a PPPoE re-dial) the last known one holds.
-func (d *Daemon) autoMTU() int {
+// seeWAN records what the WAN carries, as the monitor's snapshot shows
+// it now: on each load and each change the monitor reports. While no WAN
+// link is known (a PPPoE re-dial) the last known one holds.
+func (d *Daemon) seeWAN() {
 	if fits, ok := hotplug.TunnelMTU(hotplug.WANLinks(d.wan.Snapshot(), d.wanConfig())); ok {
 		d.wanFits = fits
 	}
-	return device.AutoMTU(d.wanFits)
 }
 
-// mtuOf is the link MTU interface c runs with.
+// mtuOf is the link MTU interface c runs with, for the WAN as last seen.
 func (d *Daemon) mtuOf(c config.Interface) int {
 	if c.MTU != 0 {
 		return device.MTU(c, 0)
 	}
-	return d.autoMTU()
+	return device.AutoMTU(d.wanFits)
 }
 
 // followWAN applies a changed automatic MTU to the running interfaces;
 // on the daemon goroutine.
 func (d *Daemon) followWAN() {
+	d.seeWAN()
 	for _, c := range d.cfg.Interfaces {
 		iface := d.ifaces[c.Name]
 		if iface == nil || c.MTU != 0 {

@@ -1,8 +1,10 @@
 package daemon
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"slices"
 	"sync"
 
@@ -19,6 +21,7 @@ import (
 // daemon on it makes no kernel object and needs no root.
 type parts struct {
 	mu      sync.Mutex
+	tuns    map[string]*failingTUN // the last TUN of each link
 	routers map[string]*fakeRouter // the last router of each link
 	// refused are routes no router puts in place, as if the kernel
 	// refused them.
@@ -26,12 +29,18 @@ type parts struct {
 }
 
 func newParts() *parts {
-	return &parts{routers: map[string]*fakeRouter{}, refused: map[netip.Prefix]bool{}}
+	return &parts{tuns: map[string]*failingTUN{}, routers: map[string]*fakeRouter{}, refused: map[netip.Prefix]bool{}}
 }
 
 func (p *parts) opener() Opener {
 	return Opener{
-		TUN:  func(string, int) (tun.Device, error) { return tuntest.NewChannelTUN().TUN(), nil },
+		TUN: func(name string, _ int) (tun.Device, error) {
+			p.mu.Lock()
+			defer p.mu.Unlock()
+			t := newFailingTUN()
+			p.tuns[name] = t
+			return t, nil
+		},
 		Bind: func() conn.Bind { return portBind{bindtest.NewChannelBinds()[0]} },
 		Router: func(link string) (router.Router, error) {
 			p.mu.Lock()
@@ -41,6 +50,45 @@ func (p *parts) opener() Opener {
 			return r, nil
 		},
 	}
+}
+
+// failTUN makes the last TUN of link fail, as a kernel TUN does whose
+// link was deleted: the engine closes the device by itself.
+func (p *parts) failTUN(link string) {
+	p.mu.Lock()
+	t := p.tuns[link]
+	p.mu.Unlock()
+	t.failOnce.Do(func() { close(t.failed) })
+}
+
+// failingTUN is a tuntest TUN whose reads can be made to fail.
+type failingTUN struct {
+	tun.Device
+	ch                 *tuntest.ChannelTUN
+	failed, closed     chan struct{}
+	failOnce, shutOnce sync.Once
+}
+
+func newFailingTUN() *failingTUN {
+	ch := tuntest.NewChannelTUN()
+	return &failingTUN{Device: ch.TUN(), ch: ch, failed: make(chan struct{}), closed: make(chan struct{})}
+}
+
+func (t *failingTUN) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
+	select {
+	case <-t.closed:
+		return 0, os.ErrClosed
+	case <-t.failed:
+		return 0, errors.New("TUN read: the link is gone")
+	case msg := <-t.ch.Outbound:
+		sizes[0] = copy(bufs[0][offset:], msg)
+		return 1, nil
+	}
+}
+
+func (t *failingTUN) Close() error {
+	t.shutOnce.Do(func() { close(t.closed) })
+	return t.Device.Close()
 }
 
 // router is the last router made for link, nil if none.

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"wgd/api"
-	"wgd/internal/netnstest"
 )
 
 // goroutines are the stacks of the goroutines running now, by id.
@@ -55,9 +54,10 @@ func leftSince(before map[string]string) []string {
 
 // When Run returns, nothing it started runs on: not a lookup of an
 // endpoint name, not a control connection a client keeps open, not the
-// WAN sources and timers; and Stop has closed what the settings started.
+// WAN sources and timers, not the watcher of a device the engine closed
+// by itself (one brought back, one dying as Run ends); and Stop has
+// closed what the settings started.
 func TestRunLeavesNoGoroutine(t *testing.T) {
-	netnstest.Root(t)
 	before := goroutines()
 	k, p := secretKey(t), secretKey(t).PublicKey()
 	dir := t.TempDir()
@@ -88,6 +88,13 @@ func TestRunLeavesNoGoroutine(t *testing.T) {
 	if err := api.Call(context.Background(), td.socket, "ping", nil, nil); err != nil {
 		t.Fatal(err)
 	}
+	first := td.running("wgsv")
+	td.parts.failTUN("wgsv")
+	waitFor(t, "the dead device to come back", func() bool {
+		s := td.status(t)
+		return s.Counters.DeviceRestarts == 1 && s.Interfaces[0].Up && td.running("wgsv") != first
+	})
+	td.parts.failTUN("wgsv") // and dies again as Run ends
 	td.stop(t)
 	if !stopped.Load() {
 		t.Error("Run returned without calling Stop")
@@ -100,7 +107,6 @@ func TestRunLeavesNoGoroutine(t *testing.T) {
 // Under netifd, a call to netifd under way (a renew whose handler is
 // slow) ends with Run too.
 func TestRunWaitsForNetifdCalls(t *testing.T) {
-	netnstest.Root(t)
 	before := goroutines()
 	k, p := secretKey(t), secretKey(t).PublicKey()
 	network := func(extra string) string {

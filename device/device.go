@@ -46,9 +46,10 @@ type Options struct {
 	// Detach leaves it.
 	Persist bool
 	Logger  *slog.Logger
-	// Died, when set, is called (on a goroutine of its own) when the
-	// engine closes the device by itself, e.g. after its TUN failed; not
-	// after Close.
+	// Died, when set, is called when the engine closes the device by
+	// itself, e.g. after its TUN failed; not after Close. It runs on the
+	// interface's watcher, which Close waits for: it must not block (nor
+	// wait for whoever may be closing the interface).
 	Died func(*Interface)
 }
 
@@ -80,7 +81,8 @@ type Interface struct {
 	mu      sync.Mutex // guards conns
 	conns   map[net.Conn]struct{}
 	wg      sync.WaitGroup
-	closing atomic.Bool // Close was called: the engine's end is expected
+	closing atomic.Bool   // Close was called: the engine's end is expected
+	watched chan struct{} // closed when watch has returned; nil before it starts
 }
 
 // Open creates the interface and applies d to it.
@@ -141,6 +143,7 @@ func Open(d Desired, opts Options) (_ *Interface, err error) {
 	}
 	i.wg.Add(1)
 	go i.serveUAPI()
+	i.watched = make(chan struct{})
 	go i.watch()
 	return i, nil
 }
@@ -212,6 +215,7 @@ func (i *Interface) Reattached() bool { return i.reattached }
 
 // watch tells Options.Died when the engine closes the device unasked.
 func (i *Interface) watch() {
+	defer close(i.watched)
 	<-i.dev.Wait()
 	if !i.closing.Load() {
 		i.log.Error("the engine closed the device")
@@ -345,6 +349,9 @@ func (i *Interface) close() error {
 		i.dev.Close() // closes the TUN: the kernel removes the link
 	} else if i.tun != nil {
 		errs = append(errs, i.tun.Close())
+	}
+	if i.watched != nil {
+		<-i.watched // nothing of the interface runs on after Close
 	}
 	return errors.Join(errs...)
 }

@@ -2,6 +2,7 @@ package device
 
 import (
 	"bytes"
+	"errors"
 	"net/netip"
 	"testing"
 	"time"
@@ -58,4 +59,54 @@ func TestInjectedTUNAndBind(t *testing.T) {
 	if err := ib.Close(); err != nil {
 		t.Errorf("close: %v", err)
 	}
+}
+
+// Close returns only once the interface's watcher has: a Died callback
+// under way as the interface is closed has ended when Close returns, so
+// nothing of the interface runs on after it.
+func TestCloseWaitsForDied(t *testing.T) {
+	fail := make(chan struct{})
+	dying, release := make(chan struct{}), make(chan struct{})
+	i, err := Open(Desired{Config: config.Interface{Name: "wgdw", PrivateKey: newKey(t)}}, Options{
+		UAPIDir: t.TempDir(),
+		TUN: func(string, int) (tun.Device, error) {
+			return failingTUN{tuntest.NewChannelTUN().TUN(), fail}, nil
+		},
+		Bind: func() conn.Bind { return bindtest.NewChannelBinds()[0] },
+		Died: func(*Interface) { close(dying); <-release },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	close(fail) // the engine closes the device by itself
+	select {
+	case <-dying:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Died was not called: the test proves nothing")
+	}
+	closed := make(chan struct{})
+	go func() { i.Close(); close(closed) }()
+	select {
+	case <-closed:
+		t.Error("Close returned while Died was still running")
+	case <-time.After(200 * time.Millisecond):
+	}
+	close(release)
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close did not return once Died had")
+	}
+}
+
+// failingTUN reads nothing until fail is closed, then fails every read,
+// as a kernel TUN whose link was deleted does.
+type failingTUN struct {
+	tun.Device
+	fail chan struct{}
+}
+
+func (t failingTUN) Read([][]byte, []int, int) (int, error) {
+	<-t.fail
+	return 0, errors.New("TUN read: the link is gone")
 }

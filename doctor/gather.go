@@ -16,7 +16,6 @@ import (
 	"wgd/config"
 	"wgd/firewall"
 	"wgd/internal/rtnl"
-	"wgd/peers"
 	"wgd/uci"
 )
 
@@ -34,7 +33,7 @@ func Gather(ctx context.Context, o Options) *Facts {
 	f := &Facts{Now: time.Now(), ConfigDir: o.ConfigDir}
 	f.Config, f.Problems = config.Load(o.ConfigDir)
 	if network, _ := uci.Load(o.ConfigDir, "network"); network != nil {
-		f.LAN = peers.LANNetworks(network)
+		f.LAN = config.ReadLAN(network).Networks
 	}
 	var st api.Status
 	if err := api.Call(ctx, o.Socket, "status", nil, &st); err != nil {

@@ -37,13 +37,13 @@ func TestCheckAddrSyntax(t *testing.T) {
 		{"100.64.0.1:9586", "public address"}, // carrier-grade NAT: a typical WAN address
 		{"[2001:db8::1]:9586", "public address"},
 	} {
-		err := CheckAddr(c.addr)
+		err := CheckAddr(c.addr, nil)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("CheckAddr(%q) = %v, want an error with %q", c.addr, err, c.want)
 		}
 	}
 	for _, addr := range []string{DefaultListen, "127.1.2.3:9586", "[::1]:9586", "[::ffff:127.0.0.1]:9586"} {
-		if err := CheckAddr(addr); err != nil {
+		if err := CheckAddr(addr, nil); err != nil {
 			t.Errorf("CheckAddr(%q): %v, want loopback accepted", addr, err)
 		}
 	}
@@ -87,7 +87,8 @@ func links(t *testing.T) {
 }
 
 // TestCheckAddrLinks: the LAN address is accepted, addresses of links with
-// a default route (IPv4, IPv6, multipath, other tables) are not.
+// a default route (IPv4, IPv6, multipath, other tables) or named as the
+// WAN are not.
 func TestCheckAddrLinks(t *testing.T) {
 	netnstest.Root(t)
 	links(t)
@@ -101,13 +102,21 @@ func TestCheckAddrLinks(t *testing.T) {
 		{"198.18.0.1:9586", "public address"},
 		{"192.168.77.99:9586", "not an address of this host"},
 	} {
-		err := CheckAddr(c.addr)
+		err := CheckAddr(c.addr, nil)
 		if c.want == "" && err != nil {
 			t.Errorf("CheckAddr(%q): %v, want accepted", c.addr, err)
 		}
 		if c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
 			t.Errorf("CheckAddr(%q) = %v, want an error with %q", c.addr, err, c.want)
 		}
+	}
+	// A link named as the WAN (option wan_interface) is the WAN, default
+	// route or not.
+	if err := CheckAddr("192.168.77.1:9586", []string{"lan0"}); err == nil || !strings.Contains(err.Error(), "lan0 is a WAN interface") {
+		t.Errorf("an address of a link named as the WAN: %v", err)
+	}
+	if err := CheckAddr("192.168.77.1:9586", []string{"wan0", "wan"}); err != nil {
+		t.Errorf("the LAN address with other links named as the WAN: %v", err)
 	}
 	s, err := rtnl.ReadSnapshot()
 	if err != nil {
@@ -189,7 +198,7 @@ func TestListenBindsToLAN(t *testing.T) {
 		t.Fatalf("control: the WAN side cannot reach even a plain listener on the LAN address (%v: %s); the test proves nothing", err, out)
 	}
 
-	l, err := Listen(ctx, "192.168.77.1:9002")
+	l, err := Listen(ctx, "192.168.77.1:9002", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,7 +224,7 @@ func TestListenBindsToLAN(t *testing.T) {
 		t.Errorf("SO_BINDTODEVICE = %q, %v; want lan0", dev, err)
 	}
 
-	if _, err := Listen(ctx, "192.168.88.2:9003"); err == nil {
+	if _, err := Listen(ctx, "192.168.88.2:9003", nil); err == nil {
 		t.Error("Listen accepted the WAN link's address")
 	}
 }

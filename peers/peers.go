@@ -36,9 +36,6 @@ const (
 // optExpires is when a guest peer stops running: RFC 3339, UTC.
 const optExpires = "expires"
 
-// LANInterface is the section whose networks a split tunnel reaches.
-const LANInterface = "lan"
-
 // Peer is a peer section as written, whether valid, disabled or not, as
 // package config reads it. Of the client's private key it holds only
 // whether it is kept; its preshared key is a config.Secret, which never
@@ -265,7 +262,7 @@ func Add(network *uci.Doc, wgd *uci.Package, req AddRequest) (*Added, error) {
 	if err != nil {
 		return nil, err
 	}
-	lan := lanNetworks(pkg)
+	lan := config.ReadLAN(pkg)
 	client := Client{
 		PrivateKey: priv, Addresses: addrs, MTU: ci.MTU, ServerKey: ci.PublicKey(),
 		PresharedKey: psk, Endpoint: endpoint, Keepalive: req.Keepalive, DNS: req.DNS,
@@ -276,11 +273,11 @@ func Add(network *uci.Doc, wgd *uci.Package, req AddRequest) (*Added, error) {
 		if req.FullTunnel {
 			client.AllowedIPs = FullTunnel
 		} else {
-			client.AllowedIPs = split(ci.Addresses, lan.prefixes)
+			client.AllowedIPs = split(ci.Addresses, lan.Networks)
 		}
 	}
-	if client.DNS == nil && req.FullTunnel && lan.router.IsValid() {
-		client.DNS = []string{lan.router.String()}
+	if client.DNS == nil && req.FullTunnel && lan.Router.IsValid() {
+		client.DNS = []string{lan.Router.String()}
 	}
 
 	opts := []*uci.Option{
@@ -355,7 +352,7 @@ func ClientOf(network, wgd *uci.Package, p Peer, endpoint string) (*Client, stri
 		return nil, "", err
 	}
 	if c.AllowedIPs == nil {
-		c.AllowedIPs = split(ci.Addresses, lanNetworks(network).prefixes)
+		c.AllowedIPs = split(ci.Addresses, config.ReadLAN(network).Networks)
 	}
 	if o := s.Get(optClientDNS); o != nil {
 		c.DNS = o.Values
@@ -419,76 +416,6 @@ func split(ifaceAddrs, lan []netip.Prefix) []netip.Prefix {
 	return out
 }
 
-type lan struct {
-	prefixes []netip.Prefix
-	router   netip.Addr // the router's first LAN address
-}
-
-// lanNetworks reads the networks of the LAN interface as OpenWrt writes
-// them: ipaddr with netmask or a prefix length, ip6addr, and the ULA
-// prefix its delegated IPv6 addresses come from.
-func lanNetworks(network *uci.Package) lan {
-	var l lan
-	var s *uci.Section
-	for _, i := range network.SectionsOfType("interface") {
-		if i.Name == LANInterface {
-			s = i
-		}
-	}
-	if s == nil {
-		return l
-	}
-	bits := -1
-	if m, err := netip.ParseAddr(value(s, "netmask")); err == nil && m.Is4() {
-		b := m.As4()
-		ones := 0
-		for _, c := range b {
-			for i := 7; i >= 0 && c&(1<<i) != 0; i-- {
-				ones++
-			}
-		}
-		bits = ones
-	}
-	add := func(field string, defaultBits int) {
-		p, err := netip.ParsePrefix(field)
-		if !strings.Contains(field, "/") {
-			a, aerr := netip.ParseAddr(field)
-			if defaultBits < 0 {
-				defaultBits = a.BitLen()
-			}
-			p, err = netip.PrefixFrom(a, defaultBits), aerr
-		}
-		if err != nil || !p.IsValid() {
-			return
-		}
-		if !l.router.IsValid() && p.Addr().Is4() {
-			l.router = p.Addr()
-		}
-		l.prefixes = append(l.prefixes, p.Masked())
-	}
-	for _, name := range []string{"ipaddr", "ip6addr"} {
-		if o := s.Get(name); o != nil {
-			for _, v := range o.Values {
-				for _, f := range strings.Fields(v) {
-					if name == "ipaddr" {
-						add(f, bits)
-					} else {
-						add(f, -1)
-					}
-				}
-			}
-		}
-	}
-	if value(s, "ip6assign") != "" {
-		for _, g := range network.SectionsOfType("globals") {
-			if p, err := netip.ParsePrefix(value(g, "ula_prefix")); err == nil {
-				l.prefixes = append(l.prefixes, p.Masked())
-			}
-		}
-	}
-	return l
-}
-
 func strs(ps []netip.Prefix) []string {
 	out := make([]string, len(ps))
 	for i, p := range ps {
@@ -529,7 +456,3 @@ func SetDisabled(network *uci.Doc, iface, name string, disabled bool) (p Peer, c
 	}
 	return p, true, network.DeleteOption(s, "disabled")
 }
-
-// LANNetworks are the networks of the router's LAN interface, as
-// lanNetworks reads them.
-func LANNetworks(network *uci.Package) []netip.Prefix { return lanNetworks(network).prefixes }

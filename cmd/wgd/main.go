@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -136,11 +137,11 @@ func cmdRun(args []string, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	var d *daemon.Daemon
-	m := &metricsServer{ctx: ctx, log: log}
+	m := &metricsServer{ctx: ctx, log: log, start: startMetrics}
 	opts := daemon.Options{
 		ConfigDir: *configDir, Socket: *socket, UAPIDir: *uapiDir,
 		Logger: log, Level: level,
-		Settings: func(s config.Daemon) { m.set(s.MetricsListen, s.MetricsEndpointLabels, d.Status) },
+		Settings: func(s config.Daemon) { m.set(s.MetricsListen, s.WANInterfaces, s.MetricsEndpointLabels, d.Status) },
 	}
 	var stopPageout func()
 	opts.Applied, stopPageout = pageoutWhenSettled(ctx, log)
@@ -159,7 +160,9 @@ func cmdRun(args []string, stderr io.Writer) error {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	reloads := make(chan struct{}) // closed when SIGHUP is no longer followed
 	go func() {
+		defer close(reloads)
 		for {
 			select {
 			case <-hup:
@@ -172,19 +175,26 @@ func cmdRun(args []string, stderr io.Writer) error {
 		}
 	}()
 	log.Info("wgd starting", "version", version, "data_plane", dataPlaneProfile(), "config_dir", *configDir, "netifd", *netifd)
-	return d.Run(ctx)
+	err := d.Run(ctx)
+	stop() // Run may also end by itself (its socket taken)
+	<-reloads
+	return err
 }
 
 // metricsServer starts the metrics endpoint, and applies changes of its
-// settings: the listener stays when the address does, and is closed
-// before a new address is bound.
+// settings: the listener stays when the address and the WAN's names do,
+// and is closed before a new address is bound (or the same one checked
+// against other WAN names).
 type metricsServer struct {
 	ctx            context.Context
 	log            *slog.Logger
 	addr           string
+	wan            []string
 	endpointLabels bool
 	started        bool
 	srv            metricsServing // nil: none
+	start          func(ctx context.Context, addr string, wan []string, endpointLabels bool,
+		status func(context.Context) (*api.Status, error), log *slog.Logger) (metricsServing, error) // startMetrics
 }
 
 // metricsServing is a running metrics endpoint.
@@ -193,8 +203,8 @@ type metricsServing interface {
 	close() error
 }
 
-func (m *metricsServer) set(addr string, endpointLabels bool, status func(context.Context) (*api.Status, error)) {
-	if m.started && addr == m.addr {
+func (m *metricsServer) set(addr string, wan []string, endpointLabels bool, status func(context.Context) (*api.Status, error)) {
+	if m.started && addr == m.addr && slices.Equal(wan, m.wan) {
 		if endpointLabels != m.endpointLabels && m.srv != nil {
 			m.srv.setEndpointLabels(endpointLabels)
 		}
@@ -202,8 +212,8 @@ func (m *metricsServer) set(addr string, endpointLabels bool, status func(contex
 		return
 	}
 	m.stop()
-	m.addr, m.endpointLabels, m.started = addr, endpointLabels, true
-	srv, err := startMetrics(m.ctx, addr, endpointLabels, status, m.log)
+	m.addr, m.wan, m.endpointLabels, m.started = addr, slices.Clone(wan), endpointLabels, true
+	srv, err := m.start(m.ctx, addr, wan, endpointLabels, status, m.log)
 	if err != nil {
 		m.log.Error("metrics not served", "metrics_listen", addr, "error", err)
 		m.started = false // try again on the next reload

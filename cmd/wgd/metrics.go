@@ -14,15 +14,15 @@ import (
 // serves Prometheus metrics there until the returned server is closed,
 // reading the daemon's status at each scrape. An empty addr disables
 // metrics (nil server). An address the WAN could reach is refused
-// (metrics.Listen); the error says why. endpointLabels adds the peers'
-// endpoints as labels.
-func startMetrics(ctx context.Context, addr string, endpointLabels bool,
+// (metrics.Listen; wan are the links named as the WAN); the error says
+// why. endpointLabels adds the peers' endpoints as labels.
+func startMetrics(ctx context.Context, addr string, wan []string, endpointLabels bool,
 	status func(context.Context) (*api.Status, error), log *slog.Logger) (metricsServing, error) {
 	if addr == "" {
 		log.Info("metrics disabled (metrics_listen is empty)")
 		return nil, nil
 	}
-	l, err := metrics.Listen(ctx, addr)
+	l, err := metrics.Listen(ctx, addr, wan)
 	if err != nil {
 		return nil, err
 	}

@@ -11,7 +11,7 @@ import (
 
 // startMetrics: this build leaves metrics (and the Prometheus client
 // library) out, for devices with little flash. It only says so.
-func startMetrics(_ context.Context, addr string, _ bool,
+func startMetrics(_ context.Context, addr string, _ []string, _ bool,
 	_ func(context.Context) (*api.Status, error), log *slog.Logger) (metricsServing, error) {
 	if addr != "" {
 		log.Info("metrics not served: this wgd is built without them (tag nometrics)", "metrics_listen", addr)
