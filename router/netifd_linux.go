@@ -24,16 +24,11 @@ type Netifd struct {
 
 // NewNetifd makes the router of the link named link, which exists.
 func NewNetifd(link string) (*Netifd, error) {
-	nl, err := rtnl.Open()
+	nl, index, err := openLink(link)
 	if err != nil {
 		return nil, err
 	}
-	l, err := nl.LinkByName(link)
-	if err != nil {
-		nl.Close()
-		return nil, err
-	}
-	return &Netifd{nl: nl, index: l.Index}, nil
+	return &Netifd{nl: nl, index: index}, nil
 }
 
 // Set records c for the answer and sets the link's MTU.

@@ -30,16 +30,26 @@ type Standalone struct {
 
 // NewStandalone makes the router of the link named link, which exists.
 func NewStandalone(link string) (*Standalone, error) {
-	nl, err := rtnl.Open()
+	nl, index, err := openLink(link)
 	if err != nil {
 		return nil, err
+	}
+	return &Standalone{nl: nl, link: link, index: index}, nil
+}
+
+// openLink opens a netlink connection for the link named link, and
+// finds its index.
+func openLink(link string) (*rtnl.Conn, int, error) {
+	nl, err := rtnl.Open()
+	if err != nil {
+		return nil, 0, err
 	}
 	l, err := nl.LinkByName(link)
 	if err != nil {
 		nl.Close()
-		return nil, err
+		return nil, 0, err
 	}
-	return &Standalone{nl: nl, link: link, index: l.Index}, nil
+	return nl, l.Index, nil
 }
 
 // Set puts c in place: the link's MTU and addresses, the link up, host
