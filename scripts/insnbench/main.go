@@ -53,6 +53,7 @@ func main() {
 	tunnelMB := flag.Int64("tunnel-mb", 100, "MB through the tunnel per run (0: no whole-tunnel figures)")
 	aead := flag.Bool("aead", true, "AEAD figures (false: only the whole tunnel)")
 	nativeWGD := flag.String("wgd", "bin/wgd", "native wgd, the tunnel's other end")
+	count := flag.Bool("count", true, "whole tunnel: count instructions too (false: only CPU time, half the runs)")
 	flag.Parse()
 	log.SetFlags(0)
 	log.SetPrefix("insnbench: ")
@@ -114,7 +115,7 @@ func main() {
 		if os.Geteuid() != 0 {
 			log.Fatal("whole-tunnel figures need root (network namespaces); -tunnel-mb 0 skips them")
 		}
-		tb := &tunnelBench{out: *out, plugin: plugin, nativeWGD: *nativeWGD, bytes: *tunnelMB * 1e6, repeat: *repeat}
+		tb := &tunnelBench{out: *out, plugin: plugin, nativeWGD: *nativeWGD, bytes: *tunnelMB * 1e6, repeat: *repeat, count: *count}
 		// Its own name: a wgd end's directory also holds the UCI file "wgd".
 		tb.nativeWGD = filepath.Join(*out, "wgd-native")
 		if b, err := exec.Command("cp", *nativeWGD, tb.nativeWGD).CombinedOutput(); err != nil {
