@@ -27,11 +27,13 @@ import (
 
 // upstreamPatches are the ones upstream needs to run under qemu-user at
 // all: unaligned loads (SIGBUS on mips) and, on big-endian mips, the TUN
-// offload header's byte order.
+// offload header's byte order and no UDP offloads (qemu-user passes their
+// control messages byte-swapped; the last patch's header says more).
 var upstreamPatches = []string{
 	"patches/0001-tun-aligned-ifreq-and-netlink.patch",
 	"patches/0002-device-sticky-aligned-netlink.patch",
 	"patches/0005-tun-little-endian-virtio-header.patch",
+	"scripts/insnbench/baseline-big-endian-no-udp-offload.patch",
 }
 
 // TunnelResult is one arch, implementation and direction.
@@ -114,26 +116,42 @@ func (tb *tunnelBench) arch(a arch, upWork string) ([]TunnelResult, error) {
 	if err := build(a, bins["upstream"], "golang.zx2c4.com/wireguard", upWork); err != nil {
 		return nil, err
 	}
-	var rs []TunnelResult
+	// Round by round, every implementation and direction in turn: a
+	// change in the machine's load falls on all of them alike.
+	type key struct{ impl, dir string }
+	var order []key
 	for _, impl := range []string{"wgd", "upstream"} {
 		for _, dir := range []string{"decrypt", "encrypt"} {
-			var insns, cpus, users, syss []float64
-			for i := 0; i < tb.repeat; i++ {
-				insn, cpu, err := tb.measure(a, impl, bins[impl], dir)
-				if err != nil {
-					return nil, err
-				}
-				logf("tunnel %s %s %s, run %d: %.1f instructions/byte, %.1f CPU s/GB (user %.1f, system %.1f)",
-					a.Name, impl, dir, i+1, insn, cpu.user+cpu.sys, cpu.user, cpu.sys)
-				insns, cpus = append(insns, insn), append(cpus, cpu.user+cpu.sys)
-				users, syss = append(users, cpu.user), append(syss, cpu.sys)
-			}
-			r := TunnelResult{Arch: a.Name, Impl: impl, Dir: dir, Bytes: tb.bytes, Runs: tb.repeat,
-				InsnPerByte: middle(insns), CPUSecPerGB: middle(cpus), UserSecPerGB: middle(users), SysSecPerGB: middle(syss)}
-			logf("tunnel %s %s %s: %.1f instructions/byte, %.1f CPU s/GB (user %.1f, system %.1f; medians of %d)",
-				a.Name, impl, dir, r.InsnPerByte, r.CPUSecPerGB, r.UserSecPerGB, r.SysSecPerGB, tb.repeat)
-			rs = append(rs, r)
+			order = append(order, key{impl, dir})
 		}
+	}
+	type series struct{ insns, cpus, users, syss []float64 }
+	got := map[key]*series{}
+	for i := 0; i < tb.repeat; i++ {
+		for _, k := range order {
+			insn, cpu, err := tb.measure(a, k.impl, bins[k.impl], k.dir)
+			if err != nil {
+				return nil, err
+			}
+			logf("tunnel %s %s %s, round %d: %.1f instructions/byte, %.1f CPU s/GB (user %.1f, system %.1f)",
+				a.Name, k.impl, k.dir, i+1, insn, cpu.user+cpu.sys, cpu.user, cpu.sys)
+			s := got[k]
+			if s == nil {
+				s = new(series)
+				got[k] = s
+			}
+			s.insns, s.cpus = append(s.insns, insn), append(s.cpus, cpu.user+cpu.sys)
+			s.users, s.syss = append(s.users, cpu.user), append(s.syss, cpu.sys)
+		}
+	}
+	var rs []TunnelResult
+	for _, k := range order {
+		s := got[k]
+		r := TunnelResult{Arch: a.Name, Impl: k.impl, Dir: k.dir, Bytes: tb.bytes, Runs: tb.repeat,
+			InsnPerByte: middle(s.insns), CPUSecPerGB: middle(s.cpus), UserSecPerGB: middle(s.users), SysSecPerGB: middle(s.syss)}
+		logf("tunnel %s %s %s: %.1f instructions/byte, %.1f CPU s/GB (user %.1f, system %.1f; medians of %d)",
+			a.Name, k.impl, k.dir, r.InsnPerByte, r.CPUSecPerGB, r.UserSecPerGB, r.SysSecPerGB, tb.repeat)
+		rs = append(rs, r)
 	}
 	return rs, nil
 }
