@@ -134,11 +134,18 @@ func main() {
 		}
 		var failed []string
 		for _, a := range selected {
-			// Upstream with only its alignment patches moved no bulk TCP
-			// under qemu-mips (big-endian): 0 bytes/s for minutes, most
-			// likely the failing UDP GSO sends patch 0009 describes, for
-			// which upstream has no fallback. wgd's figures would compare
-			// with nothing.
+			// Upstream with only those patches moves no bulk TCP under
+			// qemu-mips (big-endian), so wgd's figures would compare with
+			// nothing. Two causes were found: qemu-user passes the
+			// UDP_SEGMENT and UDP_GRO control messages byte-swapped, so
+			// the kernel refuses every GSO send (EMSGSIZE; upstream gives
+			// up GSO only on EIO). With the UDP offloads off, TCP still
+			// crawls (8-40 KB/s): upstream writes zero-length buffers to
+			// the TUN (EINVAL) where its in-place TCP coalescing should
+			// have written merged segments, and never a merged one; why
+			// only on big-endian is not found yet. wgd's lean profile
+			// coalesces through scratch buffers (patch 0008) and carries
+			// bulk TCP there.
 			if a.Name == "mips" {
 				logf("tunnel mips: skipped (upstream cannot carry bulk TCP under qemu-mips)")
 				continue

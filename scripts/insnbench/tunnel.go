@@ -27,13 +27,11 @@ import (
 
 // upstreamPatches are the ones upstream needs to run under qemu-user at
 // all: unaligned loads (SIGBUS on mips) and, on big-endian mips, the TUN
-// offload header's byte order and no UDP offloads (qemu-user passes their
-// control messages byte-swapped; the last patch's header says more).
+// offload header's byte order.
 var upstreamPatches = []string{
 	"patches/0001-tun-aligned-ifreq-and-netlink.patch",
 	"patches/0002-device-sticky-aligned-netlink.patch",
 	"patches/0005-tun-little-endian-virtio-header.patch",
-	"scripts/insnbench/baseline-big-endian-no-udp-offload.patch",
 }
 
 // TunnelResult is one arch, implementation and direction.
