@@ -21,6 +21,7 @@ func TestEmulated(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and emulates five test binaries")
 	}
+	wycheproofDir := wycheproofDir(t)
 	for _, c := range []struct {
 		name, goarch, variant, tags, qemu, cpu string
 	}{
@@ -50,7 +51,7 @@ func TestEmulated(t *testing.T) {
 				t.Fatalf("go test -c: %v\n%s", err, out)
 			}
 			run := exec.CommandContext(ctx, qemu, "-cpu", c.cpu, bin, "-test.count=1", "-cases=1")
-			run.Env = append(os.Environ(), "WGD_EMULATED=1")
+			run.Env = append(os.Environ(), "WGD_EMULATED=1", wycheproofEnv+"="+wycheproofDir)
 			out, err := run.CombinedOutput()
 			if err != nil {
 				t.Fatalf("%s -cpu %s: %v\n%s", c.qemu, c.cpu, err, out)

@@ -19,9 +19,11 @@ import (
 // Whole-tunnel figures: the router end A runs under qemu-user (with the
 // counting plugin, or without it for CPU time), wgd (lean) or upstream wireguard-go; B is native wgd.
 // A fixed number of bytes crosses the tunnel by TCP (iperf3 -n), B to A
-// (A decrypts) or A to B (A encrypts). A's instructions and CPU time for
-// the transfer are those of the run minus those of a run that only
-// starts, handshakes and stops.
+// (A decrypts) or A to B (A encrypts). A's instructions for the transfer
+// are those of the run minus those of a run that only starts, handshakes
+// and stops (the plugin counts the whole process). Its CPU time is read
+// from /proc after the handshake and 2 s after the transfer, minus the
+// same 2 s of a run that moves nothing.
 
 // upstreamPatches are the ones upstream needs to run under qemu-user at
 // all: unaligned loads (SIGBUS on mips) and, on big-endian mips, the TUN
@@ -39,12 +41,16 @@ type TunnelResult struct {
 	Runs            int // the figures are medians of this many
 	InsnPerByte     float64
 	CPUSecPerGB     float64
+	// The CPU seconds' parts: qemu's own (the translated guest code,
+	// translation, its syscall wrappers) and the kernel's for the syscalls.
+	UserSecPerGB, SysSecPerGB float64
 }
 
 type tunnelBench struct {
 	out, plugin, nativeWGD string
 	bytes                  int64
 	repeat                 int
+	count                  bool // instruction counts too (false: CPU time only)
 }
 
 // upstreamWork materialises upstream wireguard-go with upstreamPatches
@@ -108,46 +114,73 @@ func (tb *tunnelBench) arch(a arch, upWork string) ([]TunnelResult, error) {
 	if err := build(a, bins["upstream"], "golang.zx2c4.com/wireguard", upWork); err != nil {
 		return nil, err
 	}
-	var rs []TunnelResult
+	// Round by round, every implementation and direction in turn: a
+	// change in the machine's load falls on all of them alike.
+	type key struct{ impl, dir string }
+	var order []key
 	for _, impl := range []string{"wgd", "upstream"} {
 		for _, dir := range []string{"decrypt", "encrypt"} {
-			var insns, cpus []float64
-			for i := 0; i < tb.repeat; i++ {
-				insn, cpu, err := tb.measure(a, impl, bins[impl], dir)
-				if err != nil {
-					return nil, err
-				}
-				insns, cpus = append(insns, insn), append(cpus, cpu)
-			}
-			r := TunnelResult{Arch: a.Name, Impl: impl, Dir: dir, Bytes: tb.bytes, Runs: tb.repeat,
-				InsnPerByte: middle(insns), CPUSecPerGB: middle(cpus)}
-			logf("tunnel %s %s %s: %.1f instructions/byte, %.1f CPU s/GB (medians of %d)", a.Name, impl, dir, r.InsnPerByte, r.CPUSecPerGB, tb.repeat)
-			rs = append(rs, r)
+			order = append(order, key{impl, dir})
 		}
+	}
+	type series struct{ insns, cpus, users, syss []float64 }
+	got := map[key]*series{}
+	for i := 0; i < tb.repeat; i++ {
+		for _, k := range order {
+			insn, cpu, err := tb.measure(a, k.impl, bins[k.impl], k.dir)
+			if err != nil {
+				return nil, err
+			}
+			logf("tunnel %s %s %s, round %d: %.1f instructions/byte, %.1f CPU s/GB (user %.1f, system %.1f)",
+				a.Name, k.impl, k.dir, i+1, insn, cpu.user+cpu.sys, cpu.user, cpu.sys)
+			s := got[k]
+			if s == nil {
+				s = new(series)
+				got[k] = s
+			}
+			s.insns, s.cpus = append(s.insns, insn), append(s.cpus, cpu.user+cpu.sys)
+			s.users, s.syss = append(s.users, cpu.user), append(s.syss, cpu.sys)
+		}
+	}
+	var rs []TunnelResult
+	for _, k := range order {
+		s := got[k]
+		r := TunnelResult{Arch: a.Name, Impl: k.impl, Dir: k.dir, Bytes: tb.bytes, Runs: tb.repeat,
+			InsnPerByte: middle(s.insns), CPUSecPerGB: middle(s.cpus), UserSecPerGB: middle(s.users), SysSecPerGB: middle(s.syss)}
+		logf("tunnel %s %s %s: %.1f instructions/byte, %.1f CPU s/GB (user %.1f, system %.1f; medians of %d)",
+			a.Name, k.impl, k.dir, r.InsnPerByte, r.CPUSecPerGB, r.UserSecPerGB, r.SysSecPerGB, tb.repeat)
+		rs = append(rs, r)
 	}
 	return rs, nil
 }
 
+// cpuTime is a process's user and system CPU seconds, or those per GB.
+type cpuTime struct{ user, sys float64 }
+
 // measure is one transfer's instructions per byte and CPU seconds per GB:
 // four runs, with and without the plugin, moving data and not.
-func (tb *tunnelBench) measure(a arch, impl, bin, dir string) (insn, cpu float64, err error) {
-	idleInsn, _, err := tb.run(a, impl, bin, "", true)
-	if err != nil {
-		return 0, 0, err
+func (tb *tunnelBench) measure(a arch, impl, bin, dir string) (insn float64, cpu cpuTime, err error) {
+	if tb.count {
+		idleInsn, _, err := tb.run(a, impl, bin, "", true)
+		if err != nil {
+			return 0, cpu, err
+		}
+		busyInsn, _, err := tb.run(a, impl, bin, dir, true)
+		if err != nil {
+			return 0, cpu, err
+		}
+		insn = (busyInsn - idleInsn) / float64(tb.bytes)
 	}
-	busyInsn, _, err := tb.run(a, impl, bin, dir, true)
+	_, idle, err := tb.run(a, impl, bin, "", false)
 	if err != nil {
-		return 0, 0, err
+		return 0, cpu, err
 	}
-	_, idleCPU, err := tb.run(a, impl, bin, "", false)
+	_, busy, err := tb.run(a, impl, bin, dir, false)
 	if err != nil {
-		return 0, 0, err
+		return 0, cpu, err
 	}
-	_, busyCPU, err := tb.run(a, impl, bin, dir, false)
-	if err != nil {
-		return 0, 0, err
-	}
-	return (busyInsn - idleInsn) / float64(tb.bytes), (busyCPU - idleCPU) / float64(tb.bytes) * 1e9, nil
+	perGB := 1e9 / float64(tb.bytes)
+	return insn, cpuTime{(busy.user - idle.user) * perGB, (busy.sys - idle.sys) * perGB}, nil
 }
 
 func middle(v []float64) float64 {
@@ -160,12 +193,12 @@ func middle(v []float64) float64 {
 // direction dir ("" moves nothing) and returns A's guest instructions
 // (with count: the plugin's callbacks cost qemu CPU time) or its CPU
 // seconds (without).
-func (tb *tunnelBench) run(a arch, impl, bin, dir string, count bool) (insn, cpu float64, err error) {
+func (tb *tunnelBench) run(a arch, impl, bin, dir string, count bool) (insn float64, cpu cpuTime, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
 	l, err := lab.New()
 	if err != nil {
-		return 0, 0, err
+		return 0, cpuTime{}, err
 	}
 	defer func() {
 		l.StopAll()
@@ -180,20 +213,28 @@ func (tb *tunnelBench) run(a arch, impl, bin, dir string, count bool) (insn, cpu
 	native := dataplane.Impl{Name: "wgd", Bin: tb.nativeWGD, WGD: true}
 	p, err := dataplane.NewPair(ctx, l, emu, native)
 	if err != nil {
-		return 0, 0, err
+		return 0, cpuTime{}, err
 	}
 	if err := p.Start(ctx); err != nil {
-		return 0, 0, fmt.Errorf("%s %s: %w\n%s", a.Name, impl, err, tail(p.A.Proc.Output()))
+		return 0, cpuTime{}, fmt.Errorf("%s %s: %w\n%s", a.Name, impl, err, tail(p.A.Proc.Output()))
+	}
+	// CPU time from here on: the startup (seconds of translating and
+	// running a large binary under qemu, varying with the load) stays out.
+	before, err := cpuSeconds(p.A.Proc.Pid())
+	if err != nil {
+		return 0, cpuTime{}, err
 	}
 	if dir != "" {
 		if err := transfer(ctx, p, tb.bytes, dir == "encrypt"); err != nil {
-			return 0, 0, fmt.Errorf("%s %s %s: %w", a.Name, impl, dir, err)
+			return 0, cpuTime{}, fmt.Errorf("%s %s %s: %w", a.Name, impl, dir, err)
 		}
 	}
 	time.Sleep(2 * time.Second) // the last segments and acknowledgements
-	if cpu, err = cpuSeconds(p.A.Proc.Pid()); err != nil {
-		return 0, 0, err
+	after, err := cpuSeconds(p.A.Proc.Pid())
+	if err != nil {
+		return 0, cpuTime{}, err
 	}
+	cpu = cpuTime{after.user - before.user, after.sys - before.sys}
 	if err := p.A.Proc.Stop(60 * time.Second); err != nil && !strings.Contains(err.Error(), "signal") {
 		logf("%s %s: stop: %v", a.Name, impl, err)
 	}
@@ -202,7 +243,7 @@ func (tb *tunnelBench) run(a arch, impl, bin, dir string, count bool) (insn, cpu
 	}
 	b, err := os.ReadFile(countFile)
 	if err != nil {
-		return 0, 0, fmt.Errorf("%s %s: no instruction count (did qemu exit cleanly?): %w", a.Name, impl, err)
+		return 0, cpuTime{}, fmt.Errorf("%s %s: no instruction count (did qemu exit cleanly?): %w", a.Name, impl, err)
 	}
 	insn, err = strconv.ParseFloat(strings.TrimSpace(string(b)), 64)
 	return insn, cpu, err
@@ -253,11 +294,11 @@ func transfer(ctx context.Context, p *dataplane.Pair, n int64, fromA bool) error
 	})
 }
 
-// cpuSeconds is a process's user plus system CPU time, all threads.
-func cpuSeconds(pid int) (float64, error) {
+// cpuSeconds is a process's user and system CPU time, all threads.
+func cpuSeconds(pid int) (cpuTime, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0, err
+		return cpuTime{}, err
 	}
 	s := string(b)
 	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
@@ -265,9 +306,9 @@ func cpuSeconds(pid int) (float64, error) {
 	ut, err1 := strconv.ParseFloat(f[11], 64)
 	st, err2 := strconv.ParseFloat(f[12], 64)
 	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("/proc/%d/stat: %q", pid, s)
+		return cpuTime{}, fmt.Errorf("/proc/%d/stat: %q", pid, s)
 	}
-	return (ut + st) / 100, nil
+	return cpuTime{ut / 100, st / 100}, nil
 }
 
 func tail(s string) string {
@@ -286,7 +327,7 @@ func tunnelTable(rs []TunnelResult) string {
 		return ""
 	}
 	var b strings.Builder
-	b.WriteString("| CPU | A | wgd instructions/byte | upstream instructions/byte | ratio | wgd CPU s/GB | upstream CPU s/GB | ratio |\n")
+	b.WriteString("| CPU | A | wgd instructions/byte | upstream instructions/byte | ratio | wgd CPU s/GB (user + system) | upstream CPU s/GB (user + system) | ratio |\n")
 	b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range rs {
 		if r.Impl != "wgd" {
@@ -294,8 +335,9 @@ func tunnelTable(rs []TunnelResult) string {
 		}
 		for _, u := range rs {
 			if u.Impl == "upstream" && u.Arch == r.Arch && u.Dir == r.Dir {
-				fmt.Fprintf(&b, "| %s | %sing | %.1f | %.1f | %.2f | %.1f | %.1f | %.2f |\n", r.Arch, r.Dir,
-					r.InsnPerByte, u.InsnPerByte, r.InsnPerByte/u.InsnPerByte, r.CPUSecPerGB, u.CPUSecPerGB, r.CPUSecPerGB/u.CPUSecPerGB)
+				fmt.Fprintf(&b, "| %s | %sing | %.1f | %.1f | %.2f | %.1f (%.1f + %.1f) | %.1f (%.1f + %.1f) | %.2f |\n", r.Arch, r.Dir,
+					r.InsnPerByte, u.InsnPerByte, r.InsnPerByte/u.InsnPerByte, r.CPUSecPerGB, r.UserSecPerGB, r.SysSecPerGB,
+					u.CPUSecPerGB, u.UserSecPerGB, u.SysSecPerGB, r.CPUSecPerGB/u.CPUSecPerGB)
 			}
 		}
 	}
