@@ -42,6 +42,10 @@ type Daemon struct {
 	// (`list wan_interface`): netifd interface names or Linux devices.
 	// Empty: the link holding the default route, IPv4 or IPv6.
 	WANInterfaces []string
+	// WANDevices are the Linux devices of those WANInterfaces that are
+	// netifd interfaces of the network file, so that netlink, which
+	// knows only devices, finds them (see wanDevices).
+	WANDevices map[string][]string
 	// Hotplug turns the reaction to WAN events on (`option hotplug`,
 	// default on); off, events are only recorded.
 	Hotplug bool

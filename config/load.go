@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -99,6 +100,58 @@ func interfaceOf(network *uci.Package, ref string) string {
 	return ""
 }
 
+// wanDevices maps each of names that is a `config interface` of network
+// to its Linux devices: its `device` (`ifname` before OpenWrt 21.02),
+// where "@other" stands for the devices of interface other; and, for a
+// PPP protocol, the link pppd makes, which OpenWrt names proto-NAME
+// (pppoe-wan). A name that is no interface of network is a device
+// itself and is left out.
+func wanDevices(network *uci.Package, names []string) map[string][]string {
+	if network == nil {
+		return nil
+	}
+	var devices func(name string, depth int) []string
+	devices = func(name string, depth int) []string {
+		var out []string
+		for _, s := range network.SectionsOfType("interface") {
+			if s.Name != name {
+				continue
+			}
+			for _, opt := range []string{"device", "ifname"} {
+				o := s.Get(opt)
+				if o == nil {
+					continue
+				}
+				for _, v := range o.Values {
+					for _, d := range strings.Fields(v) {
+						if alias, ok := strings.CutPrefix(d, "@"); ok {
+							if depth < 4 {
+								out = append(out, devices(alias, depth+1)...)
+							}
+						} else {
+							out = append(out, d)
+						}
+					}
+				}
+			}
+			if o := s.Get("proto"); o != nil && slices.Contains([]string{"ppp", "pppoe", "pppoa", "pptp", "l2tp"}, o.Values[0]) {
+				out = append(out, o.Values[0]+"-"+name)
+			}
+		}
+		return out
+	}
+	var m map[string][]string
+	for _, n := range names {
+		if d := devices(n, 0); len(d) > 0 {
+			if m == nil {
+				m = map[string][]string{}
+			}
+			m[n] = d
+		}
+	}
+	return m
+}
+
 // zones reads the enabled `config zone` sections of the firewall package.
 func zones(p *uci.Package) []Zone {
 	if p == nil {
@@ -150,6 +203,7 @@ func FromUCI(network, wgd *uci.Package) (*Config, []*Problem) {
 		}
 	}
 	sort.Slice(cfg.Interfaces, func(i, j int) bool { return cfg.Interfaces[i].Name < cfg.Interfaces[j].Name })
+	cfg.Daemon.WANDevices = wanDevices(network, cfg.Daemon.WANInterfaces)
 	cfg.noteBroken(v.problems)
 	return cfg, v.problems
 }

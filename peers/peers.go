@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"wgd/config"
+	"wgd/hotplug"
 	"wgd/uci"
 )
 
@@ -250,7 +251,7 @@ func Add(network *uci.Doc, wgd *uci.Package, req AddRequest) (*Added, error) {
 	if err != nil && req.Endpoint == "" {
 		return nil, err
 	}
-	endpoint, warning, err := Endpoint(req.Endpoint, public, ci.ListenPort)
+	endpoint, warning, err := Endpoint(req.Endpoint, public, ci.ListenPort, hotplug.ConfigWAN(cfg))
 	if err != nil {
 		return nil, err
 	}
@@ -367,7 +368,7 @@ func ClientOf(network, wgd *uci.Package, p Peer, endpoint string) (*Client, stri
 		return nil, "", err
 	}
 	var warning string
-	if c.Endpoint, warning, err = Endpoint(endpoint, public, ci.ListenPort); err != nil {
+	if c.Endpoint, warning, err = Endpoint(endpoint, public, ci.ListenPort, hotplug.ConfigWAN(cfg)); err != nil {
 		return nil, "", err
 	}
 	return c, warning, nil
