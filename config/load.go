@@ -92,7 +92,7 @@ func interfaceOf(network *uci.Package, ref string) string {
 		if s.Type == "interface" {
 			return s.Name
 		}
-		if name, ok := strings.CutPrefix(s.Type, "wireguard_"); ok {
+		if name, ok := strings.CutPrefix(s.Type, peerTypePrefix); ok {
 			return name
 		}
 		return ""
@@ -191,7 +191,7 @@ func FromUCI(network, wgd *uci.Package) (*Config, []*Problem) {
 	cfg := &Config{Daemon: v.daemon(wgd)}
 	if network != nil {
 		for _, s := range network.SectionsOfType("interface") {
-			if opt := s.Get("proto"); opt == nil || opt.Values[0] != Proto {
+			if !IsInterface(s) {
 				continue
 			}
 			if iface, ok := v.iface(network, s); ok {
@@ -361,7 +361,7 @@ func (v *validator) iface(p *uci.Package, s *uci.Section) (Interface, bool) {
 		line int
 	}
 	held := map[netip.Prefix]holder{}
-	for _, ps := range p.SectionsOfType("wireguard_" + s.Name) {
+	for _, ps := range p.SectionsOfType(PeerType(s.Name)) {
 		peer, ok := v.peer(p, ps, s.Name)
 		if !ok {
 			continue
@@ -406,10 +406,13 @@ func (v *validator) peer(p *uci.Package, s *uci.Section, iface string) (Peer, bo
 // that list and edit them.
 func PeerSections(network *uci.Package, iface string) []PeerSection {
 	var out []PeerSection
-	for _, s := range network.SectionsOfType("wireguard_" + iface) {
+	for _, s := range network.SectionsOfType(PeerType(iface)) {
 		var v validator
 		v.start(network, s, iface)
-		ps := PeerSection{Interface: iface, Line: s.Line, Disabled: v.boolean(s, "disabled", false)}
+		ps := PeerSection{Interface: iface, Section: s.Ref(), Name: s.Name, Line: s.Line, Disabled: v.boolean(s, "disabled", false)}
+		if o := s.Get("private_key"); o != nil && len(o.Values) > 0 && o.Values[0] != "" {
+			ps.KeyKept = true
+		}
 		ps.Peer = v.peerOptions(s)
 		ps.Problems = v.problems
 		out = append(out, ps)
@@ -419,7 +422,7 @@ func PeerSections(network *uci.Package, iface string) []PeerSection {
 
 // peerOptions reads the options of a peer section but disabled.
 func (v *validator) peerOptions(s *uci.Section) Peer {
-	peer := Peer{Section: s.Ref()}
+	var peer Peer
 	if opt := s.Get("description"); opt != nil {
 		peer.Description = opt.Values[0]
 	}
