@@ -7,10 +7,29 @@ import (
 	"net/netip"
 	"slices"
 	"time"
+
+	"wgd/uci"
 )
 
 // Proto is the netifd protocol name of wgd's interfaces.
 const Proto = "wgd"
+
+// IsInterface tells whether s is a network section wgd runs: a
+// `config interface` of proto wgd.
+func IsInterface(s *uci.Section) bool {
+	if s.Type != "interface" {
+		return false
+	}
+	opt := s.Get("proto")
+	return opt != nil && len(opt.Values) > 0 && opt.Values[0] == Proto
+}
+
+// peerTypePrefix starts the section type of an interface's peers.
+const peerTypePrefix = "wireguard_"
+
+// PeerType is the section type of iface's peers: wireguard_<iface>, as
+// LuCI's WireGuard protocol writes them.
+func PeerType(iface string) string { return peerTypePrefix + iface }
 
 // DefaultEndpointPort is used when a peer names a host but no port.
 const DefaultEndpointPort = 51820
@@ -42,6 +61,10 @@ type Daemon struct {
 	// (`list wan_interface`): netifd interface names or Linux devices.
 	// Empty: the link holding the default route, IPv4 or IPv6.
 	WANInterfaces []string
+	// WANDevices are the Linux devices of those WANInterfaces that are
+	// netifd interfaces of the network file, so that netlink, which
+	// knows only devices, finds them (see wanDevices).
+	WANDevices map[string][]string
 	// Hotplug turns the reaction to WAN events on (`option hotplug`,
 	// default on); off, events are only recorded.
 	Hotplug bool
@@ -92,9 +115,11 @@ type Interface struct {
 	Auto bool
 }
 
-// Peer is one `config wireguard_<iface>` section.
+// Peer is what runs of one `config wireguard_<iface>` section. Where the
+// section is (PeerSection) is not in it: deleting a section above moves
+// an anonymous section's @wireguard_<iface>[N] and its line, and the
+// daemon must not take that for a change of the peer.
 type Peer struct {
-	Section             string // the section as `uci show` names it: its name or @wireguard_<iface>[N]
 	Description         string
 	PublicKey           Key
 	PresharedKey        Secret
@@ -114,10 +139,14 @@ type Peer struct {
 type PeerSection struct {
 	Peer             // the valid part of its options
 	Interface string // the wgd interface it belongs to
-	// Line is that of its `config` line; not in Peer, which is what runs:
-	// an edit above the section moves it, and the peer runs as it was.
-	Line     int
-	Disabled bool       // option disabled
+	// Section is the section as `uci show` names it: its name or
+	// @wireguard_<iface>[N]; Name is its name, "" for an anonymous one.
+	Section, Name string
+	Line          int  // that of its `config` line
+	Disabled      bool // option disabled
+	// KeyKept: the section keeps the client's private key (option
+	// private_key), for showing its configuration again.
+	KeyKept  bool
 	Problems []*Problem // errors and warnings of this section alone
 }
 

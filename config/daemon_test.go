@@ -116,3 +116,41 @@ func TestOpenFirewallOption(t *testing.T) {
 		t.Errorf("open_firewall: %+v", cfg.Interfaces)
 	}
 }
+
+// A wan_interface that names a netifd interface stands for its devices:
+// `device` (or the older `ifname`), an @alias's devices, and the link a
+// PPP protocol makes. A device name maps to nothing.
+func TestDaemonWANDevices(t *testing.T) {
+	cfg, problems := Load(write(t, map[string]string{"network": `
+config interface 'wan'
+	option device 'eth1'
+	option proto 'pppoe'
+
+config interface 'wan6'
+	option device '@wan'
+	option proto 'dhcpv6'
+
+config interface 'lte'
+	option ifname 'wwan0'
+	option proto 'dhcp'
+
+config interface 'lan'
+	option device 'br-lan'
+`, "wgd": `
+config wgd 'main'
+	list wan_interface 'wan wan6 lte eth9'
+`}))
+	if len(problems) != 0 {
+		t.Fatalf("problems %v", problems)
+	}
+	got := cfg.Daemon.WANDevices
+	want := map[string]string{"wan": "eth1 pppoe-wan", "wan6": "eth1 pppoe-wan", "lte": "wwan0"}
+	if len(got) != len(want) {
+		t.Errorf("WANDevices = %v, want %v", got, want)
+	}
+	for name, devs := range want {
+		if strings.Join(got[name], " ") != devs {
+			t.Errorf("WANDevices[%s] = %q, want %q", name, got[name], devs)
+		}
+	}
+}

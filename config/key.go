@@ -14,6 +14,7 @@ import (
 const KeyLen = 32
 
 // Key is a public key. It prints as base64, like wg(8).
+// It crosses the control socket (package api): api's compatibility rule applies to its JSON.
 type Key [KeyLen]byte
 
 // Secret is a private or preshared key. It never prints its value, so that

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -91,12 +92,64 @@ func interfaceOf(network *uci.Package, ref string) string {
 		if s.Type == "interface" {
 			return s.Name
 		}
-		if name, ok := strings.CutPrefix(s.Type, "wireguard_"); ok {
+		if name, ok := strings.CutPrefix(s.Type, peerTypePrefix); ok {
 			return name
 		}
 		return ""
 	}
 	return ""
+}
+
+// wanDevices maps each of names that is a `config interface` of network
+// to its Linux devices: its `device` (`ifname` before OpenWrt 21.02),
+// where "@other" stands for the devices of interface other; and, for a
+// PPP protocol, the link pppd makes, which OpenWrt names proto-NAME
+// (pppoe-wan). A name that is no interface of network is a device
+// itself and is left out.
+func wanDevices(network *uci.Package, names []string) map[string][]string {
+	if network == nil {
+		return nil
+	}
+	var devices func(name string, depth int) []string
+	devices = func(name string, depth int) []string {
+		var out []string
+		for _, s := range network.SectionsOfType("interface") {
+			if s.Name != name {
+				continue
+			}
+			for _, opt := range []string{"device", "ifname"} {
+				o := s.Get(opt)
+				if o == nil {
+					continue
+				}
+				for _, v := range o.Values {
+					for _, d := range strings.Fields(v) {
+						if alias, ok := strings.CutPrefix(d, "@"); ok {
+							if depth < 4 {
+								out = append(out, devices(alias, depth+1)...)
+							}
+						} else {
+							out = append(out, d)
+						}
+					}
+				}
+			}
+			if o := s.Get("proto"); o != nil && slices.Contains([]string{"ppp", "pppoe", "pppoa", "pptp", "l2tp"}, o.Values[0]) {
+				out = append(out, o.Values[0]+"-"+name)
+			}
+		}
+		return out
+	}
+	var m map[string][]string
+	for _, n := range names {
+		if d := devices(n, 0); len(d) > 0 {
+			if m == nil {
+				m = map[string][]string{}
+			}
+			m[n] = d
+		}
+	}
+	return m
 }
 
 // zones reads the enabled `config zone` sections of the firewall package.
@@ -138,7 +191,7 @@ func FromUCI(network, wgd *uci.Package) (*Config, []*Problem) {
 	cfg := &Config{Daemon: v.daemon(wgd)}
 	if network != nil {
 		for _, s := range network.SectionsOfType("interface") {
-			if opt := s.Get("proto"); opt == nil || opt.Values[0] != Proto {
+			if !IsInterface(s) {
 				continue
 			}
 			if iface, ok := v.iface(network, s); ok {
@@ -150,6 +203,7 @@ func FromUCI(network, wgd *uci.Package) (*Config, []*Problem) {
 		}
 	}
 	sort.Slice(cfg.Interfaces, func(i, j int) bool { return cfg.Interfaces[i].Name < cfg.Interfaces[j].Name })
+	cfg.Daemon.WANDevices = wanDevices(network, cfg.Daemon.WANInterfaces)
 	cfg.noteBroken(v.problems)
 	return cfg, v.problems
 }
@@ -307,7 +361,7 @@ func (v *validator) iface(p *uci.Package, s *uci.Section) (Interface, bool) {
 		line int
 	}
 	held := map[netip.Prefix]holder{}
-	for _, ps := range p.SectionsOfType("wireguard_" + s.Name) {
+	for _, ps := range p.SectionsOfType(PeerType(s.Name)) {
 		peer, ok := v.peer(p, ps, s.Name)
 		if !ok {
 			continue
@@ -352,10 +406,13 @@ func (v *validator) peer(p *uci.Package, s *uci.Section, iface string) (Peer, bo
 // that list and edit them.
 func PeerSections(network *uci.Package, iface string) []PeerSection {
 	var out []PeerSection
-	for _, s := range network.SectionsOfType("wireguard_" + iface) {
+	for _, s := range network.SectionsOfType(PeerType(iface)) {
 		var v validator
 		v.start(network, s, iface)
-		ps := PeerSection{Interface: iface, Line: s.Line, Disabled: v.boolean(s, "disabled", false)}
+		ps := PeerSection{Interface: iface, Section: s.Ref(), Name: s.Name, Line: s.Line, Disabled: v.boolean(s, "disabled", false)}
+		if o := s.Get("private_key"); o != nil && len(o.Values) > 0 && o.Values[0] != "" {
+			ps.KeyKept = true
+		}
 		ps.Peer = v.peerOptions(s)
 		ps.Problems = v.problems
 		out = append(out, ps)
@@ -365,7 +422,7 @@ func PeerSections(network *uci.Package, iface string) []PeerSection {
 
 // peerOptions reads the options of a peer section but disabled.
 func (v *validator) peerOptions(s *uci.Section) Peer {
-	peer := Peer{Section: s.Ref()}
+	var peer Peer
 	if opt := s.Get("description"); opt != nil {
 		peer.Description = opt.Values[0]
 	}

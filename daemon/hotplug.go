@@ -117,10 +117,7 @@ func (d *Daemon) publishWANConfig() {
 
 // wanConfig says which links are the WAN, on the daemon goroutine.
 func (d *Daemon) wanConfig() hotplug.WANConfig {
-	c := hotplug.WANConfig{Names: slices.Clone(d.cfg.Daemon.WANInterfaces)}
-	for _, i := range d.cfg.Interfaces {
-		c.Own = append(c.Own, i.Name)
-	}
+	c := hotplug.ConfigWAN(d.cfg)
 	for name := range d.ifaces {
 		if !slices.Contains(c.Own, name) {
 			c.Own = append(c.Own, name)

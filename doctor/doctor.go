@@ -156,7 +156,11 @@ func checkWAN(f *Facts) (netip.Addr, []Finding) {
 	if f.WAN == nil {
 		return netip.Addr{}, []Finding{{Check: "wan", Severity: Warn, Message: "the routes could not be read"}}
 	}
-	a, ok := hotplug.Address(f.WAN)
+	var wan hotplug.WANConfig // no configuration: the default routes
+	if f.Config != nil {
+		wan = hotplug.ConfigWAN(f.Config)
+	}
+	a, ok := hotplug.Address(f.WAN, wan)
 	switch {
 	case !ok:
 		return a, []Finding{{Check: "wan", Severity: Fail, Message: "no default route: the router is not on the internet",
@@ -292,11 +296,7 @@ func checkMTU(f *Facts, c config.Interface, st *api.InterfaceStatus) []Finding {
 	if f.WAN == nil {
 		return nil
 	}
-	wc := hotplug.WANConfig{Names: f.Config.Daemon.WANInterfaces}
-	for _, i := range f.Config.Interfaces {
-		wc.Own = append(wc.Own, i.Name)
-	}
-	links := hotplug.WANLinks(f.WAN, wc)
+	links := hotplug.WANLinks(f.WAN, hotplug.ConfigWAN(f.Config))
 	fit, ok := hotplug.TunnelMTU(links)
 	if !ok {
 		return nil

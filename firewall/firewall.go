@@ -45,6 +45,7 @@ var Kinds = []string{"auto", "fw4", "nftables", "iptables", "none"}
 
 // Hole is one opening: the UDP listen port of a WireGuard interface,
 // reachable over IPv4 and IPv6.
+// It crosses the control socket (package api): api's compatibility rule applies to its JSON.
 type Hole struct {
 	Interface string `json:"interface"`        // the WireGuard interface the port belongs to
 	Port      uint16 `json:"port"`             // UDP port, not 0
@@ -121,6 +122,7 @@ type Backend interface {
 }
 
 // Status is what a daemon reports about its firewall (wgd status).
+// It crosses the control socket (package api): api's compatibility rule applies to its JSON.
 type Status struct {
 	Backend string `json:"backend"`         // kind in use; "none" when disabled or failed
 	Holes   []Hole `json:"holes"`           // as last synced

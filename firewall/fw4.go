@@ -21,6 +21,7 @@ import (
 // device is bound to the interface's own device (the tunnel, not the WAN),
 // so a listen-port rule published there needs Device set to the WAN
 // device; procd data has no such binding.
+// It crosses the control socket (package api): api's compatibility rule applies to its JSON.
 type Fw4Rule struct {
 	Type     string `json:"type"` // "rule"
 	Name     string `json:"name"`

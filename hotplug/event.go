@@ -36,6 +36,7 @@ const (
 )
 
 // Event is one piece of news about a network link.
+// It crosses the control socket (package api): api's compatibility rule applies to its JSON.
 type Event struct {
 	Source    Source    `json:"source"`
 	Action    Action    `json:"action"`

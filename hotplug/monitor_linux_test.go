@@ -199,6 +199,7 @@ func TestIsWAN(t *testing.T) {
 		{Event{Interface: "wan"}, WANConfig{}, true}, // ifdown: no device, the usual name
 		{Event{Interface: "isp", Device: "lan2"}, WANConfig{Names: []string{"isp"}}, true},
 		{Event{Interface: "wan", Device: "wan2"}, WANConfig{Names: []string{"isp"}}, false},
+		{Event{Device: "wan2"}, WANConfig{Names: []string{"isp"}, Devices: map[string][]string{"isp": {"wan2"}}}, true},
 		{Event{Interface: "vpn", Device: "wan2"}, WANConfig{Own: []string{"vpn"}}, false},
 		{Event{WAN: true}, WANConfig{}, true},
 	} {
@@ -341,17 +342,24 @@ func TestAddress(t *testing.T) {
 		addr(2, "198.51.100.2/24", 0),
 	}
 	addrs[1].Scope = unix.RT_SCOPE_LINK
+	named := WANConfig{Names: []string{"wan"}, Devices: map[string][]string{"wan": {"wan0"}}}
 	for _, c := range []struct {
 		name     string
 		defaults []rtnl.Route
+		cfg      WANConfig
 		want     string
 	}{
-		{"lowest metric wins", []rtnl.Route{v4(2, 100), v4(3, 10), v6}, "100.64.0.2"},
-		{"IPv4 before IPv6", []rtnl.Route{v6, v4(2, 0)}, "198.51.100.2"},
-		{"IPv6 only", []rtnl.Route{v6}, "2001:db8::2"},
-		{"no default route", nil, ""},
+		{"lowest metric wins", []rtnl.Route{v4(2, 100), v4(3, 10), v6}, WANConfig{}, "100.64.0.2"},
+		{"IPv4 before IPv6", []rtnl.Route{v6, v4(2, 0)}, WANConfig{}, "198.51.100.2"},
+		{"IPv6 only", []rtnl.Route{v6}, WANConfig{}, "2001:db8::2"},
+		{"no default route", nil, WANConfig{}, ""},
+		// wan_interface 'wan' (netifd's name for wan0): the backup
+		// uplink's better metric does not make it the WAN.
+		{"named WAN", []rtnl.Route{v4(2, 100), v4(3, 10), v6}, named, "198.51.100.2"},
+		{"named WAN, only IPv6 on it", []rtnl.Route{v4(3, 10), v6}, named, "2001:db8::2"},
+		{"own tunnel", []rtnl.Route{v4(3, 10), v4(2, 100)}, WANConfig{Own: []string{"lte0"}}, "198.51.100.2"},
 	} {
-		a, ok := Address(&rtnl.Snapshot{Links: links, Addrs: addrs, Defaults: c.defaults})
+		a, ok := Address(&rtnl.Snapshot{Links: links, Addrs: addrs, Defaults: c.defaults}, c.cfg)
 		if got := map[bool]string{true: a.String(), false: ""}[ok]; got != c.want {
 			t.Errorf("%s: %q, want %q", c.name, got, c.want)
 		}

@@ -60,6 +60,11 @@ func TestWANLinks(t *testing.T) {
 	if len(got) != 2 || got[0] != (WANLink{Name: "eth1", MTU: 1500}) || got[1].Name != "pppoe-wan" {
 		t.Errorf("WANLinks with names = %+v", got)
 	}
+	// A netifd interface name stands for its devices.
+	got = WANLinks(s, WANConfig{Names: []string{"wan"}, Devices: map[string][]string{"wan": {"eth1", "pppoe-wan"}}})
+	if len(got) != 2 || got[0].Name != "eth1" || got[1].Name != "pppoe-wan" {
+		t.Errorf("WANLinks with a netifd name = %+v", got)
+	}
 	if got := WANLinks(nil, WANConfig{}); got != nil {
 		t.Errorf("WANLinks(nil) = %+v", got)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"wgd/config"
 	"wgd/internal/rtnl"
 )
 
@@ -18,9 +19,22 @@ type WANConfig struct {
 	// devices (netlink and D-Bus know only those). Empty: whichever
 	// device holds a default route, IPv4 or IPv6.
 	Names []string
+	// Devices are the Linux devices of the netifd interfaces among Names
+	// (config.Daemon.WANDevices), so a netifd name matches its links.
+	Devices map[string][]string
 	// Own are wgd's tunnels, which are never the WAN even when a
 	// default route leads through them.
 	Own []string
+}
+
+// ConfigWAN is the WAN as cfg names it, cfg's interfaces being wgd's
+// tunnels.
+func ConfigWAN(cfg *config.Config) WANConfig {
+	c := WANConfig{Names: cfg.Daemon.WANInterfaces, Devices: cfg.Daemon.WANDevices}
+	for _, i := range cfg.Interfaces {
+		c.Own = append(c.Own, i.Name)
+	}
+	return c
 }
 
 // IsWAN reports whether ev concerns the WAN, as the snapshot s shows it
@@ -37,7 +51,7 @@ func IsWAN(s *rtnl.Snapshot, ev Event, cfg WANConfig) bool {
 	}
 	if len(cfg.Names) > 0 {
 		return (ev.Interface != "" && slices.Contains(cfg.Names, ev.Interface)) ||
-			(ev.Device != "" && slices.Contains(cfg.Names, ev.Device))
+			(ev.Device != "" && cfg.named(ev.Device))
 	}
 	if ev.Device != "" && s != nil {
 		v4, v6 := defaultDevices(s)
@@ -48,6 +62,20 @@ func IsWAN(s *rtnl.Snapshot, ev Event, cfg WANConfig) bool {
 	// A link going down has already lost its routes: fall back on the
 	// names OpenWrt gives its uplinks.
 	return ev.Interface == "wan" || ev.Interface == "wan6"
+}
+
+// named tells whether the Linux device link is named as the WAN: by
+// itself or as a device of a named netifd interface.
+func (cfg WANConfig) named(link string) bool {
+	if slices.Contains(cfg.Names, link) {
+		return true
+	}
+	for _, n := range cfg.Names {
+		if slices.Contains(cfg.Devices[n], link) {
+			return true
+		}
+	}
+	return false
 }
 
 // Families reports which address families have a default route in s, so
@@ -112,7 +140,7 @@ func wan(s *rtnl.Snapshot, cfg WANConfig) wanView {
 			continue
 		}
 		if len(cfg.Names) > 0 {
-			if !slices.Contains(cfg.Names, l.Name) {
+			if !cfg.named(l.Name) {
 				continue
 			}
 		} else if !v4[l.Name] && !v6[l.Name] {
@@ -249,14 +277,16 @@ func delta[T comparable](what string, old, new []T) []string {
 }
 
 // Address is the router's own address on the WAN as s shows it: the
-// primary address of the link of the best default route, IPv4 first,
-// which is what the internet sees unless something on the way
-// translates it.
-func Address(s *rtnl.Snapshot) (netip.Addr, bool) {
+// primary address of the link of the best default route leaving by a WAN
+// link (cfg), IPv4 first, which is what the internet sees unless
+// something on the way translates it.
+func Address(s *rtnl.Snapshot, cfg WANConfig) (netip.Addr, bool) {
+	wanLinks := wan(s, cfg).indexes()
 	for _, v4 := range []bool{true, false} {
 		var best *rtnl.Route
 		for i, r := range s.Defaults {
-			if r.Dst.Addr().Is4() == v4 && (best == nil || r.Priority < best.Priority) {
+			onWAN := slices.ContainsFunc(r.Links(), func(i int) bool { return slices.Contains(wanLinks, i) })
+			if onWAN && r.Dst.Addr().Is4() == v4 && (best == nil || r.Priority < best.Priority) {
 				best = &s.Defaults[i]
 			}
 		}
@@ -264,6 +294,9 @@ func Address(s *rtnl.Snapshot) (netip.Addr, bool) {
 			continue
 		}
 		for _, index := range best.Links() {
+			if !slices.Contains(wanLinks, index) {
+				continue
+			}
 			for _, a := range s.Addrs {
 				if a.Index == index && a.Prefix.Addr().Is4() == v4 && reachable(a) &&
 					a.Flags&(unix.IFA_F_SECONDARY|unix.IFA_F_DEPRECATED) == 0 {

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"syscall"
 
+	"wgd/hotplug"
 	"wgd/internal/rtnl"
 )
 
@@ -24,15 +25,17 @@ const DefaultListen = "127.0.0.1:9586"
 //     ::1 that arrive from outside.
 //   - Any other address must be private (RFC 1918, or an IPv6 ULA fc00::/7)
 //     and assigned to a link that carries no default route, IPv4 or IPv6,
-//     in any routing table, and is none of wan (`list wan_interface`):
-//     that link leads to the LAN, not the WAN. The
-//     socket is then bound to that link (SO_BINDTODEVICE), so a packet for
-//     the LAN address that arrives on the WAN link (Linux accepts those by
-//     default) finds no listener.
+//     in any routing table, and is no WAN link of wan as the WAN monitor
+//     maps it (hotplug.WANLinks: `list wan_interface`, netifd names
+//     standing for their devices): that link leads to the LAN, not the
+//     WAN. A default route is refused even when wan_interface names other
+//     links, as the monitor would not. The socket is then bound to that
+//     link (SO_BINDTODEVICE), so a packet for the LAN address that arrives
+//     on the WAN link (Linux accepts those by default) finds no listener.
 //
 // The check holds when Listen runs; a link that gains a default route
 // later keeps the listener until it is opened again.
-func Listen(ctx context.Context, addr string, wan []string) (net.Listener, error) {
+func Listen(ctx context.Context, addr string, wan hotplug.WANConfig) (net.Listener, error) {
 	ap, dev, err := checkAddr(addr, wan, rtnl.ReadSnapshot)
 	if err != nil {
 		return nil, err
@@ -60,7 +63,7 @@ func Listen(ctx context.Context, addr string, wan []string) (net.Listener, error
 }
 
 // CheckAddr tells whether Listen would accept addr now, and why not.
-func CheckAddr(addr string, wan []string) error {
+func CheckAddr(addr string, wan hotplug.WANConfig) error {
 	_, _, err := checkAddr(addr, wan, rtnl.ReadSnapshot)
 	return err
 }
@@ -68,7 +71,7 @@ func CheckAddr(addr string, wan []string) error {
 // checkAddr applies Listen's rule to the host's state as snapshot reads
 // it (only for a private address) and returns the link to bind to (""
 // for loopback).
-func checkAddr(addr string, wan []string, snapshot func() (*rtnl.Snapshot, error)) (netip.AddrPort, string, error) {
+func checkAddr(addr string, wan hotplug.WANConfig, snapshot func() (*rtnl.Snapshot, error)) (netip.AddrPort, string, error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return netip.AddrPort{}, "", fmt.Errorf("metrics address %q: want IP:port, e.g. %s", addr, DefaultListen)
@@ -106,7 +109,7 @@ func checkAddr(addr string, wan []string, snapshot func() (*rtnl.Snapshot, error
 			return ap, "", fmt.Errorf("metrics address %q: %s carries a default route, so it leads to the WAN; use a LAN address or loopback", addr, link.Name)
 		}
 	}
-	if slices.Contains(wan, link.Name) {
+	if slices.ContainsFunc(hotplug.WANLinks(s, wan), func(l hotplug.WANLink) bool { return l.Name == link.Name }) {
 		return ap, "", fmt.Errorf("metrics address %q: %s is a WAN interface (option wan_interface); use a LAN address or loopback", addr, link.Name)
 	}
 	return ap, link.Name, nil

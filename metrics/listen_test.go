@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"wgd/hotplug"
 	"wgd/internal/netnstest"
 	"wgd/internal/rtnl"
 )
@@ -37,13 +38,13 @@ func TestCheckAddrSyntax(t *testing.T) {
 		{"100.64.0.1:9586", "public address"}, // carrier-grade NAT: a typical WAN address
 		{"[2001:db8::1]:9586", "public address"},
 	} {
-		err := CheckAddr(c.addr, nil)
+		err := CheckAddr(c.addr, hotplug.WANConfig{})
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("CheckAddr(%q) = %v, want an error with %q", c.addr, err, c.want)
 		}
 	}
 	for _, addr := range []string{DefaultListen, "127.1.2.3:9586", "[::1]:9586", "[::ffff:127.0.0.1]:9586"} {
-		if err := CheckAddr(addr, nil); err != nil {
+		if err := CheckAddr(addr, hotplug.WANConfig{}); err != nil {
 			t.Errorf("CheckAddr(%q): %v, want loopback accepted", addr, err)
 		}
 	}
@@ -102,7 +103,7 @@ func TestCheckAddrLinks(t *testing.T) {
 		{"198.18.0.1:9586", "public address"},
 		{"192.168.77.99:9586", "not an address of this host"},
 	} {
-		err := CheckAddr(c.addr, nil)
+		err := CheckAddr(c.addr, hotplug.WANConfig{})
 		if c.want == "" && err != nil {
 			t.Errorf("CheckAddr(%q): %v, want accepted", c.addr, err)
 		}
@@ -112,11 +113,21 @@ func TestCheckAddrLinks(t *testing.T) {
 	}
 	// A link named as the WAN (option wan_interface) is the WAN, default
 	// route or not.
-	if err := CheckAddr("192.168.77.1:9586", []string{"lan0"}); err == nil || !strings.Contains(err.Error(), "lan0 is a WAN interface") {
+	if err := CheckAddr("192.168.77.1:9586", hotplug.WANConfig{Names: []string{"lan0"}}); err == nil || !strings.Contains(err.Error(), "lan0 is a WAN interface") {
 		t.Errorf("an address of a link named as the WAN: %v", err)
 	}
-	if err := CheckAddr("192.168.77.1:9586", []string{"wan0", "wan"}); err != nil {
+	// By its netifd name (wan_interface 'uplink', whose device is lan0),
+	// as the WAN monitor maps it.
+	byNetifd := hotplug.WANConfig{Names: []string{"uplink"}, Devices: map[string][]string{"uplink": {"lan0"}}}
+	if err := CheckAddr("192.168.77.1:9586", byNetifd); err == nil || !strings.Contains(err.Error(), "lan0 is a WAN interface") {
+		t.Errorf("an address of a link named as the WAN by its netifd interface: %v", err)
+	}
+	if err := CheckAddr("192.168.77.1:9586", hotplug.WANConfig{Names: []string{"wan0", "wan"}}); err != nil {
 		t.Errorf("the LAN address with other links named as the WAN: %v", err)
+	}
+	// Naming the WAN does not make a link with a default route the LAN.
+	if err := CheckAddr("192.168.88.2:9586", hotplug.WANConfig{Names: []string{"lan0"}}); err == nil || !strings.Contains(err.Error(), "wan0 carries a default route") {
+		t.Errorf("a default route's link with wan_interface naming another: %v", err)
 	}
 	s, err := rtnl.ReadSnapshot()
 	if err != nil {
@@ -198,7 +209,7 @@ func TestListenBindsToLAN(t *testing.T) {
 		t.Fatalf("control: the WAN side cannot reach even a plain listener on the LAN address (%v: %s); the test proves nothing", err, out)
 	}
 
-	l, err := Listen(ctx, "192.168.77.1:9002", nil)
+	l, err := Listen(ctx, "192.168.77.1:9002", hotplug.WANConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,7 +235,7 @@ func TestListenBindsToLAN(t *testing.T) {
 		t.Errorf("SO_BINDTODEVICE = %q, %v; want lan0", dev, err)
 	}
 
-	if _, err := Listen(ctx, "192.168.88.2:9003", nil); err == nil {
+	if _, err := Listen(ctx, "192.168.88.2:9003", hotplug.WANConfig{}); err == nil {
 		t.Error("Listen accepted the WAN link's address")
 	}
 }

@@ -152,11 +152,7 @@ func wanAutoMTU(cfg *config.Config) (int, bool) {
 	if err != nil {
 		return 0, false
 	}
-	wc := hotplug.WANConfig{Names: cfg.Daemon.WANInterfaces}
-	for _, i := range cfg.Interfaces {
-		wc.Own = append(wc.Own, i.Name)
-	}
-	fits, ok := hotplug.TunnelMTU(hotplug.WANLinks(s, wc))
+	fits, ok := hotplug.TunnelMTU(hotplug.WANLinks(s, hotplug.ConfigWAN(cfg)))
 	if !ok {
 		return 0, false
 	}

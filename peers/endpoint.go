@@ -16,10 +16,10 @@ import (
 //
 // The host is, in order: given (the --endpoint flag), public (option
 // public_endpoint of /etc/config/wgd), or the router's address on the
-// route to the internet. A port in given or public wins over listenPort.
+// WAN (WANAddress). A port in given or public wins over listenPort.
 // warning is set when the detected address cannot be reached from the
 // internet.
-func Endpoint(given, public string, listenPort uint16) (endpoint, warning string, err error) {
+func Endpoint(given, public string, listenPort uint16, wan hotplug.WANConfig) (endpoint, warning string, err error) {
 	var host string
 	var port uint16
 	for _, s := range []string{given, public} {
@@ -32,7 +32,7 @@ func Endpoint(given, public string, listenPort uint16) (endpoint, warning string
 		break
 	}
 	if host == "" {
-		a, err := WANAddress()
+		a, err := WANAddress(wan)
 		if err != nil {
 			return "", "", fmt.Errorf("%w; set option public_endpoint in the wgd config file or pass --endpoint", err)
 		}
@@ -51,13 +51,14 @@ func Endpoint(given, public string, listenPort uint16) (endpoint, warning string
 	return net.JoinHostPort(host, strconv.Itoa(int(port))), warning, nil
 }
 
-// WANAddress is the router's address on the WAN, IPv4 first.
-func WANAddress() (netip.Addr, error) {
+// WANAddress is the router's address on the WAN links wan names, IPv4
+// first (hotplug.Address).
+func WANAddress(wan hotplug.WANConfig) (netip.Addr, error) {
 	s, err := rtnl.ReadSnapshot()
 	if err != nil {
 		return netip.Addr{}, fmt.Errorf("reading the routes: %w", err)
 	}
-	if a, ok := hotplug.Address(s); ok {
+	if a, ok := hotplug.Address(s, wan); ok {
 		return a, nil
 	}
 	return netip.Addr{}, errors.New("no route to the internet to take the router's public address from")

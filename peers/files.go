@@ -6,7 +6,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
+	"time"
 )
 
 // WritePrivate writes a file only its owner may read, for a client's
@@ -17,6 +19,7 @@ import (
 // choice overwritten. A file of this user is replaced (a private copy
 // renamed over it), so its old permissions do not carry over.
 func WritePrivate(path string, data []byte) error {
+	removeStaleTemps(path)
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
 	if errors.Is(err, fs.ErrExist) {
 		if err := ownRegularFile(path); err != nil {
@@ -55,7 +58,7 @@ func replacePrivate(path string, data []byte) error {
 	if dir == "" {
 		dir = "."
 	}
-	f, err := os.CreateTemp(dir, "."+base+".wgd-") // O_EXCL, mode 0600
+	f, err := os.CreateTemp(dir, tempPrefix(base)) // O_EXCL, mode 0600
 	if err != nil {
 		return err
 	}
@@ -76,4 +79,44 @@ func writeClose(f *os.File, data []byte) error {
 		return err
 	}
 	return f.Close()
+}
+
+// tempPrefix starts the names of replacePrivate's copies of base;
+// os.CreateTemp ends them with decimal digits.
+func tempPrefix(base string) string { return "." + base + ".wgd-" }
+
+// staleAge is how old a copy must be before it is taken as left by a
+// writer that died: a live one renames it within moments.
+const staleAge = 10 * time.Minute
+
+// removeStaleTemps removes the copies of path that a writer killed
+// between creating and renaming them left behind: they hold a private
+// key. Only regular files of this user named exactly as replacePrivate
+// names them and older than staleAge are removed; a symbolic link is
+// never followed.
+func removeStaleTemps(path string) {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	prefix := tempPrefix(base)
+	for _, e := range entries {
+		digits, ok := strings.CutPrefix(e.Name(), prefix)
+		if !ok || digits == "" || strings.Trim(digits, "0123456789") != "" {
+			continue
+		}
+		name := filepath.Join(dir, e.Name())
+		fi, err := os.Lstat(name)
+		if err != nil || !fi.Mode().IsRegular() || time.Since(fi.ModTime()) < staleAge {
+			continue
+		}
+		if st, ok := fi.Sys().(*syscall.Stat_t); !ok || int(st.Uid) != os.Geteuid() {
+			continue
+		}
+		os.Remove(name)
+	}
 }

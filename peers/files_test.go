@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Files with keys (--conf, --qr-png) are created private and never
@@ -82,4 +83,61 @@ func TestWritePrivate(t *testing.T) {
 			t.Errorf("another user's file was written")
 		}
 	})
+}
+
+// A copy left by a writer killed before its rename holds a private key:
+// the next write removes it. Fresh copies (a writer at work), other
+// names, and symbolic links are left alone, and no link is followed.
+func TestWritePrivateRemovesStaleTemps(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "phone.conf")
+	old := time.Now().Add(-time.Hour)
+	plant := func(name string, age time.Time) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte("PrivateKey = ..."), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, age, age); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	stale := plant(".phone.conf.wgd-123456", old)
+	fresh := plant(".phone.conf.wgd-654321", time.Now())
+	other := plant(".phone.conf.wgd-12x", old)
+	otherFile := plant(".tablet.conf.wgd-123456", old)
+	target := plant("target", old)
+	keep := []string{fresh, other, otherFile, target}
+	if os.Geteuid() == 0 { // another user's file of that name is theirs
+		theirs := plant(".phone.conf.wgd-424242", old)
+		if err := os.Lchown(theirs, 65534, 65534); err != nil {
+			t.Fatal(err)
+		}
+		keep = append(keep, theirs)
+	}
+	link := filepath.Join(dir, ".phone.conf.wgd-777")
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(link, old, old); err != nil { // sets the target's times
+		t.Fatal(err)
+	}
+
+	for _, existing := range []bool{false, true} { // created, then replaced
+		if err := WritePrivate(path, []byte("secret")); err != nil {
+			t.Fatalf("existing %v: %v", existing, err)
+		}
+		if _, err := os.Lstat(stale); err == nil {
+			t.Errorf("existing %v: the stale copy %s is left", existing, stale)
+		}
+		stale = plant(".phone.conf.wgd-123456", old)
+	}
+	for _, p := range append(keep, link) {
+		if _, err := os.Lstat(p); err != nil {
+			t.Errorf("%s was removed: %v", p, err)
+		}
+	}
+	if b, _ := os.ReadFile(target); string(b) != "PrivateKey = ..." {
+		t.Errorf("the link's target changed: %q", b)
+	}
 }

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"wgd/config"
+	"wgd/hotplug"
 	"wgd/uci"
 )
 
@@ -38,23 +39,20 @@ const optExpires = "expires"
 
 // Peer is a peer section as written, whether valid, disabled or not, as
 // package config reads it. Of the client's private key it holds only
-// whether it is kept; its preshared key is a config.Secret, which never
-// prints.
+// whether it is kept (KeyKept); its preshared key is a config.Secret,
+// which never prints.
 type Peer struct {
 	config.PeerSection
 	// Name is what the peer commands take: the section's name, else its
 	// description, else its reference (@wireguard_<iface>[N]).
-	Name    string
-	KeyKept bool // the client's private key is in the section
+	Name string
 }
-
-func peerType(iface string) string { return "wireguard_" + iface }
 
 // Interfaces are the names of the wgd interfaces in network, in file order.
 func Interfaces(network *uci.Package) []string {
 	var out []string
 	for _, s := range network.SectionsOfType("interface") {
-		if o := s.Get("proto"); s.Name != "" && o != nil && o.Values[0] == config.Proto && !slices.Contains(out, s.Name) {
+		if s.Name != "" && config.IsInterface(s) && !slices.Contains(out, s.Name) {
 			out = append(out, s.Name)
 		}
 	}
@@ -101,9 +99,8 @@ func List(network *uci.Package, iface string) []Peer {
 	}
 	var out []Peer
 	for _, name := range ifaces {
-		sections := network.SectionsOfType(peerType(name))
-		for i, ps := range config.PeerSections(network, name) {
-			p := Peer{PeerSection: ps, Name: sections[i].Name, KeyKept: value(sections[i], "private_key") != ""}
+		for _, ps := range config.PeerSections(network, name) {
+			p := Peer{PeerSection: ps, Name: ps.Name}
 			if p.Name == "" {
 				p.Name = p.Description
 			}
@@ -162,7 +159,7 @@ func Find(network *uci.Package, iface, name string) (Peer, error) {
 
 // section is the UCI section of p in network.
 func section(network *uci.Package, p Peer) (*uci.Section, error) {
-	for _, s := range network.SectionsOfType(peerType(p.Interface)) {
+	for _, s := range network.SectionsOfType(config.PeerType(p.Interface)) {
 		if s.Ref() == p.Section {
 			return s, nil
 		}
@@ -250,7 +247,7 @@ func Add(network *uci.Doc, wgd *uci.Package, req AddRequest) (*Added, error) {
 	if err != nil && req.Endpoint == "" {
 		return nil, err
 	}
-	endpoint, warning, err := Endpoint(req.Endpoint, public, ci.ListenPort)
+	endpoint, warning, err := Endpoint(req.Endpoint, public, ci.ListenPort, hotplug.ConfigWAN(cfg))
 	if err != nil {
 		return nil, err
 	}
@@ -298,8 +295,8 @@ func Add(network *uci.Doc, wgd *uci.Package, req AddRequest) (*Added, error) {
 	if !req.Expires.IsZero() {
 		opts = append(opts, &uci.Option{Name: optExpires, Values: []string{req.Expires.UTC().Format(time.RFC3339)}})
 	}
-	after := lastSection(pkg, peerType(iface), iface)
-	if err := network.AddSection(peerType(iface), req.Name, opts, after); err != nil {
+	after := lastSection(pkg, config.PeerType(iface), iface)
+	if err := network.AddSection(config.PeerType(iface), req.Name, opts, after); err != nil {
 		return nil, err
 	}
 	return &Added{Interface: iface, Addresses: addrs, Client: client, Warning: warning}, nil
@@ -367,7 +364,7 @@ func ClientOf(network, wgd *uci.Package, p Peer, endpoint string) (*Client, stri
 		return nil, "", err
 	}
 	var warning string
-	if c.Endpoint, warning, err = Endpoint(endpoint, public, ci.ListenPort); err != nil {
+	if c.Endpoint, warning, err = Endpoint(endpoint, public, ci.ListenPort, hotplug.ConfigWAN(cfg)); err != nil {
 		return nil, "", err
 	}
 	return c, warning, nil

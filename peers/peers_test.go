@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"wgd/config"
+	"wgd/hotplug"
 	"wgd/uci"
 )
 
@@ -294,7 +295,7 @@ func TestEndpointChoice(t *testing.T) {
 		{"2001:db8::5", "", 51820, "[2001:db8::5]:51820"},
 		{"192.0.2.1:1", "", 0, "192.0.2.1:1"},
 	} {
-		got, warning, err := Endpoint(c.given, c.public, c.port)
+		got, warning, err := Endpoint(c.given, c.public, c.port, hotplug.WANConfig{})
 		if err != nil || got != c.want || warning != "" {
 			t.Errorf("%q %q %d: %q %q %v, want %q", c.given, c.public, c.port, got, warning, err, c.want)
 		}

@@ -10,7 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"slices"
+	"reflect"
 	"strings"
 	"syscall"
 	"time"
@@ -19,6 +19,7 @@ import (
 	"wgd/config"
 	"wgd/daemon"
 	"wgd/device"
+	"wgd/hotplug"
 )
 
 // version is stamped by the build (-ldflags -X main.version=...).
@@ -141,7 +142,9 @@ func cmdRun(args []string, stderr io.Writer) error {
 	opts := daemon.Options{
 		ConfigDir: *configDir, Socket: *socket, UAPIDir: *uapiDir,
 		Logger: log, Level: level,
-		Settings: func(s config.Daemon) { m.set(s.MetricsListen, s.WANInterfaces, s.MetricsEndpointLabels, d.Status) },
+		Settings: func(s config.Daemon) {
+			m.set(s.MetricsListen, hotplug.WANConfig{Names: s.WANInterfaces, Devices: s.WANDevices}, s.MetricsEndpointLabels, d.Status)
+		},
 	}
 	var stopPageout func()
 	opts.Applied, stopPageout = pageoutWhenSettled(ctx, log)
@@ -189,11 +192,11 @@ type metricsServer struct {
 	ctx            context.Context
 	log            *slog.Logger
 	addr           string
-	wan            []string
+	wan            hotplug.WANConfig
 	endpointLabels bool
 	started        bool
 	srv            metricsServing // nil: none
-	start          func(ctx context.Context, addr string, wan []string, endpointLabels bool,
+	start          func(ctx context.Context, addr string, wan hotplug.WANConfig, endpointLabels bool,
 		status func(context.Context) (*api.Status, error), log *slog.Logger) (metricsServing, error) // startMetrics
 }
 
@@ -203,8 +206,8 @@ type metricsServing interface {
 	close() error
 }
 
-func (m *metricsServer) set(addr string, wan []string, endpointLabels bool, status func(context.Context) (*api.Status, error)) {
-	if m.started && addr == m.addr && slices.Equal(wan, m.wan) {
+func (m *metricsServer) set(addr string, wan hotplug.WANConfig, endpointLabels bool, status func(context.Context) (*api.Status, error)) {
+	if m.started && addr == m.addr && reflect.DeepEqual(wan, m.wan) {
 		if endpointLabels != m.endpointLabels && m.srv != nil {
 			m.srv.setEndpointLabels(endpointLabels)
 		}
@@ -212,7 +215,7 @@ func (m *metricsServer) set(addr string, wan []string, endpointLabels bool, stat
 		return
 	}
 	m.stop()
-	m.addr, m.wan, m.endpointLabels, m.started = addr, slices.Clone(wan), endpointLabels, true
+	m.addr, m.wan, m.endpointLabels, m.started = addr, wan, endpointLabels, true
 	srv, err := m.start(m.ctx, addr, wan, endpointLabels, status, m.log)
 	if err != nil {
 		m.log.Error("metrics not served", "metrics_listen", addr, "error", err)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 
 	"wgd/api"
+	"wgd/hotplug"
 	"wgd/metrics"
 )
 
@@ -14,9 +15,9 @@ import (
 // serves Prometheus metrics there until the returned server is closed,
 // reading the daemon's status at each scrape. An empty addr disables
 // metrics (nil server). An address the WAN could reach is refused
-// (metrics.Listen; wan are the links named as the WAN); the error says
+// (metrics.Listen; wan says which links are the WAN); the error says
 // why. endpointLabels adds the peers' endpoints as labels.
-func startMetrics(ctx context.Context, addr string, wan []string, endpointLabels bool,
+func startMetrics(ctx context.Context, addr string, wan hotplug.WANConfig, endpointLabels bool,
 	status func(context.Context) (*api.Status, error), log *slog.Logger) (metricsServing, error) {
 	if addr == "" {
 		log.Info("metrics disabled (metrics_listen is empty)")
