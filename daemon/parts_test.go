@@ -110,14 +110,13 @@ type fakeRouter struct {
 	parts  *parts
 	want   router.Config
 	routes []netip.Prefix // in place
-	sets   int
 	closed bool
 }
 
 func (r *fakeRouter) Set(c router.Config) error {
 	r.parts.mu.Lock()
 	defer r.parts.mu.Unlock()
-	r.want, r.sets, r.routes = c, r.sets+1, nil
+	r.want, r.routes = c, nil
 	var missing []error
 	for _, p := range c.Routes {
 		if r.parts.refused[p] {
@@ -146,6 +145,8 @@ func (r *fakeRouter) State() router.State {
 	}
 	return st
 }
+
+func (r *fakeRouter) Complete() bool { return len(r.State().Missing) == 0 }
 
 func (r *fakeRouter) Close() error {
 	r.parts.mu.Lock()

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"wgd/internal/netnstest"
+	"wgd/internal/rtnl"
 )
 
 func ipRun(t *testing.T, args ...string) string {
@@ -218,5 +219,39 @@ func TestNetifdReports(t *testing.T) {
 	}
 	if got := ipRun(t, "addr", "show", "dev", "nft0") + ipRun(t, "route", "show", "dev", "nft0"); strings.Contains(got, "10.97.0.1") || strings.Contains(got, "10.98.0.0") {
 		t.Errorf("netifd's router installed layer 3 itself: %s", got)
+	}
+
+	// The kernel's table cannot be read: the routes keep the metrics last
+	// found, and the answer says what is missing until it can again.
+	nl := r.nl
+	if r.nl, err = rtnl.Open(); err != nil {
+		t.Fatal(err)
+	}
+	r.nl.Close()
+	st = r.State()
+	if !slices.Equal(st.Routes, want) || len(st.Missing) != 1 || !strings.Contains(st.Missing[0], "metrics") || r.Complete() {
+		t.Errorf("state while the table cannot be read: %+v", st)
+	}
+	r.nl = nl
+	if st = r.State(); !slices.Equal(st.Routes, want) || len(st.Missing) != 0 || !r.Complete() {
+		t.Errorf("state once the table can be read again: %+v", st)
+	}
+}
+
+// A router whose link is gone (a dead device going down) closes without
+// error: the routes went with the link.
+func TestStandaloneCloseAfterLinkGone(t *testing.T) {
+	netnstest.Root(t)
+	dummy(t, "rtg0")
+	r, err := NewStandalone("rtg0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Set(Config{Addresses: prefixes("10.91.0.1/24"), Routes: prefixes("10.90.0.0/24", "fd90::/64")}); err != nil {
+		t.Fatal(err)
+	}
+	ipRun(t, "link", "del", "rtg0")
+	if err := r.Close(); err != nil {
+		t.Errorf("close after the link is gone: %v", err)
 	}
 }
