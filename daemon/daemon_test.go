@@ -522,8 +522,9 @@ func TestControlConnectionFlood(t *testing.T) {
 }
 
 // An endpoint removed from the configuration, or replaced by a name that
-// does not resolve, takes its host route with it.
-func TestRemovedEndpointDropsHostRoute(t *testing.T) {
+// does not resolve, is no longer given to the router, which then drops
+// its host route (router's tests).
+func TestRemovedEndpointLeavesRouter(t *testing.T) {
 	k, p := secretKey(t), secretKey(t).PublicKey()
 	network := func(endpoint string) string {
 		return iface("wgdh", k, "\tlist addresses '10.78.0.1/24'") +
