@@ -423,16 +423,16 @@ func (d *Daemon) refresh(ctx context.Context, reason string) {
 		sort.Strings(names)
 		for _, name := range names {
 			iface := d.ifaces[name]
-			if !d.opts.Netifd && d.update(name) != nil {
+			if !d.opts.Netifd {
 				// The host routes of endpoints follow the WAN's new
-				// path; what cannot is tried again.
-				d.scheduleRetry()
+				// path (update has what cannot retried).
+				d.update(name)
 			}
 			if err := iface.Rebind(); err != nil {
 				st.Errors = append(st.Errors, err.Error())
 				d.log.Warn("refresh", "interface", name, "error", err)
 				d.setIfaceErr(name, err)
-				d.scheduleRetry()
+				d.scheduleRetry() // a listen port another program took meanwhile
 			}
 			c := d.cfg.Interface(name)
 			if c == nil {
