@@ -641,20 +641,20 @@ func TestStartRemovesStaleTemps(t *testing.T) {
 func TestDeadDeviceComesBack(t *testing.T) {
 	netnstest.Root(t)
 	td := startKernelDaemon(t, iface("wgdd", secretKey(t), "\tlist addresses '10.58.0.1/24'\n\toption listen_port '51996'"))
-	var index int
-	td.do(context.Background(), func() { index = td.ifaces["wgdd"].Index() })
+	linkIndex := func() int {
+		if l, err := net.InterfaceByName("wgdd"); err == nil {
+			return l.Index
+		}
+		return 0
+	}
+	index := linkIndex()
 	if out, err := exec.Command("ip", "link", "del", "wgdd").CombinedOutput(); err != nil {
 		t.Fatalf("ip link del: %v %s", err, out)
 	}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		s := td.status(t)
-		var now int
-		td.do(context.Background(), func() {
-			if i := td.ifaces["wgdd"]; i != nil {
-				now = i.Index()
-			}
-		})
+		now := linkIndex()
 		if is := s.Interfaces[0]; is.Up && now != 0 && now != index {
 			if s.Counters.DeviceRestarts != 1 || is.ListenPort != 51996 {
 				t.Errorf("after the restart: %+v, counters %+v", is, s.Counters)

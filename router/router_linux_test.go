@@ -21,9 +21,9 @@ func ipRun(t *testing.T, args ...string) string {
 	return string(out)
 }
 
-// dummy makes a link standing in for a tunnel (or a WAN): a veth whose
+// veth makes a link standing in for a tunnel (or a WAN): a veth whose
 // other end is up, removed when the test ends.
-func dummy(t *testing.T, name string) {
+func veth(t *testing.T, name string) {
 	t.Helper()
 	ipRun(t, "link", "add", name, "type", "veth", "peer", "name", name+"p")
 	t.Cleanup(func() { exec.Command("ip", "link", "del", name).Run() })
@@ -53,10 +53,10 @@ func routeDsts(st State) []netip.Prefix {
 // back.
 func TestStandaloneRetriesWhatIsMissing(t *testing.T) {
 	netnstest.Root(t)
-	dummy(t, "rtw0")
+	veth(t, "rtw0")
 	ipRun(t, "link", "set", "rtw0", "up")
 	ipRun(t, "route", "add", "10.93.0.0/24", "dev", "rtw0")
-	dummy(t, "rtt0")
+	veth(t, "rtt0")
 	r, err := NewStandalone("rtt0")
 	if err != nil {
 		t.Fatal(err)
@@ -117,7 +117,7 @@ func TestFullTunnelPinsEndpoint(t *testing.T) {
 	ipRun(t, "addr", "add", "192.0.2.1/24", "dev", "wanf0")
 	ipRun(t, "link", "set", "wanf0", "up")
 	ipRun(t, "link", "set", "wanf1", "up")
-	dummy(t, "wgtf")
+	veth(t, "wgtf")
 	r, err := NewStandalone("wgtf")
 	if err != nil {
 		t.Fatal(err)
@@ -195,10 +195,10 @@ func TestFullTunnelPinsEndpoint(t *testing.T) {
 // and sets only the MTU.
 func TestNetifdReports(t *testing.T) {
 	netnstest.Root(t)
-	dummy(t, "nfw0")
+	veth(t, "nfw0")
 	ipRun(t, "link", "set", "nfw0", "up")
 	ipRun(t, "route", "add", "10.96.0.0/24", "dev", "nfw0", "metric", "10")
-	dummy(t, "nft0")
+	veth(t, "nft0")
 	r, err := NewNetifd("nft0")
 	if err != nil {
 		t.Fatal(err)
@@ -242,7 +242,7 @@ func TestNetifdReports(t *testing.T) {
 // error: the routes went with the link.
 func TestStandaloneCloseAfterLinkGone(t *testing.T) {
 	netnstest.Root(t)
-	dummy(t, "rtg0")
+	veth(t, "rtg0")
 	r, err := NewStandalone("rtg0")
 	if err != nil {
 		t.Fatal(err)
