@@ -268,8 +268,20 @@ func TestControlSocketIsRootOnly(t *testing.T) {
 	cmd := exec.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--", "socat", "-t5", "-", "UNIX-CONNECT:"+td.socket)
 	cmd.Stdin = strings.NewReader(`{"version":1,"command":"status"}` + "\n")
 	out, err := cmd.CombinedOutput()
-	if !strings.Contains(string(out), "permission denied: the control socket is for root only") || strings.Contains(string(out), `"ok":true`) {
+	if !strings.Contains(string(out), refused) || strings.Contains(string(out), `"ok":true`) {
 		t.Errorf("non-root client got: %s (%v)", out, err)
+	}
+}
+
+// The control socket's rule: root, or the daemon's own user; no third.
+func TestControlSocketUsers(t *testing.T) {
+	for _, c := range []struct {
+		uid, self uint32
+		ok        bool
+	}{{0, 0, true}, {65534, 0, false}, {0, 1000, true}, {1000, 1000, true}, {1001, 1000, false}, {65534, 1000, false}} {
+		if got := permitted(c.uid, c.self); got != c.ok {
+			t.Errorf("uid %d, daemon's uid %d: permitted %v, want %v", c.uid, c.self, got, c.ok)
+		}
 	}
 }
 
