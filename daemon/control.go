@@ -32,8 +32,8 @@ const (
 type handler func(ctx context.Context, args json.RawMessage) (any, error)
 
 // listenControl opens the control socket (mode 0600; serveConn checks
-// the caller's uid). A socket left by a
-// crashed daemon is replaced; a live one means another daemon runs.
+// the caller's uid). A socket left by a crashed daemon is replaced; a
+// live one means another daemon runs.
 func listenControl(path string) (*net.UnixListener, error) {
 	if c, err := net.Dial("unix", path); err == nil {
 		c.Close()
