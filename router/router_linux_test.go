@@ -4,9 +4,12 @@ import (
 	"errors"
 	"net/netip"
 	"os/exec"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 
 	"wgd/internal/netnstest"
 	"wgd/internal/rtnl"
@@ -253,5 +256,58 @@ func TestStandaloneCloseAfterLinkGone(t *testing.T) {
 	ipRun(t, "link", "del", "rtg0")
 	if err := r.Close(); err != nil {
 		t.Errorf("close after the link is gone: %v", err)
+	}
+}
+
+// A route the router fails to remove (here: the calling thread lacks
+// CAP_NET_ADMIN for the removal) stays tracked and missing, and the next
+// Set removes it.
+func TestStandaloneRetriesFailedRemoval(t *testing.T) {
+	netnstest.Root(t)
+	veth(t, "rtd0")
+	r, err := NewStandalone("rtd0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if err := r.Set(Config{Routes: prefixes("10.88.0.0/24", "10.89.0.0/24")}); err != nil {
+		t.Fatal(err)
+	}
+	c := Config{Routes: prefixes("10.89.0.0/24")}
+	done := make(chan error)
+	go func() {
+		// The thread is left locked: it ends with the goroutine, and
+		// its capabilities with it.
+		runtime.LockOSThread()
+		hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+		var data [2]unix.CapUserData
+		if err := unix.Capget(&hdr, &data[0]); err != nil {
+			done <- err
+			return
+		}
+		data[unix.CAP_NET_ADMIN/32].Effective &^= 1 << (unix.CAP_NET_ADMIN % 32)
+		if err := unix.Capset(&hdr, &data[0]); err != nil {
+			done <- err
+			return
+		}
+		done <- r.Set(c)
+	}()
+	if err := <-done; !errors.Is(err, ErrIncomplete) || !strings.Contains(err.Error(), "10.88.0.0/24") {
+		t.Fatalf("Set without the right to remove a route: %v", err)
+	}
+	if st := r.State(); len(st.Missing) != 1 || !strings.Contains(st.Missing[0], "10.88.0.0/24") || r.Complete() {
+		t.Errorf("state while the route could not be removed: %+v", st)
+	}
+	if got := ipRun(t, "route", "show", "dev", "rtd0"); !strings.Contains(got, "10.88.0.0") {
+		t.Fatalf("the route went although its removal failed: %s", got)
+	}
+	if err := r.Set(c); err != nil {
+		t.Fatal(err)
+	}
+	if got := ipRun(t, "route", "show", "dev", "rtd0"); strings.Contains(got, "10.88.0.0") || !strings.Contains(got, "10.89.0.0") {
+		t.Errorf("routes after the next Set: %s", got)
+	}
+	if st := r.State(); len(st.Missing) != 0 || !r.Complete() {
+		t.Errorf("state after the next Set: %+v", st)
 	}
 }
