@@ -72,6 +72,16 @@ func (c Config) clone() Config {
 	return c
 }
 
+// Pinned are the endpoints a host route keeps outside the tunnel: those
+// inside Routes (once each, sorted), none if NoHostRoute. Their path
+// follows the WAN.
+func (c Config) Pinned() []netip.Addr {
+	if c.NoHostRoute {
+		return nil
+	}
+	return inside(c.Endpoints, c.Routes)
+}
+
 // inside are the addresses of eps (unmapped, once each, sorted) that lie
 // in one of routes.
 func inside(eps []netip.Addr, routes []netip.Prefix) []netip.Addr {

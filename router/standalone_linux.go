@@ -103,15 +103,13 @@ func (s *Standalone) syncAddrs() []error {
 func (s *Standalone) syncHostRoutes() []error {
 	var want []hostRoute
 	var errs []error
-	if !s.want.NoHostRoute {
-		for _, a := range inside(s.want.Endpoints, s.want.Routes) {
-			h, err := pathTo(s.nl, a, s.index, s.hosts)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("host route to endpoint %s: %w", a, err))
-				continue
-			}
-			want = append(want, h)
+	for _, a := range s.want.Pinned() {
+		h, err := pathTo(s.nl, a, s.index, s.hosts)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("host route to endpoint %s: %w", a, err))
+			continue
 		}
+		want = append(want, h)
 	}
 	return append(errs, s.setHostRoutes(want)...)
 }
