@@ -439,7 +439,11 @@ func (d *Daemon) refresh(ctx context.Context, reason string) {
 		sort.Strings(names)
 		for _, name := range names {
 			iface := d.ifaces[name]
-			d.followWANPath(name)
+			if d.ifaceErrs[name] != "" && !d.opts.Netifd {
+				d.update(name) // all of it again: the error goes once it takes
+			} else {
+				d.followWANPath(name)
+			}
 			if err := iface.Rebind(); err != nil {
 				st.Errors = append(st.Errors, err.Error())
 				d.log.Warn("refresh", "interface", name, "error", err)
