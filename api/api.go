@@ -57,7 +57,7 @@ func Call(ctx context.Context, socket, command string, args, result any) error {
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "unix", socket)
 	if errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM) {
-		return fmt.Errorf("permission denied: the control socket %s is for root only", socket)
+		return fmt.Errorf("permission denied: the control socket %s is for root and the daemon's own user only", socket)
 	}
 	if err != nil {
 		return fmt.Errorf("wgd is not running (control socket %s): %w", socket, err)

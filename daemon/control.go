@@ -31,8 +31,9 @@ const (
 // handler answers one command; args is raw JSON, possibly empty.
 type handler func(ctx context.Context, args json.RawMessage) (any, error)
 
-// listenControl opens the root-only control socket. A socket left by a
-// crashed daemon is replaced; a live one means another daemon runs.
+// listenControl opens the control socket (mode 0600; serveConn checks
+// the caller's uid). A socket left by a crashed daemon is replaced; a
+// live one means another daemon runs.
 func listenControl(path string) (*net.UnixListener, error) {
 	if c, err := net.Dial("unix", path); err == nil {
 		c.Close()
@@ -83,6 +84,14 @@ type logger interface {
 	Debug(msg string, args ...any)
 }
 
+// refused is what a client of another uid than permitted's is told.
+const refused = "permission denied: the control socket is for root and the daemon's own user only"
+
+// permitted tells whether a client of uid may use the control socket of
+// a daemon running as self: root, or self (root too in service; the
+// tests' own user when they run the daemon unprivileged).
+func permitted(uid, self uint32) bool { return uid == 0 || uid == self }
+
 func serveConn(ctx context.Context, c *net.UnixConn, handlers map[string]handler) error {
 	c.SetDeadline(time.Now().Add(controlTimeout))
 	c.SetReadDeadline(time.Now().Add(requestTimeout))
@@ -95,10 +104,8 @@ func serveConn(ctx context.Context, c *net.UnixConn, handlers map[string]handler
 	// Read before refusing, so that a refused client reads the reason
 	// instead of a broken pipe; nothing of the request is acted on.
 	line, err := bufio.NewReaderSize(io.LimitReader(c, maxRequest), 4096).ReadBytes('\n')
-	// Root, or the user the daemon runs as: root too, except in tests
-	// that run it unprivileged.
-	if uid, err := peerUID(c); err != nil || uid != 0 && uid != uint32(os.Geteuid()) {
-		return fail(errors.New("permission denied: the control socket is for root only"))
+	if uid, err := peerUID(c); err != nil || !permitted(uid, uint32(os.Geteuid())) {
+		return fail(errors.New(refused))
 	}
 	if err != nil && !(errors.Is(err, io.EOF) && len(line) > 0) {
 		return fail(fmt.Errorf("bad request: %w", err))

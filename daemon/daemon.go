@@ -92,10 +92,9 @@ type Daemon struct {
 	portBusy  map[string]bool   // of those, the ones whose listen port another program holds
 	kept      map[string]string // interfaces kept on their last good configuration: the new one's errors
 
-	// routers set the layer 3 of each of ifaces; l3Missing are the
-	// interfaces of ifaceErrs running without all of theirs.
-	routers   map[string]router.Router
-	l3Missing map[string]bool
+	// routers set the layer 3 of each of ifaces, and know what of it is
+	// missing: the retries set it again.
+	routers map[string]router.Router
 
 	endpoints endpoints     // where peers are sent: endpoints.go
 	hp        *hotplugState // WAN events: hotplug.go
@@ -152,7 +151,6 @@ func New(opts Options) *Daemon {
 		routers:   map[string]router.Router{},
 		ifaceErrs: map[string]string{},
 		portBusy:  map[string]bool{},
-		l3Missing: map[string]bool{},
 		endpoints: endpoints{},
 		requested: map[string]bool{},
 		netifd:    newNetifdState(),
@@ -418,6 +416,13 @@ func (d *Daemon) apply(cfg *config.Config, res *api.ReloadResult) {
 			res.Up = append(res.Up, c.Name)
 		}
 	}
+	for _, c := range cfg.Interfaces {
+		if r := d.routers[c.Name]; r != nil && !r.Complete() {
+			for _, m := range r.State().Missing {
+				res.Problems = append(res.Problems, c.Name+": layer 3 missing, tried again: "+m)
+			}
+		}
+	}
 	d.syncFirewall()
 	d.publishWANConfig()
 	d.renewNetifd()
@@ -456,14 +461,26 @@ func (d *Daemon) scheduleRetry() {
 
 // retrying tells whether some interface waits to be tried again: one
 // that is not running, or runs without the port it was given or without
-// some of its addresses and routes.
+// some of its layer 3.
 func (d *Daemon) retrying() bool {
 	for name := range d.ifaceErrs {
-		if d.ifaces[name] == nil || d.portBusy[name] || d.l3Missing[name] {
+		if d.ifaces[name] == nil || d.portBusy[name] {
+			return true
+		}
+	}
+	for name := range d.ifaces {
+		if d.layer3Missing(name) {
 			return true
 		}
 	}
 	return false
+}
+
+// layer3Missing tells whether the router of the running interface name
+// lacks some of what it was set to.
+func (d *Daemon) layer3Missing(name string) bool {
+	r := d.routers[name]
+	return r != nil && !r.Complete()
 }
 
 // retry tries the failed interfaces again: those running without their
@@ -471,24 +488,27 @@ func (d *Daemon) retrying() bool {
 // others are brought up.
 func (d *Daemon) retry() {
 	d.retryTimer = nil
-	for name := range d.ifaceErrs {
-		if d.ifaces[name] != nil && (d.portBusy[name] || d.l3Missing[name]) {
+	for name := range d.ifaces {
+		if d.portBusy[name] || d.layer3Missing(name) {
 			d.update(name)
 		}
 	}
 	d.apply(d.cfg, &api.ReloadResult{})
 }
 
+// setIfaceErr records err, the failure of name's device. A listen port
+// found busy stays so until the device takes it (clearIfaceErr): a later
+// error of another kind does not make it free.
 func (d *Daemon) setIfaceErr(name string, err error) {
 	d.ifaceErrs[name] = err.Error()
-	d.portBusy[name] = errors.Is(err, device.ErrPortInUse)
-	d.l3Missing[name] = errors.Is(err, router.ErrIncomplete)
+	if errors.Is(err, device.ErrPortInUse) {
+		d.portBusy[name] = true
+	}
 }
 
 func (d *Daemon) clearIfaceErr(name string) {
 	delete(d.ifaceErrs, name)
 	delete(d.portBusy, name)
-	delete(d.l3Missing, name)
 }
 
 // desired is what c's interface should run: a function of the
@@ -530,7 +550,8 @@ func (d *Daemon) newRouter(link string) (router.Router, error) {
 }
 
 // up brings c up. An interface whose router cannot put all of its layer
-// 3 in place runs, and the rest is tried again later.
+// 3 in place runs, and the rest is tried again later: the error is the
+// device's only.
 func (d *Daemon) up(c config.Interface) error {
 	des := d.desired(c)
 	iface, err := device.Open(des, device.Options{UAPIDir: d.opts.UAPIDir, TUN: d.opts.Open.TUN, Bind: d.opts.Open.Bind,
@@ -547,19 +568,29 @@ func (d *Daemon) up(c config.Interface) error {
 		return err
 	}
 	d.ifaces[c.Name], d.routers[c.Name] = iface, r
-	l3Err := r.Set(d.routerConfig(c, des))
-	if l3Err != nil {
-		d.setIfaceErr(c.Name, l3Err)
-		d.log.Error("interface up without all of its layer 3", "interface", c.Name, "error", l3Err)
-	} else {
-		d.clearIfaceErr(c.Name)
-	}
+	d.clearIfaceErr(c.Name)
+	d.setLayer3(c, des)
 	d.restored(c.Name, iface.Reattached())
 	d.log.Info("interface up", "interface", c.Name, "public_key", c.PublicKey(), "listen_port", c.ListenPort, "peers", len(c.Peers))
-	return l3Err
+	return nil
 }
 
-// update applies the desired state of a running interface.
+// setLayer3 sets the layer 3 of c, running as des. What its router
+// cannot put in place is the router's to tell (status `missing`); the
+// retries set it again.
+func (d *Daemon) setLayer3(c config.Interface, des device.Desired) {
+	r := d.routers[c.Name]
+	if r == nil {
+		return
+	}
+	if err := r.Set(d.routerConfig(c, des)); err != nil {
+		d.log.Warn("interface runs without all of its layer 3", "interface", c.Name, "error", err)
+		d.scheduleRetry()
+	}
+}
+
+// update applies the desired state of a running interface; the error is
+// its device's (setLayer3 says what of its layer 3 is missing).
 func (d *Daemon) update(name string) error {
 	iface, c := d.ifaces[name], d.cfg.Interface(name)
 	if iface == nil || c == nil {
@@ -569,9 +600,7 @@ func (d *Daemon) update(name string) error {
 	des := d.desired(*c)
 	err := iface.Update(des)
 	d.resetGone(iface, iface.Name(), counted)
-	if r := d.routers[name]; r != nil {
-		err = errors.Join(err, r.Set(d.routerConfig(*c, des)))
-	}
+	d.setLayer3(*c, des)
 	if err != nil {
 		d.log.Error("interface update", "interface", name, "error", err)
 		d.setIfaceErr(name, err)

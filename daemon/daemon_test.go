@@ -268,8 +268,20 @@ func TestControlSocketIsRootOnly(t *testing.T) {
 	cmd := exec.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--", "socat", "-t5", "-", "UNIX-CONNECT:"+td.socket)
 	cmd.Stdin = strings.NewReader(`{"version":1,"command":"status"}` + "\n")
 	out, err := cmd.CombinedOutput()
-	if !strings.Contains(string(out), "permission denied: the control socket is for root only") || strings.Contains(string(out), `"ok":true`) {
+	if !strings.Contains(string(out), refused) || strings.Contains(string(out), `"ok":true`) {
 		t.Errorf("non-root client got: %s (%v)", out, err)
+	}
+}
+
+// The control socket's rule: root, or the daemon's own user; no third.
+func TestControlSocketUsers(t *testing.T) {
+	for _, c := range []struct {
+		uid, self uint32
+		ok        bool
+	}{{0, 0, true}, {65534, 0, false}, {0, 1000, true}, {1000, 1000, true}, {1001, 1000, false}, {65534, 1000, false}} {
+		if got := permitted(c.uid, c.self); got != c.ok {
+			t.Errorf("uid %d, daemon's uid %d: permitted %v, want %v", c.uid, c.self, got, c.ok)
+		}
 	}
 }
 
@@ -522,8 +534,9 @@ func TestControlConnectionFlood(t *testing.T) {
 }
 
 // An endpoint removed from the configuration, or replaced by a name that
-// does not resolve, takes its host route with it.
-func TestRemovedEndpointDropsHostRoute(t *testing.T) {
+// does not resolve, is no longer given to the router, which then drops
+// its host route (router's tests).
+func TestRemovedEndpointLeavesRouter(t *testing.T) {
 	k, p := secretKey(t), secretKey(t).PublicKey()
 	network := func(endpoint string) string {
 		return iface("wgdh", k, "\tlist addresses '10.78.0.1/24'") +
@@ -640,20 +653,20 @@ func TestStartRemovesStaleTemps(t *testing.T) {
 func TestDeadDeviceComesBack(t *testing.T) {
 	netnstest.Root(t)
 	td := startKernelDaemon(t, iface("wgdd", secretKey(t), "\tlist addresses '10.58.0.1/24'\n\toption listen_port '51996'"))
-	var index int
-	td.do(context.Background(), func() { index = td.ifaces["wgdd"].Index() })
+	linkIndex := func() int {
+		if l, err := net.InterfaceByName("wgdd"); err == nil {
+			return l.Index
+		}
+		return 0
+	}
+	index := linkIndex()
 	if out, err := exec.Command("ip", "link", "del", "wgdd").CombinedOutput(); err != nil {
 		t.Fatalf("ip link del: %v %s", err, out)
 	}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		s := td.status(t)
-		var now int
-		td.do(context.Background(), func() {
-			if i := td.ifaces["wgdd"]; i != nil {
-				now = i.Index()
-			}
-		})
+		now := linkIndex()
 		if is := s.Interfaces[0]; is.Up && now != 0 && now != index {
 			if s.Counters.DeviceRestarts != 1 || is.ListenPort != 51996 {
 				t.Errorf("after the restart: %+v, counters %+v", is, s.Counters)

@@ -402,6 +402,22 @@ func (d *Daemon) kickTargets(ts []target) int {
 	return n
 }
 
+// followWANPath has the host routes that keep the endpoints of name
+// outside its tunnel take the WAN's new path (what cannot is retried).
+// Standalone only, and only for an interface that has such routes: the
+// rest of its layer 3 does not depend on the WAN (its MTU follows it in
+// followWAN), so the others are not asked the kernel again.
+func (d *Daemon) followWANPath(name string) {
+	c := d.cfg.Interface(name)
+	if d.opts.Netifd || c == nil {
+		return
+	}
+	des := d.desired(*c)
+	if len(d.routerConfig(*c, des).Pinned()) > 0 {
+		d.setLayer3(*c, des)
+	}
+}
+
 // refresh brings the tunnels over a changed WAN. Peers whose endpoint is
 // an address (or was learnt from their packets) are kicked at once, over
 // fresh sockets; peers whose endpoint is a name are kicked once the name
@@ -420,16 +436,16 @@ func (d *Daemon) refresh(ctx context.Context, reason string) {
 		sort.Strings(names)
 		for _, name := range names {
 			iface := d.ifaces[name]
-			if !d.opts.Netifd && d.update(name) != nil {
-				// The host routes of endpoints follow the WAN's new
-				// path; what cannot is tried again.
-				d.scheduleRetry()
+			if d.ifaceErrs[name] != "" && !d.opts.Netifd {
+				d.update(name) // all of it again: the error goes once it takes
+			} else {
+				d.followWANPath(name)
 			}
 			if err := iface.Rebind(); err != nil {
 				st.Errors = append(st.Errors, err.Error())
 				d.log.Warn("refresh", "interface", name, "error", err)
 				d.setIfaceErr(name, err)
-				d.scheduleRetry()
+				d.scheduleRetry() // a listen port another program took meanwhile
 			}
 			c := d.cfg.Interface(name)
 			if c == nil {

@@ -296,3 +296,29 @@ func TestMonitorDoesNotWaitForTheDaemon(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// A WAN event sets again the layer 3 of an interface whose endpoints are
+// kept outside its tunnel by host routes (their path follows the WAN),
+// and leaves that of the others alone.
+func TestRefreshSetsOnlyPinnedLayer3(t *testing.T) {
+	full := iface("wghf", secretKey(t), "") + peer("wghf", secretKey(t).PublicKey(),
+		"\tlist allowed_ips '0.0.0.0/0'\n\toption route_allowed_ips '1'\n\toption endpoint_host '192.0.2.7'")
+	split := iface("wghs", secretKey(t), "") + peer("wghs", secretKey(t).PublicKey(),
+		"\tlist allowed_ips '10.57.0.0/24'\n\toption route_allowed_ips '1'\n\toption endpoint_host '192.0.2.8'")
+	td := startWithDNS(t, full+split, wanWgd, &fakeDNS{names: map[string]string{}})
+	pinned, other := td.parts.router("wghf"), td.parts.router("wghs")
+	if c, _ := pinned.config(); len(c.Pinned()) != 1 {
+		t.Fatalf("wghf's endpoint is not pinned: %+v", c)
+	}
+	setsPinned, setsOther := pinned.setCount(), other.setCount()
+	td.hotplug(t, wanUpdate)
+	td.waitStatus(t, "the refresh", func(s *api.Status) bool {
+		return s.Hotplug.LastRefresh != nil && !s.Hotplug.LastRefresh.Finished.IsZero()
+	})
+	if pinned.setCount() == setsPinned {
+		t.Error("the host route of a full tunnel's endpoint was not set again after a WAN event")
+	}
+	if other.setCount() != setsOther {
+		t.Error("a split tunnel's layer 3 was set again after a WAN event")
+	}
+}

@@ -168,6 +168,7 @@ func (d *Daemon) ifupResult(name string) (*api.IfupResult, bool, error) {
 	if e := d.ifaceErrs[name]; e != "" {
 		out.Problems = append(out.Problems, e)
 	}
+	out.Problems = append(out.Problems, l3.Missing...)
 	return out, pending, nil
 }
 

@@ -110,14 +110,14 @@ type fakeRouter struct {
 	parts  *parts
 	want   router.Config
 	routes []netip.Prefix // in place
-	sets   int
+	sets   int            // calls of Set
 	closed bool
 }
 
 func (r *fakeRouter) Set(c router.Config) error {
 	r.parts.mu.Lock()
 	defer r.parts.mu.Unlock()
-	r.want, r.sets, r.routes = c, r.sets+1, nil
+	r.want, r.routes, r.sets = c, nil, r.sets+1
 	var missing []error
 	for _, p := range c.Routes {
 		if r.parts.refused[p] {
@@ -147,6 +147,8 @@ func (r *fakeRouter) State() router.State {
 	return st
 }
 
+func (r *fakeRouter) Complete() bool { return len(r.State().Missing) == 0 }
+
 func (r *fakeRouter) Close() error {
 	r.parts.mu.Lock()
 	defer r.parts.mu.Unlock()
@@ -159,6 +161,13 @@ func (r *fakeRouter) config() (router.Config, bool) {
 	r.parts.mu.Lock()
 	defer r.parts.mu.Unlock()
 	return r.want, r.closed
+}
+
+// setCount is how many times r was set.
+func (r *fakeRouter) setCount() int {
+	r.parts.mu.Lock()
+	defer r.parts.mu.Unlock()
+	return r.sets
 }
 
 // portBind is bindtest's ChannelBind as UDP sockets look: it listens on

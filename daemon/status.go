@@ -66,10 +66,10 @@ func (d *Daemon) status() *api.Status {
 			is.Reason = "listen_port_in_use"
 		case d.kept[c.Name] != "":
 			is.Reason = "config_errors"
-		case d.l3Missing[c.Name]:
-			is.Reason = "layer3_missing"
 		case is.Error != "":
 			is.Reason = "error"
+		case len(is.Missing) > 0:
+			is.Reason = "layer3_missing"
 		}
 		for _, p := range c.Peers {
 			ps, running := engine[p.PublicKey]

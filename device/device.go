@@ -228,9 +228,6 @@ func (i *Interface) watch() {
 // Name is the link name.
 func (i *Interface) Name() string { return i.name }
 
-// Index is the kernel's link index; 0 for a TUN of Options.TUN.
-func (i *Interface) Index() int { return i.index }
-
 // Update moves the running interface from what was applied last to d,
 // touching only what differs: peers that did not change keep their
 // sessions and traffic.

@@ -167,7 +167,7 @@ func TestInterfaceLifecycle(t *testing.T) {
 	// session with b must stay (same handshake time), same link.
 	st, _ := ia.State()
 	hs := st.Peers[0].LastHandshake
-	index := ia.Index()
+	index := ia.index
 	kc := newKey(t)
 	a2 := a
 	a2.Addresses = prefixes("10.77.0.1/24", "10.76.0.1/24")
@@ -181,7 +181,7 @@ func TestInterfaceLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	st, _ = ia.State()
-	if len(st.Peers) != 2 || ia.Index() != index {
+	if len(st.Peers) != 2 || ia.index != index {
 		t.Fatalf("after update: %+v", st)
 	}
 	for _, p := range st.Peers {
@@ -302,7 +302,7 @@ func TestPersist(t *testing.T) {
 	if i.Reattached() {
 		t.Error("a new link counts as reattached")
 	}
-	index := i.Index()
+	index := i.index
 	if out, err := exec.Command("ip", "addr", "add", "10.91.0.1/24", "dev", "wgpst").CombinedOutput(); err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
@@ -319,8 +319,8 @@ func TestPersist(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !i.Reattached() || i.Index() != index {
-		t.Errorf("reattached %v, index %d, want true, %d", i.Reattached(), i.Index(), index)
+	if !i.Reattached() || i.index != index {
+		t.Errorf("reattached %v, index %d, want true, %d", i.Reattached(), i.index, index)
 	}
 	if got := addrsOf(t, "wgpst"); len(got) != 1 {
 		t.Errorf("after attaching again: addresses %v", got)

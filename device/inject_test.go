@@ -41,8 +41,8 @@ func TestInjectedTUNAndBind(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ib.Close()
-	if ia.Index() != 0 || ia.Reattached() {
-		t.Errorf("an injected TUN has index %d, reattached %v", ia.Index(), ia.Reattached())
+	if ia.index != 0 || ia.Reattached() {
+		t.Errorf("an injected TUN has index %d, reattached %v", ia.index, ia.Reattached())
 	}
 	waitHandshake(t, ia, kb.PublicKey())
 

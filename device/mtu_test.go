@@ -52,7 +52,7 @@ func TestMTULiveUnderNetifd(t *testing.T) {
 	ia, _ := openPair(t, Desired{Config: a, MTU: 1420}, b, opts)
 	waitHandshake(t, ia, kb.PublicKey())
 	st, _ := ia.State()
-	index := ia.Index()
+	index := ia.index
 	if m := jsonNumber(ipJSON(t, "link", "show", "wgtm")[0]["mtu"]); m != "1420" {
 		t.Fatalf("link mtu %s, want 1420", m)
 	}

@@ -13,13 +13,18 @@ import (
 // Netifd is the router of a link whose layer 3 netifd installs: what
 // Set is given goes into the protocol handler's answer (State), which
 // netifd acts on. Only the MTU is set here: netifd leaves the MTU of a
-// protocol handler's device alone.
+// protocol handler's device alone. Missing is what the answer could not
+// carry as it should (the MTU not set, the routes' metrics not found).
 type Netifd struct {
 	nl    *rtnl.Conn
 	index int
 	want  Config
 	mtu   int   // set on the link
 	err   error // of setting the MTU last
+	// metrics of the routes as last found; dumpErr: the last look failed,
+	// and the routes keep those.
+	metrics map[netip.Prefix]uint32
+	dumpErr error
 }
 
 // NewNetifd makes the router of the link named link, which exists.
@@ -51,18 +56,47 @@ func (n *Netifd) Set(c Config) error {
 // for netifd's host dependencies.
 func (n *Netifd) State() State {
 	st := State{MTU: n.want.MTU, Addresses: slices.Clone(n.want.Addresses), Endpoints: slices.Clone(n.want.Endpoints)}
-	var table []rtnl.Route
-	if len(n.want.Routes) > 0 {
-		for _, family := range []uint8{unix.AF_INET, unix.AF_INET6} {
-			rs, _ := n.nl.Routes(family)
-			table = append(table, rs...)
+	st.Routes = n.routes()
+	for _, err := range []error{n.err, n.dumpErr} {
+		if err != nil {
+			st.Missing = append(st.Missing, err.Error())
 		}
 	}
-	st.Routes = metrics(n.index, n.want.Routes, table)
-	if n.err != nil {
-		st.Missing = []string{n.err.Error()}
-	}
 	return st
+}
+
+// Complete tells whether the MTU was set and the routes' metrics found
+// at the last look.
+func (n *Netifd) Complete() bool { return n.err == nil && n.dumpErr == nil }
+
+// routes are the wanted routes with their metrics as the kernel's table
+// has them now. When the table cannot be read, each keeps the metric
+// last found (a metric of 0 would have netifd's replace take the place
+// of another link's route) and dumpErr says so.
+func (n *Netifd) routes() []Route {
+	n.dumpErr = nil
+	if len(n.want.Routes) == 0 {
+		return nil
+	}
+	var table []rtnl.Route
+	for _, family := range []uint8{unix.AF_INET, unix.AF_INET6} {
+		rs, err := n.nl.Routes(family)
+		if err != nil {
+			n.dumpErr = fmt.Errorf("routes' metrics not found, the last ones kept: %w", err)
+			out := make([]Route, 0, len(n.want.Routes))
+			for _, p := range n.want.Routes {
+				out = append(out, Route{Dst: p, Metric: n.metrics[p]})
+			}
+			return out
+		}
+		table = append(table, rs...)
+	}
+	out := metrics(n.index, n.want.Routes, table)
+	n.metrics = map[netip.Prefix]uint32{}
+	for _, r := range out {
+		n.metrics[r.Dst] = r.Metric
+	}
+	return out
 }
 
 // metrics gives each of prefixes the metric one more than the highest of

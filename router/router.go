@@ -1,11 +1,11 @@
 // Package router gives a tunnel link its layer 3: MTU, addresses, routes
 // into the tunnel and host routes that keep peers' endpoints outside it.
-// Standalone installs them itself; under netifd, netifd installs what
-// the protocol handler reports, and the router keeps that report.
-//
-// Both track what is in place, not what was asked: what could not be
-// installed stays wanted, is tried again by the next Set, and State says
-// what is missing.
+// Standalone installs them itself and tracks what is in place, not what
+// was asked: what could not be installed (or removed) stays wanted, is
+// tried again by the next Set, and State says what is missing. Under
+// netifd, netifd installs what the protocol handler reports; Netifd
+// keeps that report and says what it could not make of it. Calling Set
+// again, on a timer, is the caller's.
 package router
 
 import (
@@ -56,6 +56,9 @@ type Router interface {
 	Set(c Config) error
 	// State is what is in place.
 	State() State
+	// Complete tells whether nothing is missing (State's Missing is
+	// empty), without asking the kernel.
+	Complete() bool
 	// Close removes what the router installed that does not go with the
 	// link, and releases the router.
 	Close() error
@@ -67,6 +70,16 @@ func (c Config) clone() Config {
 	c.Routes = slices.Clone(c.Routes)
 	c.Endpoints = slices.Clone(c.Endpoints)
 	return c
+}
+
+// Pinned are the endpoints a host route keeps outside the tunnel: those
+// inside Routes (once each, sorted), none if NoHostRoute. Their path
+// follows the WAN.
+func (c Config) Pinned() []netip.Addr {
+	if c.NoHostRoute {
+		return nil
+	}
+	return inside(c.Endpoints, c.Routes)
 }
 
 // inside are the addresses of eps (unmapped, once each, sorted) that lie

@@ -4,11 +4,15 @@ import (
 	"errors"
 	"net/netip"
 	"os/exec"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	"wgd/internal/netnstest"
+	"wgd/internal/rtnl"
 )
 
 func ipRun(t *testing.T, args ...string) string {
@@ -20,9 +24,9 @@ func ipRun(t *testing.T, args ...string) string {
 	return string(out)
 }
 
-// dummy makes a link standing in for a tunnel (or a WAN): a veth whose
+// veth makes a link standing in for a tunnel (or a WAN): a veth whose
 // other end is up, removed when the test ends.
-func dummy(t *testing.T, name string) {
+func veth(t *testing.T, name string) {
 	t.Helper()
 	ipRun(t, "link", "add", name, "type", "veth", "peer", "name", name+"p")
 	t.Cleanup(func() { exec.Command("ip", "link", "del", name).Run() })
@@ -52,10 +56,10 @@ func routeDsts(st State) []netip.Prefix {
 // back.
 func TestStandaloneRetriesWhatIsMissing(t *testing.T) {
 	netnstest.Root(t)
-	dummy(t, "rtw0")
+	veth(t, "rtw0")
 	ipRun(t, "link", "set", "rtw0", "up")
 	ipRun(t, "route", "add", "10.93.0.0/24", "dev", "rtw0")
-	dummy(t, "rtt0")
+	veth(t, "rtt0")
 	r, err := NewStandalone("rtt0")
 	if err != nil {
 		t.Fatal(err)
@@ -116,7 +120,7 @@ func TestFullTunnelPinsEndpoint(t *testing.T) {
 	ipRun(t, "addr", "add", "192.0.2.1/24", "dev", "wanf0")
 	ipRun(t, "link", "set", "wanf0", "up")
 	ipRun(t, "link", "set", "wanf1", "up")
-	dummy(t, "wgtf")
+	veth(t, "wgtf")
 	r, err := NewStandalone("wgtf")
 	if err != nil {
 		t.Fatal(err)
@@ -194,10 +198,10 @@ func TestFullTunnelPinsEndpoint(t *testing.T) {
 // and sets only the MTU.
 func TestNetifdReports(t *testing.T) {
 	netnstest.Root(t)
-	dummy(t, "nfw0")
+	veth(t, "nfw0")
 	ipRun(t, "link", "set", "nfw0", "up")
 	ipRun(t, "route", "add", "10.96.0.0/24", "dev", "nfw0", "metric", "10")
-	dummy(t, "nft0")
+	veth(t, "nft0")
 	r, err := NewNetifd("nft0")
 	if err != nil {
 		t.Fatal(err)
@@ -218,5 +222,92 @@ func TestNetifdReports(t *testing.T) {
 	}
 	if got := ipRun(t, "addr", "show", "dev", "nft0") + ipRun(t, "route", "show", "dev", "nft0"); strings.Contains(got, "10.97.0.1") || strings.Contains(got, "10.98.0.0") {
 		t.Errorf("netifd's router installed layer 3 itself: %s", got)
+	}
+
+	// The kernel's table cannot be read: the routes keep the metrics last
+	// found, and the answer says what is missing until it can again.
+	nl := r.nl
+	if r.nl, err = rtnl.Open(); err != nil {
+		t.Fatal(err)
+	}
+	r.nl.Close()
+	st = r.State()
+	if !slices.Equal(st.Routes, want) || len(st.Missing) != 1 || !strings.Contains(st.Missing[0], "metrics") || r.Complete() {
+		t.Errorf("state while the table cannot be read: %+v", st)
+	}
+	r.nl = nl
+	if st = r.State(); !slices.Equal(st.Routes, want) || len(st.Missing) != 0 || !r.Complete() {
+		t.Errorf("state once the table can be read again: %+v", st)
+	}
+}
+
+// A router whose link is gone (a dead device going down) closes without
+// error: the routes went with the link.
+func TestStandaloneCloseAfterLinkGone(t *testing.T) {
+	netnstest.Root(t)
+	veth(t, "rtg0")
+	r, err := NewStandalone("rtg0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Set(Config{Addresses: prefixes("10.91.0.1/24"), Routes: prefixes("10.90.0.0/24", "fd90::/64")}); err != nil {
+		t.Fatal(err)
+	}
+	ipRun(t, "link", "del", "rtg0")
+	if err := r.Close(); err != nil {
+		t.Errorf("close after the link is gone: %v", err)
+	}
+}
+
+// A route the router fails to remove (here: the calling thread lacks
+// CAP_NET_ADMIN for the removal) stays tracked and missing, and the next
+// Set removes it.
+func TestStandaloneRetriesFailedRemoval(t *testing.T) {
+	netnstest.Root(t)
+	veth(t, "rtd0")
+	r, err := NewStandalone("rtd0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if err := r.Set(Config{Routes: prefixes("10.88.0.0/24", "10.89.0.0/24")}); err != nil {
+		t.Fatal(err)
+	}
+	c := Config{Routes: prefixes("10.89.0.0/24")}
+	done := make(chan error)
+	go func() {
+		// The thread is left locked: it ends with the goroutine, and
+		// its capabilities with it.
+		runtime.LockOSThread()
+		hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+		var data [2]unix.CapUserData
+		if err := unix.Capget(&hdr, &data[0]); err != nil {
+			done <- err
+			return
+		}
+		data[unix.CAP_NET_ADMIN/32].Effective &^= 1 << (unix.CAP_NET_ADMIN % 32)
+		if err := unix.Capset(&hdr, &data[0]); err != nil {
+			done <- err
+			return
+		}
+		done <- r.Set(c)
+	}()
+	if err := <-done; !errors.Is(err, ErrIncomplete) || !strings.Contains(err.Error(), "10.88.0.0/24") {
+		t.Fatalf("Set without the right to remove a route: %v", err)
+	}
+	if st := r.State(); len(st.Missing) != 1 || !strings.Contains(st.Missing[0], "10.88.0.0/24") || r.Complete() {
+		t.Errorf("state while the route could not be removed: %+v", st)
+	}
+	if got := ipRun(t, "route", "show", "dev", "rtd0"); !strings.Contains(got, "10.88.0.0") {
+		t.Fatalf("the route went although its removal failed: %s", got)
+	}
+	if err := r.Set(c); err != nil {
+		t.Fatal(err)
+	}
+	if got := ipRun(t, "route", "show", "dev", "rtd0"); strings.Contains(got, "10.88.0.0") || !strings.Contains(got, "10.89.0.0") {
+		t.Errorf("routes after the next Set: %s", got)
+	}
+	if st := r.State(); len(st.Missing) != 0 || !r.Complete() {
+		t.Errorf("state after the next Set: %+v", st)
 	}
 }

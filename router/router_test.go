@@ -17,6 +17,13 @@ func TestInside(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("inside = %v, want %v (unmapped, once each, sorted, IPv4 only)", got, want)
 	}
+	c := Config{Endpoints: eps, Routes: prefixes("0.0.0.0/1", "128.0.0.0/1")}
+	if got := c.Pinned(); !slices.Equal(got, want) {
+		t.Errorf("Pinned = %v, want %v", got, want)
+	}
+	if c.NoHostRoute = true; c.Pinned() != nil {
+		t.Errorf("Pinned with NoHostRoute = %v", c.Pinned())
+	}
 }
 
 // A route netifd gets has a metric above every main-table route of the

@@ -14,7 +14,6 @@ import (
 // Standalone installs a link's layer 3 itself, through rtnetlink.
 type Standalone struct {
 	nl    *rtnl.Conn
-	link  string
 	index int
 	want  Config
 
@@ -34,7 +33,7 @@ func NewStandalone(link string) (*Standalone, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Standalone{nl: nl, link: link, index: index}, nil
+	return &Standalone{nl: nl, index: index}, nil
 }
 
 // openLink opens a netlink connection for the link named link, and
@@ -104,15 +103,13 @@ func (s *Standalone) syncAddrs() []error {
 func (s *Standalone) syncHostRoutes() []error {
 	var want []hostRoute
 	var errs []error
-	if !s.want.NoHostRoute {
-		for _, a := range inside(s.want.Endpoints, s.want.Routes) {
-			h, err := pathTo(s.nl, a, s.index, s.hosts)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("host route to endpoint %s: %w", a, err))
-				continue
-			}
-			want = append(want, h)
+	for _, a := range s.want.Pinned() {
+		h, err := pathTo(s.nl, a, s.index, s.hosts)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("host route to endpoint %s: %w", a, err))
+			continue
 		}
+		want = append(want, h)
 	}
 	return append(errs, s.setHostRoutes(want)...)
 }
@@ -148,16 +145,20 @@ func (s *Standalone) setHostRoutes(want []hostRoute) []error {
 // lacks. The kernel is asked what the link has: a route that took no
 // error may still not be there (an IPv4 route of the same network and
 // metric through another link counts as existing), and one removed by
-// someone else is put back.
+// someone else is put back. A route that could not be removed stays
+// tracked, missing its removal, for the next Set and Close.
 func (s *Standalone) syncRoutes() []error {
 	var errs []error
+	var stale []netip.Prefix
 	for _, p := range minus(s.routes, s.want.Routes) {
-		if err := s.nl.DelRoute(s.index, p); err != nil {
+		if err := s.delRoute(p); err != nil {
 			errs = append(errs, err)
-			continue
+			stale = append(stale, p)
 		}
-		s.routes = slices.DeleteFunc(s.routes, func(q netip.Prefix) bool { return q == p })
 	}
+	s.routes = slices.DeleteFunc(s.routes, func(q netip.Prefix) bool {
+		return !slices.Contains(s.want.Routes, q) && !slices.Contains(stale, q)
+	})
 	if len(s.want.Routes) == 0 {
 		return errs
 	}
@@ -182,7 +183,7 @@ func (s *Standalone) syncRoutes() []error {
 			return append(errs, err)
 		}
 	}
-	s.routes = nil
+	s.routes = stale
 	for _, p := range s.want.Routes {
 		switch {
 		case slices.Contains(have, p.Masked()):
@@ -192,6 +193,15 @@ func (s *Standalone) syncRoutes() []error {
 		}
 	}
 	return errs
+}
+
+// delRoute removes the route to p through the link; one already gone,
+// or whose link is, is removed.
+func (s *Standalone) delRoute(p netip.Prefix) error {
+	if err := s.nl.DelRoute(s.index, p); err != nil && !errors.Is(err, unix.ENODEV) {
+		return fmt.Errorf("route %s: not removed: %w", p, err)
+	}
+	return nil
 }
 
 // linkRoutes are the main-table destinations routed through the link.
@@ -210,6 +220,9 @@ func (s *Standalone) linkRoutes() ([]netip.Prefix, error) {
 	}
 	return out, nil
 }
+
+// Complete tells whether the last Set put everything in place.
+func (s *Standalone) Complete() bool { return len(s.missing) == 0 }
 
 // State is what is in place.
 func (s *Standalone) State() State {
@@ -231,7 +244,7 @@ func (s *Standalone) State() State {
 func (s *Standalone) Close() error {
 	var errs []error
 	for _, p := range s.routes {
-		errs = append(errs, s.nl.DelRoute(s.index, p))
+		errs = append(errs, s.delRoute(p))
 	}
 	errs = append(errs, s.setHostRoutes(nil)...)
 	s.routes = nil
