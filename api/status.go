@@ -53,9 +53,10 @@ type InterfaceStatus struct {
 	Name  string `json:"name"`
 	Up    bool   `json:"up"`
 	Error string `json:"error,omitempty"`
-	// Reason says in one word why Error is set: "config_errors" (kept on
-	// its last good configuration), "listen_port_in_use",
-	// "layer3_missing" (running without all of Missing) or "error".
+	// Reason says in one word what is wrong: why Error is set
+	// ("config_errors": kept on its last good configuration,
+	// "listen_port_in_use" or "error"), or "layer3_missing": running,
+	// Error empty, without all of its layer 3 (Missing).
 	Reason     string         `json:"reason,omitempty"`
 	PublicKey  config.Key     `json:"public_key"`
 	ListenPort uint16         `json:"listen_port"`
