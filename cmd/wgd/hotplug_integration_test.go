@@ -79,22 +79,9 @@ func staleSocket(t *testing.T, path string) string {
 	return path
 }
 
+// hungSocket accepts connections and never answers them.
 func hungSocket(t *testing.T, path string) string {
-	l, err := net.Listen("unix", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			t.Cleanup(func() { c.Close() })
-		}
-	}()
-	return path
+	return serveUnix(t, path, func(c net.Conn) { t.Cleanup(func() { c.Close() }) })
 }
 
 func TestHotplugScriptShellcheck(t *testing.T) {

@@ -17,7 +17,24 @@ import (
 // running wgd would; it returns the socket's path.
 func fakeDaemon(t *testing.T, dir string, st *api.Status) string {
 	t.Helper()
-	path := filepath.Join(dir, "fake.sock")
+	return serveUnix(t, filepath.Join(dir, "fake.sock"), func(c net.Conn) {
+		var req api.Request
+		resp := api.Response{Version: api.ProtocolVersion}
+		if err := json.NewDecoder(c).Decode(&req); err == nil && req.Command == "status" {
+			resp.OK = true
+			resp.Result, _ = json.Marshal(st)
+		} else {
+			resp.Error = "not in this test"
+		}
+		json.NewEncoder(c).Encode(resp)
+		c.Close()
+	})
+}
+
+// serveUnix listens on a unix socket at path until the test ends and
+// hands each connection to serve, one at a time; it returns path.
+func serveUnix(t *testing.T, path string, serve func(net.Conn)) string {
+	t.Helper()
 	l, err := net.Listen("unix", path)
 	if err != nil {
 		t.Fatal(err)
@@ -29,16 +46,7 @@ func fakeDaemon(t *testing.T, dir string, st *api.Status) string {
 			if err != nil {
 				return
 			}
-			var req api.Request
-			resp := api.Response{Version: api.ProtocolVersion}
-			if err := json.NewDecoder(c).Decode(&req); err == nil && req.Command == "status" {
-				resp.OK = true
-				resp.Result, _ = json.Marshal(st)
-			} else {
-				resp.Error = "not in this test"
-			}
-			json.NewEncoder(c).Encode(resp)
-			c.Close()
+			serve(c)
 		}
 	}()
 	return path
