@@ -607,7 +607,6 @@ func (d *Daemon) update(name string) error {
 		return err
 	}
 	d.clearIfaceErr(name)
-	d.renewNetifd()
 	return nil
 }
 
@@ -698,6 +697,7 @@ func (d *Daemon) setEndpoint(iface string, peer config.Key, host string, port ui
 	if running := d.ifaces[iface]; running != nil && d.update(iface) == nil {
 		running.Handshake(peer)
 	}
+	d.renewNetifd()
 	return true
 }
 

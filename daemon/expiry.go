@@ -62,6 +62,7 @@ func (d *Daemon) expire(now time.Time) (next time.Time) {
 			d.update(c.Name)
 		}
 	}
+	d.renewNetifd()
 	if !some {
 		return time.Time{}
 	}

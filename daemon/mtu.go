@@ -44,6 +44,7 @@ func (d *Daemon) followWAN() {
 			d.update(c.Name)
 		}
 	}
+	d.renewNetifd()
 }
 
 // runMTU applies the MTU after each change the monitor reports, until
