@@ -15,6 +15,7 @@ import (
 	"crypto/subtle"
 	"encoding/binary"
 	"errors"
+	"slices"
 	"unsafe"
 )
 
@@ -84,7 +85,7 @@ func (a *aead) Seal(dst, nonce, plaintext, additionalData []byte) []byte {
 	if uint64(len(plaintext)) > maxPlaintext {
 		panic("chacha20poly1305: plaintext too large")
 	}
-	ret, out := sliceForAppend(dst, len(plaintext)+Overhead)
+	ret, out := grow(dst, len(plaintext)+Overhead)
 	if inexactOverlap(out, plaintext) {
 		panic("chacha20poly1305: invalid buffer overlap")
 	}
@@ -107,7 +108,7 @@ func (a *aead) Open(dst, nonce, ciphertext, additionalData []byte) ([]byte, erro
 		panic("chacha20poly1305: ciphertext too large")
 	}
 	ct, tag := ciphertext[:len(ciphertext)-Overhead], ciphertext[len(ciphertext)-Overhead:]
-	ret, out := sliceForAppend(dst, len(ct))
+	ret, out := grow(dst, len(ct))
 	if inexactOverlap(out, ct) {
 		panic("chacha20poly1305: invalid buffer overlap")
 	}
@@ -164,16 +165,11 @@ func xorKeyStream(st *[16]uint32, dst, src []byte) {
 	}
 }
 
-// sliceForAppend extends in by n bytes, reallocating if needed, and
-// returns the whole slice and the n new bytes.
-func sliceForAppend(in []byte, n int) (head, tail []byte) {
-	if total := len(in) + n; cap(in) >= total {
-		head = in[:total]
-	} else {
-		head = make([]byte, total)
-		copy(head, in)
-	}
-	return head, head[len(in):]
+// grow appends n bytes to in (reallocating when its capacity is short)
+// and returns the whole slice and the n new bytes.
+func grow(in []byte, n int) (whole, added []byte) {
+	whole = slices.Grow(in, n)[:len(in)+n]
+	return whole, whole[len(in):]
 }
 
 // inexactOverlap reports whether x and y share memory at different
