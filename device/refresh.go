@@ -9,18 +9,6 @@ import (
 	"wgd/config"
 )
 
-// Refresh is what a WAN change calls for: the UDP sockets are opened
-// again (a new source address, new NAT mappings) and every peer that has
-// an endpoint or a persistent keepalive is sent a keepalive, which
-// becomes a handshake initiation when there is no session. It returns
-// how many peers were kicked.
-func (i *Interface) Refresh() (int, error) {
-	if err := i.Rebind(); err != nil {
-		return 0, err
-	}
-	return i.Kick(nil), nil
-}
-
 // Rebind reopens the UDP sockets on the same port and forgets the source
 // addresses cached for the peers.
 func (i *Interface) Rebind() error {

@@ -78,7 +78,7 @@ func NewCollector(src Source, opts Options) *Collector {
 		ifacePeers:       d("wireguard_interface_peers", "Peers configured on the interface.", iface, nil),
 		ifacePeersRecent: d("wireguard_interface_peers_recent_handshake", "Peers whose latest handshake is at most "+opts.RecentHandshake.String()+" old.", iface, nil),
 		ifaceDropped:     d("wireguard_interface_dropped_packets_total", "Packets the interface dropped for being larger than its data plane carries (from its link after an MTU raised from outside, or from the network).", iface, nil),
-		ifaceProblem:     d("wgd_interface_problem", "Why the interface is down or not on its configuration: config_errors (kept on its last good configuration), listen_port_in_use or error; the value is always 1.", []string{"interface", "reason"}, nil),
+		ifaceProblem:     d("wgd_interface_problem", "Why the interface is down, not on its configuration or without all of its layer 3: config_errors (kept on its last good configuration), listen_port_in_use, error or layer3_missing; the value is always 1.", []string{"interface", "reason"}, nil),
 
 		buildInfo:        d("wgd_build_info", "Build of the running wgd; the value is always 1.", []string{"version", "profile", "goversion"}, nil),
 		lastReload:       d("wgd_config_last_reload_timestamp_seconds", "UNIX time the configuration was last applied.", nil, nil),

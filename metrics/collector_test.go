@@ -114,7 +114,7 @@ wireguard_interface_peers_recent_handshake{interface="wg1"} 0
 # HELP wireguard_interface_dropped_packets_total Packets the interface dropped for being larger than its data plane carries (from its link after an MTU raised from outside, or from the network).
 # TYPE wireguard_interface_dropped_packets_total counter
 wireguard_interface_dropped_packets_total{interface="wg1"} 7
-# HELP wgd_interface_problem Why the interface is down or not on its configuration: config_errors (kept on its last good configuration), listen_port_in_use or error; the value is always 1.
+# HELP wgd_interface_problem Why the interface is down, not on its configuration or without all of its layer 3: config_errors (kept on its last good configuration), listen_port_in_use, error or layer3_missing; the value is always 1.
 # TYPE wgd_interface_problem gauge
 wgd_interface_problem{interface="wg1",reason="listen_port_in_use"} 1
 `

@@ -114,9 +114,10 @@ func startDaemon(t *testing.T) *testDaemon {
 		t.Fatal(err)
 	}
 	td.url = "http://" + l.Addr().String() + "/metrics"
-	go func() { done <- Serve(ctx, l, StatusSource(td.status), Options{Version: "test"}, log) }()
+	srv := NewServer(l, StatusSource(td.status), Options{Version: "test"}, log)
 	t.Cleanup(func() {
 		cancel()
+		go func() { done <- srv.Close() }()
 		for range 2 {
 			select {
 			case err := <-done:

@@ -113,19 +113,6 @@ func (s *Server) Close() error {
 	return nil
 }
 
-// Serve answers /metrics on l with the state of src until ctx ends, then
-// closes l. log (may be nil) is told about failed scrapes.
-func Serve(ctx context.Context, l net.Listener, src Source, opts Options, log *slog.Logger) error {
-	s := NewServer(l, src, opts, log)
-	select {
-	case <-ctx.Done():
-		return s.Close()
-	case err := <-s.served:
-		s.served <- err
-		return s.Close()
-	}
-}
-
 // CapListener accepts at most n connections at a time from l; one more
 // is closed as soon as it is accepted, so that it costs neither memory
 // in wgd nor a place in the kernel's queue.

@@ -53,8 +53,9 @@ type Interface struct {
 	Peers      []Peer
 	// DroppedPackets counts packets the interface dropped; nil: not known.
 	DroppedPackets *uint64
-	// Reason says why the interface is down or not on its configuration
-	// (api.InterfaceStatus.Reason); "" when all is well.
+	// Reason says why the interface is down, not on its configuration or
+	// without all of its layer 3 (api.InterfaceStatus.Reason); "" when
+	// all is well.
 	Reason string
 }
 
