@@ -265,6 +265,6 @@ func table(rs []Result) string {
 			}
 		}
 	}
-	fmt.Fprintf(&b, "\nChaCha20-Poly1305 on %d-byte packets, sealed in place or opened into a buffer of their own; guest instructions counted by scripts/qemu-insn; median of runs of 1200 minus 200 packets, GOMAXPROCS=1.\n", packet)
+	fmt.Fprintf(&b, "\nChaCha20-Poly1305 on %d-byte packets, sealed in place or opened into a buffer of their own; guest instructions counted by scripts/qemu-insn; instructions from runs of 1200 minus 200 packets, CPU seconds from runs of 4200 minus 200; medians, GOMAXPROCS=1.\n", packet)
 	return b.String()
 }
