@@ -327,7 +327,7 @@ func tunnelTable(rs []TunnelResult) string {
 		return ""
 	}
 	var b strings.Builder
-	b.WriteString("| CPU | A | wgd instructions/byte | upstream instructions/byte | ratio | wgd CPU s/GB (user + system) | upstream CPU s/GB (user + system) | ratio |\n")
+	b.WriteString("| CPU | router end | wgd instructions/byte | upstream instructions/byte | ratio | wgd CPU s/GB (user + system) | upstream CPU s/GB (user + system) | ratio |\n")
 	b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range rs {
 		if r.Impl != "wgd" {
