@@ -206,7 +206,7 @@ func (tb *tunnelBench) run(a arch, impl, bin, dir string, count bool) (insn floa
 	}()
 	countFile := filepath.Join(l.Dir, "insn-count")
 	emu := dataplane.Impl{Name: impl, Bin: bin, WGD: impl == "wgd", CLI: tb.nativeWGD,
-		Wrap: []string{a.Qemu, "-cpu", a.CPU}}
+		Wrap: []string{a.Qemu, "-cpu", a.QemuCPU}}
 	if count {
 		emu.Wrap = append(emu.Wrap, "-plugin", tb.plugin+",out="+countFile)
 	}
