@@ -199,8 +199,7 @@ func median(n int, f func() (float64, error)) (float64, error) {
 		}
 		v = append(v, x)
 	}
-	slices.Sort(v)
-	return v[len(v)/2], nil
+	return middle(v), nil
 }
 
 // run runs the loop for n packets under qemu, with the plugin when
