@@ -38,6 +38,9 @@ func main() {
 	default:
 		err = fmt.Errorf("unknown -impl %q", *impl)
 	}
+	if *op != "seal" && *op != "open" {
+		err = fmt.Errorf("unknown -op %q", *op)
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "aeadloop:", err)
 		os.Exit(2)
@@ -49,12 +52,11 @@ func main() {
 	nonce := make([]byte, chacha20poly1305.NonceSize)
 	sealed := a.Seal(nil, nonce, pkt, nil)
 	for i := 0; i < *n; i++ {
-		binary.LittleEndian.PutUint64(nonce[4:], uint64(i))
 		switch *op {
 		case "seal":
+			binary.LittleEndian.PutUint64(nonce[4:], uint64(i))
 			a.Seal(pkt[:0], nonce, pkt, nil)
 		case "open":
-			binary.LittleEndian.PutUint64(nonce[4:], 0)
 			if _, err := a.Open(pkt[:0], nonce, sealed, nil); err != nil {
 				fmt.Fprintln(os.Stderr, "aeadloop:", err)
 				os.Exit(1)

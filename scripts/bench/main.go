@@ -333,14 +333,11 @@ func measureFloods(ctx context.Context, impl, reference dataplane.Impl, r *Resul
 			}
 			r.SockLimit = sock.Limit
 			if kind == dataplane.JunkHandshake {
+				r.PeakHSFlood, r.HSFloodSent, r.HandshakesOK, r.HandshakesTried = m.Peak, sent, ok, tried
 				r.SockPeakHSFlood = sock.Used
 			} else {
-				r.SockPeakDataFlood = sock.Used
-			}
-			if kind == dataplane.JunkHandshake {
-				r.PeakHSFlood, r.HSFloodSent, r.HandshakesOK, r.HandshakesTried = m.Peak, sent, ok, tried
-			} else {
 				r.PeakDataFlood, r.DataFloodSent = m.Peak, sent
+				r.SockPeakDataFlood = sock.Used
 			}
 			if p.A.Proc.Exited() {
 				return fmt.Errorf("A died during the %s flood: %s", kind, p.A.Proc.ExitStatus())

@@ -25,16 +25,30 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"wgd/internal/dataplane"
 )
 
+// arch is one of the data plane's router targets (its build and qemu's
+// CPU model), run by Debian's dynamically linked qemu-user: the static
+// one cannot load a plugin.
 type arch struct {
-	Name, GOARCH, GOARM, GOMIPS, Qemu, CPU string
+	dataplane.Arch
+	Qemu string
 }
 
 var arches = []arch{
-	{"mips", "mips", "", "softfloat", "qemu-mips", "24Kc"},
-	{"mipsle", "mipsle", "", "softfloat", "qemu-mipsel", "24Kc"},
-	{"armv7", "arm", "7", "", "qemu-arm", "cortex-a7"},
+	{routerArch("mips"), "qemu-mips"},
+	{routerArch("mipsle"), "qemu-mipsel"},
+	{routerArch("armv7"), "qemu-arm"},
+}
+
+func routerArch(name string) dataplane.Arch {
+	a, ok := dataplane.ArchByName(name)
+	if !ok {
+		panic("no router arch " + name)
+	}
+	return a
 }
 
 const packet = 1420
@@ -185,14 +199,13 @@ func median(n int, f func() (float64, error)) (float64, error) {
 		}
 		v = append(v, x)
 	}
-	slices.Sort(v)
-	return v[len(v)/2], nil
+	return middle(v), nil
 }
 
 // run runs the loop for n packets under qemu, with the plugin when
 // countFile is set; it returns qemu's CPU time.
 func run(a arch, plugin, countFile, bin, impl, op string, n int) (time.Duration, error) {
-	args := []string{"-cpu", a.CPU}
+	args := []string{"-cpu", a.QemuCPU}
 	if countFile != "" {
 		args = append(args, "-plugin", plugin+",out="+countFile)
 	}
@@ -257,7 +270,7 @@ func table(rs []Result) string {
 				cpu := ""
 				for _, a := range arches {
 					if a.Name == r.Arch {
-						cpu = a.CPU
+						cpu = a.QemuCPU
 					}
 				}
 				fmt.Fprintf(&b, "| %s (%s) | %s | %.1f | %.1f | %.2f | %.1f | %.1f |\n",
@@ -265,6 +278,6 @@ func table(rs []Result) string {
 			}
 		}
 	}
-	fmt.Fprintf(&b, "\nChaCha20-Poly1305 on %d-byte packets, sealed in place or opened into a buffer of their own; guest instructions counted by scripts/qemu-insn; median of runs of 1200 minus 200 packets, GOMAXPROCS=1.\n", packet)
+	fmt.Fprintf(&b, "\nChaCha20-Poly1305 on %d-byte packets, sealed in place or opened into a buffer of their own; guest instructions counted by scripts/qemu-insn; instructions from runs of 1200 minus 200 packets, CPU seconds from runs of 4200 minus 200; medians, GOMAXPROCS=1.\n", packet)
 	return b.String()
 }

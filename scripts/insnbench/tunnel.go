@@ -206,7 +206,7 @@ func (tb *tunnelBench) run(a arch, impl, bin, dir string, count bool) (insn floa
 	}()
 	countFile := filepath.Join(l.Dir, "insn-count")
 	emu := dataplane.Impl{Name: impl, Bin: bin, WGD: impl == "wgd", CLI: tb.nativeWGD,
-		Wrap: []string{a.Qemu, "-cpu", a.CPU}}
+		Wrap: []string{a.Qemu, "-cpu", a.QemuCPU}}
 	if count {
 		emu.Wrap = append(emu.Wrap, "-plugin", tb.plugin+",out="+countFile)
 	}
@@ -327,7 +327,7 @@ func tunnelTable(rs []TunnelResult) string {
 		return ""
 	}
 	var b strings.Builder
-	b.WriteString("| CPU | A | wgd instructions/byte | upstream instructions/byte | ratio | wgd CPU s/GB (user + system) | upstream CPU s/GB (user + system) | ratio |\n")
+	b.WriteString("| CPU | router end | wgd instructions/byte | upstream instructions/byte | ratio | wgd CPU s/GB (user + system) | upstream CPU s/GB (user + system) | ratio |\n")
 	b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range rs {
 		if r.Impl != "wgd" {
