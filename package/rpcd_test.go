@@ -79,7 +79,11 @@ func TestRPCDPlugin(t *testing.T) {
 	// getPublicKey's input holds a private key: it reaches no command
 	// line (jshn's json_load would put it on one).
 	r.WriteFile("tmp/in", `{"private_key":"`+priv+`"}`, 0o600)
-	for _, l := range execs(t, r, `/usr/libexec/rpcd/luci.wgd call getPublicKey </tmp/in`) {
+	lines := execs(t, r, `/usr/libexec/rpcd/luci.wgd call getPublicKey </tmp/in`)
+	if !strings.Contains(strings.Join(lines, "\n"), `"pubkey"`) {
+		t.Fatalf("the trace lacks wgd pubkey:\n%s", strings.Join(lines, "\n"))
+	}
+	for _, l := range lines {
 		if strings.Contains(l, priv) {
 			t.Errorf("the private key is on a command line: %s", l)
 		}

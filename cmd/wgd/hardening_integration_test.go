@@ -187,12 +187,16 @@ echo opened; sleep 6`, conns, host, port)
 	}
 }
 
-// memoryCap puts pid into a memory cgroup (cgroup v1, as on these
-// machines) limited to limit bytes, removed again at the end of the test,
-// and returns a reader of the cgroup's out-of-memory kills.
+// memoryCap puts pid into a memory cgroup limited to limit bytes,
+// removed again at the end of the test, and returns a reader of the
+// cgroup's out-of-memory kills. Both hierarchies: cgroup v2 (a fresh
+// Debian 12) and v1's memory controller.
 func memoryCap(t *testing.T, id string, pid int, limit int64) func() int {
 	t.Helper()
-	root := "/sys/fs/cgroup/memory"
+	root, limitFile, killsFile := "/sys/fs/cgroup/memory", "memory.limit_in_bytes", "memory.oom_control"
+	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil {
+		root, limitFile, killsFile = "/sys/fs/cgroup", "memory.max", "memory.events"
+	}
 	dir := filepath.Join(root, "wgd-test-"+id)
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatalf("memory cgroup: %v", err)
@@ -201,13 +205,13 @@ func memoryCap(t *testing.T, id string, pid int, limit int64) func() int {
 		os.WriteFile(filepath.Join(root, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0o644)
 		os.Remove(dir)
 	})
-	for file, value := range map[string]string{"memory.limit_in_bytes": strconv.FormatInt(limit, 10), "cgroup.procs": strconv.Itoa(pid)} {
-		if err := os.WriteFile(filepath.Join(dir, file), []byte(value), 0o644); err != nil {
-			t.Fatalf("memory cgroup %s: %v", file, err)
+	for _, f := range [][2]string{{limitFile, strconv.FormatInt(limit, 10)}, {"cgroup.procs", strconv.Itoa(pid)}} {
+		if err := os.WriteFile(filepath.Join(dir, f[0]), []byte(f[1]), 0o644); err != nil {
+			t.Fatalf("memory cgroup %s: %v", f[0], err)
 		}
 	}
 	return func() int {
-		b, err := os.ReadFile(filepath.Join(dir, "memory.oom_control"))
+		b, err := os.ReadFile(filepath.Join(dir, killsFile))
 		if err != nil {
 			t.Fatalf("memory cgroup: %v", err)
 		}
@@ -217,7 +221,7 @@ func memoryCap(t *testing.T, id string, pid int, limit int64) func() int {
 				return n
 			}
 		}
-		t.Fatalf("memory.oom_control has no oom_kill count:\n%s", b)
+		t.Fatalf("%s has no oom_kill count:\n%s", killsFile, b)
 		return 0
 	}
 }

@@ -18,7 +18,7 @@ import (
 // the binary's pages are paged out: long enough for the commands that
 // caused the change (wgd ifup, wgd reload: the same binary, and the kernel
 // leaves pages that two processes map) to have exited.
-const settleTime = 5 * time.Second
+var settleTime = 5 * time.Second // a variable for tests
 
 // The daemon also pages out once as it starts (cmdRun), before its own
 // work: the runtime and package initialisation touch most of the binary.

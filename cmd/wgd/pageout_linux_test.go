@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 func TestExeMapping(t *testing.T) {
@@ -45,24 +46,36 @@ func TestPageoutBinary(t *testing.T) {
 	}
 }
 
-// The start's change pages out at once, later ones once settled.
+// The start's change pages out at once, later ones once settled, and
+// none after stop.
 func TestPageoutAtStartThenWhenSettled(t *testing.T) {
+	defer func(d time.Duration) { settleTime = d }(settleTime)
+	settleTime = 500 * time.Millisecond
 	var buf syncBuffer
 	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	pageouts := func() int { return strings.Count(buf.String(), "binary pages paged out") }
 	applied, stop := pageoutWhenSettled(ctx, log)
 	applied() // the start
-	if n := strings.Count(buf.String(), "binary pages paged out"); n != 1 {
+	if n := pageouts(); n != 1 {
 		t.Fatalf("after the start's change: %d pageouts, want 1 at once\n%s", n, buf.String())
 	}
 	applied() // a reload: waits for the settle time
-	if n := strings.Count(buf.String(), "binary pages paged out"); n != 1 {
+	if n := pageouts(); n != 1 {
 		t.Errorf("right after a later change: %d pageouts, want still 1", n)
 	}
-	stop() // the daemon stopped: no page-out follows
-	if n := strings.Count(buf.String(), "binary pages paged out"); n != 1 {
-		t.Errorf("after stop: %d pageouts, want still 1", n)
+	for deadline := time.Now().Add(10 * time.Second); pageouts() < 2 && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := pageouts(); n != 2 {
+		t.Errorf("once the later change settled: %d pageouts, want 2", n)
+	}
+	applied() // another reload, then the daemon stops: no page-out follows
+	stop()
+	time.Sleep(3 * settleTime)
+	if n := pageouts(); n != 2 {
+		t.Errorf("after stop: %d pageouts, want still 2", n)
 	}
 }
 

@@ -430,12 +430,12 @@ func WGDPackage(m *Makefile, dir, binary, arch, version string) (*Package, error
 // luciPostinst is what luci.mk adds to every LuCI package: on a running
 // system, drop LuCI's caches and have rpcd load new plugins and ACLs.
 const luciPostinst = `#!/bin/sh
-[ -n "${IPKG_INSTROOT}" ] || {
-	rm -f /tmp/luci-indexcache.*
-	rm -rf /tmp/luci-modulecache/
+# Only on the running system, not in an image being built.
+if [ -z "${IPKG_INSTROOT}" ]; then
+	rm -rf /tmp/luci-modulecache/ /tmp/luci-indexcache.*
 	killall -HUP rpcd 2>/dev/null
-	exit 0
-}
+fi
+exit 0
 `
 
 // LuciPackage is the LuCI package, laid out as luci.mk lays it out.

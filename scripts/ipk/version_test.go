@@ -13,7 +13,7 @@ func sign(n int) int {
 }
 
 // The versions the packages carry order the same way under opkg's rules
-// and apk's, restated in version.go. Each row was also checked by hand
+// and apk's, restated in versioncmp_test.go. Each row was also checked by hand
 // with the real tools (`opkg compare-versions A '<<' B` of opkg-lede and
 // `apk version -t A B` of apk-tools 3.0.6).
 func TestVersionOrder(t *testing.T) {

@@ -300,7 +300,7 @@ return network.registerProtocol('wgd', {
 		};
 
 		o = s.taboption('general', form.Value, 'private_key', _('Private Key'),
-			_('Required. Base64-encoded private key for this interface. Kept on the router; never shown to anyone else.'));
+			_('Required. The interface\'s private key, in base64. It stays on the router and is never shown to anyone else.'));
 		o.password = true;
 		o.validate = wgd.validateKey;
 		o.rmempty = false;
@@ -378,12 +378,12 @@ return network.registerProtocol('wgd', {
 		o.optional = true;
 
 		o = s.taboption('general', form.DynamicList, 'addresses', _('IP Addresses'),
-			_('Recommended. IP addresses of the WireGuard interface.'));
+			_('Recommended. The tunnel addresses of this interface, with their prefix lengths.'));
 		o.datatype = 'ipaddr';
 		o.optional = true;
 
 		o = s.taboption('general', form.Flag, 'nohostroute', _('No Host Routes'),
-			_('Optional. Do not create host routes to peers.'));
+			_('Optional. Leaves out the routes to the peers\' endpoints through the WAN.'));
 		o.optional = true;
 
 		// -- advanced --------------------------------------------------------
@@ -496,8 +496,8 @@ return network.registerProtocol('wgd', {
 			return td;
 		};
 
-		o = ss.option(form.Value, 'description', _('Description'), _('Optional. Description of peer.'));
-		o.placeholder = 'My Peer';
+		o = ss.option(form.Value, 'description', _('Description'), _('Optional. A name to tell this peer by.'));
+		o.placeholder = 'phone';
 		o.datatype = 'string';
 		o.optional = true;
 		o.textvalue = function(section_id) {
@@ -511,7 +511,7 @@ return network.registerProtocol('wgd', {
 		};
 
 		o = ss.option(form.DynamicList, 'allowed_ips', _('Allowed IPs'),
-			_("Optional. IP addresses and prefixes that this peer is allowed to use inside the tunnel. Usually the peer's tunnel IP addresses and the networks the peer routes through the tunnel."));
+			_('Optional. The addresses this peer may send from inside the tunnel, and to which traffic for it goes: its tunnel address, and any network behind it.'));
 		o.datatype = 'ipaddr';
 		o.optional = true;
 		o.textvalue = function(section_id) {
@@ -551,13 +551,13 @@ return network.registerProtocol('wgd', {
 		o.optional = true;
 		o.modalonly = true;
 
-		o = ss.option(form.Value, 'public_key', _('Public Key'), _('Required. Base64-encoded public key of peer.'));
+		o = ss.option(form.Value, 'public_key', _('Public Key'), _('Required. The peer\'s public key, in base64.'));
 		o.validate = wgd.validateKey;
 		o.rmempty = false;
 		o.modalonly = true;
 
 		o = ss.option(form.Value, 'preshared_key', _('Preshared Key'),
-			_('Optional. Base64-encoded preshared key. Adds in an additional layer of symmetric-key cryptography for post-quantum resistance.'));
+			_('Optional. A key this peer and the router share, in base64: a symmetric secret mixed into the handshake, which a future quantum computer could not recover from recorded traffic.'));
 		o.password = true;
 		o.validate = wgd.validateKey;
 		o.optional = true;
@@ -578,7 +578,7 @@ return network.registerProtocol('wgd', {
 		};
 
 		o = ss.option(form.Flag, 'route_allowed_ips', _('Route Allowed IPs'),
-			_('Optional. Create routes for Allowed IPs for this peer.'));
+			_('Optional. Routes the peer\'s allowed IPs into this interface.'));
 		o.modalonly = true;
 
 		o = ss.option(form.Value, 'endpoint_host', _('Endpoint Host'),
@@ -587,13 +587,13 @@ return network.registerProtocol('wgd', {
 		o.datatype = 'host';
 		o.modalonly = true;
 
-		o = ss.option(form.Value, 'endpoint_port', _('Endpoint Port'), _('Optional. Port of peer.'));
+		o = ss.option(form.Value, 'endpoint_port', _('Endpoint Port'), _('Optional. The UDP port the peer listens on.'));
 		o.placeholder = '51820';
 		o.datatype = 'port';
 		o.modalonly = true;
 
 		o = ss.option(form.Value, 'persistent_keepalive', _('Persistent Keep Alive'),
-			_('Optional. Seconds between keep alive messages. Default is 0 (disabled). Recommended value if this device is behind a NAT is 25.'));
+			_('Optional. Sends an empty packet to the peer this often (seconds) so that a NAT in between keeps the path open; 25 suits most NATs. 0 or empty: off.'));
 		o.datatype = 'range(0,65535)';
 		o.placeholder = '0';
 		o.modalonly = true;
