@@ -14,16 +14,27 @@ debug() {
 	${DEBUG:-:} "$@"
 }
 
+# append VAR VALUE [SEP]: VALUE added to the list in VAR, SEP (a space)
+# between two that are not empty.
 append() {
-	# shellcheck disable=SC2034 # value and sep are read by the eval
-	local var="$1" value="$2" sep="${3:- }"
-	eval "$var=\${$var:+\${$var}\${value:+\$sep}}\$value"
+	local items
+	eval "items=\${$1}"
+	if [ -n "$items" ] && [ -n "$2" ]; then
+		items="$items${3:- }$2"
+	else
+		items="$items$2"
+	fi
+	eval "$1=\$items"
 }
 
+# list_contains VAR WORD: WORD is one of the space-separated words in VAR.
 list_contains() {
-	local var="$1" str="$2" val
-	eval "val=\" \${$var} \""
-	[ "${val%% "$str" *}" != "$val" ]
+	local items
+	eval "items=\${$1}"
+	case " $items " in
+	*" $2 "*) return 0 ;;
+	esac
+	return 1
 }
 
 # get_bool VALUE [DEFAULT]
@@ -53,64 +64,72 @@ add_group_and_user() {
 	:
 }
 
-default_postinst() {
-	local root="${IPKG_INSTROOT}" filelist ret=0 i
-	if [ -z "$pkgname" ]; then
-		local pkgname
-		pkgname="$(basename "${1%.*}")"
-	fi
-	filelist="$(_default_filelist "$pkgname")"
+# _pkg_name ARG: the package a maintainer script runs for: $pkgname
+# (apk exports it), else the script's own name without its extension.
+_pkg_name() {
+	echo "${pkgname:-$(basename "${1%.*}")}"
+}
 
-	if [ -z "$root" ]; then
-		if grep -m1 -q -s "^/etc/uci-defaults/" "$filelist"; then
-			[ -d /tmp/.uci ] || mkdir -p /tmp/.uci
-			grep -s "^/etc/uci-defaults/" "$filelist" | while read -r i; do
-				# shellcheck disable=SC1090
-				( [ -f "$i" ] && cd "$(dirname "$i")" && . "$i" ) && rm -f "$i"
-			done
-			uci commit
-		fi
-		rm -f /tmp/luci-indexcache.*
-	fi
+# _pkg_hook NAME KIND: the package's own KIND script (postinst-pkg,
+# prerm-pkg), if it has one, in a subshell; its status is the result.
+_pkg_hook() {
+	local script="${IPKG_INSTROOT}/usr/lib/opkg/info/$1.$2"
+	[ -f "$script" ] || return 0
+	# shellcheck disable=SC1090
+	(. "$script")
+}
 
-	if [ -f "$root/usr/lib/opkg/info/${pkgname}.postinst-pkg" ]; then
+# _pkg_uci_defaults NAME: each uci-defaults script of the package runs
+# in its directory and is deleted once it succeeds; then `uci commit`.
+_pkg_uci_defaults() {
+	local scripts
+	scripts="$(grep -s '^/etc/uci-defaults/' "$(_default_filelist "$1")")"
+	[ -n "$scripts" ] || return 0
+	mkdir -p /tmp/.uci
+	echo "$scripts" | while read -r script; do
 		# shellcheck disable=SC1090
-		( . "$root/usr/lib/opkg/info/${pkgname}.postinst-pkg" )
-		ret=$?
-	fi
-
-	grep -s "^/etc/init.d/" "$filelist" | while read -r i; do
-		if [ -n "$root" ]; then
-			/bin/sh "$root/etc/rc.common" "$root$i" enable
-		else
-			[ "$PKG_UPGRADE" != "1" ] && "$i" enable
-			"$i" start
+		if [ -f "$script" ] && (cd "${script%/*}" && . "$script"); then
+			rm -f "$script"
 		fi
 	done
-	return $ret
+	uci commit
+}
+
+# _pkg_services NAME BOOT NOW: each init script of the package gets BOOT
+# (enable, disable) and NOW (start, stop); an upgrade keeps the boot
+# setting, and an image build (IPKG_INSTROOT) only gets BOOT, through
+# its rc.common.
+_pkg_services() {
+	grep -s '^/etc/init.d/' "$(_default_filelist "$1")" | while read -r script; do
+		if [ -n "$IPKG_INSTROOT" ]; then
+			/bin/sh "$IPKG_INSTROOT/etc/rc.common" "$IPKG_INSTROOT$script" "$2"
+			continue
+		fi
+		[ "$PKG_UPGRADE" = 1 ] || "$script" "$2"
+		"$script" "$3"
+	done
+}
+
+default_postinst() {
+	local name status
+	name="$(_pkg_name "$1")"
+	local pkgname="$name"
+	if [ -z "$IPKG_INSTROOT" ]; then
+		_pkg_uci_defaults "$name"
+		rm -f /tmp/luci-indexcache.*
+	fi
+	_pkg_hook "$name" postinst-pkg
+	status=$?
+	_pkg_services "$name" enable start
+	return $status
 }
 
 default_prerm() {
-	local root="${IPKG_INSTROOT}" filelist ret=0 i
-	if [ -z "$pkgname" ]; then
-		local pkgname
-		pkgname="$(basename "${1%.*}")"
-	fi
-	filelist="$(_default_filelist "$pkgname")"
-
-	if [ -f "$root/usr/lib/opkg/info/${pkgname}.prerm-pkg" ]; then
-		# shellcheck disable=SC1090
-		( . "$root/usr/lib/opkg/info/${pkgname}.prerm-pkg" )
-		ret=$?
-	fi
-
-	grep -s "^/etc/init.d/" "$filelist" | while read -r i; do
-		if [ -n "$root" ]; then
-			/bin/sh "$root/etc/rc.common" "$root$i" disable
-		else
-			[ "$PKG_UPGRADE" != "1" ] && "$i" disable
-			"$i" stop
-		fi
-	done
-	return $ret
+	local name status
+	name="$(_pkg_name "$1")"
+	local pkgname="$name"
+	_pkg_hook "$name" prerm-pkg
+	status=$?
+	_pkg_services "$name" disable stop
+	return $status
 }
